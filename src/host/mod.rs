@@ -1,0 +1,162 @@
+//! Host backends: the only code that touches the machine.
+//!
+//! Every backend function is plain Rust (async where the backend is async) and knows nothing
+//! about Rhai, dry-run or the audit trail. Those concerns live in one place, the effect door
+//! (`crate::effect`), which reaches backends only through the table in [`registry`]. Each entry
+//! of that table declares its parameters, whether it mutates the host, and its documentation;
+//! `runbook api` prints the same table, so the docs cannot drift from the code.
+
+pub mod registry;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// Named arguments of one host call, in the order the function declares them.
+pub type Args = Map<String, Value>;
+
+/// What a host call returns to the runbook: any JSON-shaped value.
+pub type HostResult = Result<Value, HostError>;
+
+/// Why a host call failed. Every variant names the thing and, where there is one, the fix.
+/// Runbooks can catch these (`try { ... } catch (e) { ... }`); `e` is the message.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The backend (D-Bus, Docker engine, journal) could not be reached at all.
+    #[error("{backend} not reachable at {address}: {reason}")]
+    Unreachable {
+        backend: &'static str,
+        address: String,
+        reason: String,
+    },
+    /// The site policy or an allowlist refused the call. Maps to exit code 3.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The runbook passed an argument the function cannot accept.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The call was made but did not finish in time.
+    #[error("timed out after {seconds}s: {what}")]
+    Timeout { what: String, seconds: u64 },
+    /// The backend answered with an error.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl HostError {
+    /// A short machine-readable kind, used in the audit trail and `--json` output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HostError::Unreachable { .. } => "unreachable",
+            HostError::Refused(_) => "refused",
+            HostError::InvalidArgument(_) => "invalid-argument",
+            HostError::Timeout { .. } => "timeout",
+            HostError::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The type a parameter of a host function accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    String,
+    Int,
+    Bool,
+    Array,
+    Map,
+    Any,
+}
+
+impl ParamType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Int => "int",
+            ParamType::Bool => "bool",
+            ParamType::Array => "array",
+            ParamType::Map => "map",
+            ParamType::Any => "any",
+        }
+    }
+}
+
+/// One declared parameter of a host function.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: ParamType,
+    /// Optional parameters come last; Rhai sees one overload per accepted arity.
+    pub optional: bool,
+    pub doc: &'static str,
+}
+
+/// Whether a host function changes the machine. Declared once per function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Never changes the host; runs in dry-run too.
+    Read,
+    /// Changes the host; skipped (planned) in dry-run, intent recorded durably before it runs.
+    Mutate,
+    /// Mutating unless the named boolean argument is `true` (the caller declares the call
+    /// read-only, e.g. a `SELECT` run through `docker::exec`).
+    MutateUnless(&'static str),
+}
+
+impl Effect {
+    /// Resolve the effect of one concrete call.
+    pub fn mutates(self, args: &Args) -> bool {
+        match self {
+            Effect::Read => false,
+            Effect::Mutate => true,
+            Effect::MutateUnless(flag) => !matches!(args.get(flag), Some(Value::Bool(true))),
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Effect::Read => "read".into(),
+            Effect::Mutate => "mutate".into(),
+            Effect::MutateUnless(flag) => format!("mutate unless {flag}=true"),
+        }
+    }
+}
+
+/// One host function as registered in [`registry::ALL`].
+pub struct HostFn {
+    /// Rhai module the function lives in (`systemd`, `docker`, ...).
+    pub module: &'static str,
+    pub name: &'static str,
+    pub params: &'static [Param],
+    pub effect: Effect,
+    pub doc: &'static str,
+    /// Performs the call. Only the effect door calls this.
+    pub run: fn(&HostCtx, &Args) -> HostResult,
+    /// For mutating functions: a read-only description of what `run` would do (a diff, the
+    /// unit's current state). The door calls it in dry-run and records it with the intent.
+    pub plan: Option<fn(&HostCtx, &Args) -> HostResult>,
+}
+
+impl HostFn {
+    pub fn qualified_name(&self) -> String {
+        format!("{}::{}", self.module, self.name)
+    }
+}
+
+/// What backends may use: the async runtime, the site config, lazily opened connections.
+pub struct HostCtx {
+    runtime: tokio::runtime::Handle,
+    pub site: Arc<crate::site::Site>,
+}
+
+impl HostCtx {
+    pub fn new(runtime: tokio::runtime::Handle, site: Arc<crate::site::Site>) -> Self {
+        HostCtx { runtime, site }
+    }
+
+    /// Run an async backend call to completion. Host functions run on the engine thread,
+    /// which is outside the runtime, so blocking here is allowed (never call this from
+    /// async code: tokio panics).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.runtime.block_on(fut)
+    }
+}

@@ -1,0 +1,4 @@
+mod host;
+mod site;
+
+fn main() {}
