@@ -1,5 +1,1 @@
-mod error;
-mod host;
-mod site;
-
 fn main() {}
