@@ -362,6 +362,18 @@ fn twin_is_configured_like_the_server() {
     assert_eq!(ssh("miguel"), (true, "miguel\n".to_string()));
     assert!(!ssh("root").0, "root logged in over ssh");
 
+    let ufw = exec_ok(&["ufw", "status", "verbose"]);
+    assert!(
+        ufw.contains("Status: active") && ufw.contains("deny (incoming)"),
+        "ufw: {ufw}"
+    );
+    assert!(
+        ufw.contains("22022/tcp"),
+        "ufw does not allow 22022/tcp: {ufw}"
+    );
+    let jail = exec_ok(&["fail2ban-client", "get", "sshd", "maxretry"]);
+    assert_eq!(jail.trim(), "3", "fail2ban sshd maxretry");
+
     let daemon = exec_ok(&["jq", "-c", ".", "/etc/docker/daemon.json"]);
     for key in [
         "\"no-new-privileges\":true",

@@ -88,6 +88,18 @@ systemctl --quiet mask apt-daily.timer apt-daily-upgrade.timer \
 systemctl --quiet enable ssh.service caddy.service fail2ban.service cloudflared.service aurora.service \
   openclaw-gateway.service openclaw-bg-worker.service openclaw-bg-dispatcher.service \
   openclaw-owner-policy.service twin-forward@5432.service twin-forward@5050.service
+# Firewall as on the server: default deny inbound, allow 22022/tcp, 80/tcp, 443/tcp+udp.
+# Written to ufw's files here; ufw.service loads them into the twin's network namespace at boot.
+# (ufw warns that it cannot reach iptables here: there is no NET_ADMIN at build time.)
+{
+  ufw default deny incoming
+  ufw default allow outgoing
+  for rule in 22022/tcp 80/tcp 443/tcp 443/udp; do ufw allow "$rule"; done
+} >/dev/null 2>&1
+grep -q '^DEFAULT_INPUT_POLICY="DROP"' /etc/default/ufw
+grep -q -- '--dport 22022 -j ACCEPT' /etc/ufw/user.rules
+sed -i 's/^ENABLED=.*/ENABLED=yes/' /etc/ufw/ufw.conf
+systemctl --quiet enable ufw.service
 # Persistent journal, like the server.
 install -d -m 2755 -g systemd-journal /var/log/journal
 
