@@ -36,26 +36,35 @@ apt_install() {
   [ "$(id -u)" -eq 0 ] || die "need root to install $*; install them by hand"
   have apt-get || die "apt-get not found; install $* by hand"
   log "installing $* with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "$@" >&2
+  local apt_log
+  apt_log=$(mktemp)
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"; } \
+      >"$apt_log" 2>&1; then
+    tail -n 30 "$apt_log" >&2
+    die "apt-get install $* failed"
+  fi
+  rm -f "$apt_log"
 }
 
-# ensure_docker: make sure a Docker engine answers, installing docker.io and mmdebstrap
-# (Debian packages) and starting dockerd in the background when needed.
+# ensure_docker: make sure a Docker engine answers and mmdebstrap is there, installing
+# docker.io and mmdebstrap (Debian packages) and starting dockerd in the background as needed.
 ensure_docker() {
-  local need=()
-  have dockerd || have docker || need+=(docker.io)
+  local need=() engine=true
+  docker info >/dev/null 2>&1 || engine=false
   have mmdebstrap || need+=(mmdebstrap)
+  if ! $engine && ! have dockerd; then
+    need+=(docker.io)
+  elif ! have docker; then
+    need+=(docker.io)
+  fi
   if [ ${#need[@]} -gt 0 ]; then
     apt_install "${need[@]}"
   fi
-  have docker || die "no docker client"
-  if docker info >/dev/null 2>&1; then
+  if $engine || docker info >/dev/null 2>&1; then
     return 0
   fi
-  have dockerd || apt_install docker.io
-  [ "$(id -u)" -eq 0 ] || die "docker engine not reachable and not root: start dockerd yourself"
+  [ "$(id -u)" -eq 0 ] || die "Docker engine not reachable and not root: start dockerd yourself"
   log "starting dockerd in the background (log: /var/log/dockerd.log)"
   # setsid: keep the engine alive after this script (and its process group) ends.
   setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
@@ -71,7 +80,12 @@ ensure_docker() {
 }
 
 container_state() { # prints running/exited/created/... or "missing"
-  docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null || echo missing
+  local state
+  if state=$(docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null) && [ -n "$state" ]; then
+    echo "$state"
+  else
+    echo missing
+  fi
 }
 
 require_twin() {
