@@ -20,6 +20,9 @@ useradd --system --uid 999 --user-group --no-create-home --home-dir /nonexistent
   --shell /usr/sbin/nologin do-agent
 useradd --system --user-group --create-home --home-dir /opt/aurora \
   --shell /usr/sbin/nologin aurora
+# cloudflared runs as its own user (ps shows it as "cloudfl+", as the guide warns).
+useradd --system --user-group --no-create-home --home-dir /nonexistent \
+  --shell /usr/sbin/nologin cloudflared
 
 say "files"
 cp -a "$src/." /
@@ -73,7 +76,22 @@ with open(path, "w") as f:
     json.dump({"AccountTag": os.urandom(16).hex(),
                "TunnelSecret": base64.b64encode(os.urandom(32)).decode(),
                "TunnelID": tid}, f)
-os.chmod(path, 0o600)
+os.chmod(path, 0o640)
+EOF
+chgrp -R cloudflared /etc/cloudflared
+chmod 0750 /etc/cloudflared
+
+# SOPS master key location: a throwaway key in the right place and format (not usable).
+install -d -m 0700 /root/.config/sops/age
+python3 - <<'EOF'
+import datetime, os, secrets
+alphabet = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"
+key = "AGE-SECRET-KEY-1" + "".join(secrets.choice(alphabet) for _ in range(58))
+with open("/root/.config/sops/age/keys.txt", "w") as f:
+    f.write(f"# created: {datetime.datetime.now(datetime.timezone.utc).isoformat()}\n")
+    f.write("# twin: throwaway placeholder, decrypts nothing\n")
+    f.write(key + "\n")
+os.chmod("/root/.config/sops/age/keys.txt", 0o600)
 EOF
 
 say "systemd"
