@@ -12,7 +12,6 @@ import os
 import sys
 
 JOBS = "/home/agent/.openclaw/workspace/runtime/jobs"
-STATES = ("QUEUED", "RUNNING", "DONE", "FAILED", "CANCELED", "TIMEOUT")
 
 
 def load(job_id):
