@@ -1,0 +1,3 @@
+use super::HostFn;
+
+pub static FNS: &[HostFn] = &[];
