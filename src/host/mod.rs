@@ -196,7 +196,8 @@ impl HostCtx {
 
     /// Run an async backend call to completion. Host functions run on the engine thread,
     /// which is outside the runtime, so blocking here is allowed (never call this from
-    /// async code: tokio panics).
+    /// async code: tokio panics). Build timers inside the future (`async { timeout(..).await }`):
+    /// `tokio::time::timeout` called on the engine thread has no runtime to register with.
     pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
         self.runtime.block_on(fut)
     }
