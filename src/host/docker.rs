@@ -453,6 +453,7 @@ fn lifecycle(ctx: &HostCtx, a: &Args, action: Action) -> HostResult {
         args::opt_int(a, "timeout_secs")?.map(|t| i32::try_from(t.clamp(0, 600)).unwrap_or(600));
     ctx.block_on(async {
         let d = ctx.docker().await?;
+        let was_running = inspect(ctx, n).await?["running"] == json!(true);
         let (word, r) = match action {
             Action::Start => ("start", d.start_container(n, None::<StartContainerOptions>).await),
             Action::Stop => (
@@ -465,12 +466,14 @@ fn lifecycle(ctx: &HostCtx, a: &Args, action: Action) -> HostResult {
                     .await,
             ),
         };
-        // 304: already in the requested state.
-        let changed = match r {
-            Ok(()) => true,
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => false,
-            Err(e) => return Err(map_err(e, &format!("{word} container {n}"))),
+        // bollard treats the engine's 304 ("already started/stopped") as success, so whether
+        // anything changed is read from the state before the call.
+        let changed = match action {
+            Action::Start => !was_running,
+            Action::Stop => was_running,
+            Action::Restart => true,
         };
+        r.map_err(|e| map_err(e, &format!("{word} container {n}")))?;
         let after = inspect(ctx, n).await?;
         Ok(json!({"name": n, "action": word, "changed": changed, "state": after["state"], "health": after["health"]}))
     })
@@ -748,5 +751,67 @@ mod tests {
         let (_rt, ctx) = testutil::ctx(Site::openclaw());
         expect_unreachable(containers(&ctx, &Args::new()), &addr);
         std::env::remove_var("DOCKER_HOST");
+    }
+
+    /// Against a real engine: `RUNBOOK_TEST_DOCKER_HOST=unix:///path cargo test -- --ignored live_engine`
+    /// with a running container named aurora-postgres that has a healthcheck and /bin/sh.
+    #[test]
+    #[ignore = "needs a Docker engine (RUNBOOK_TEST_DOCKER_HOST)"]
+    fn live_engine() {
+        let Ok(host) = std::env::var("RUNBOOK_TEST_DOCKER_HOST") else {
+            return;
+        };
+        std::env::set_var("DOCKER_HOST", host);
+        let (_rt, ctx) = testutil::ctx(Site::openclaw());
+        let name = || testutil::args(json!({"name": "aurora-postgres"}));
+        let list = containers(&ctx, &Args::new()).unwrap();
+        let pg = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "aurora-postgres")
+            .unwrap();
+        assert_eq!(pg["state"], "running");
+        assert_eq!(pg["health"], "healthy");
+        let c = container(&ctx, &name()).unwrap();
+        assert_eq!(c["running"], true);
+        assert_eq!(c["health"], "healthy");
+        assert!(c["started_at"].is_string());
+        let s = stats(&ctx, &name()).unwrap();
+        // Sandboxed engines may report no cgroup figures (docker stats shows 0B / 0B there).
+        assert!(
+            s["mem_usage_bytes"].is_u64() && s["cpu_percent"].is_f64(),
+            "{s}"
+        );
+
+        let mut a = name();
+        a.insert(
+            "argv".into(),
+            json!(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]),
+        );
+        a.insert("readonly".into(), json!(true));
+        let r = exec(&ctx, &a).unwrap();
+        assert_eq!(r["exit_code"], 3);
+        assert_eq!(r["stdout"], "out\n");
+        assert_eq!(r["stderr"], "err\n");
+        let l = logs(&ctx, &name()).unwrap();
+        assert_eq!(l["truncated"], false);
+
+        let r = stop(&ctx, &name()).unwrap();
+        assert_eq!(
+            (r["changed"].clone(), r["state"].clone()),
+            (json!(true), json!("exited"))
+        );
+        assert_eq!(stop(&ctx, &name()).unwrap()["changed"], false);
+        assert_eq!(start(&ctx, &name()).unwrap()["state"], "running");
+        let r = restart(
+            &ctx,
+            &testutil::args(json!({"name": "aurora-postgres", "timeout_secs": 1})),
+        )
+        .unwrap();
+        assert_eq!(r["state"], "running");
+        let err =
+            container(&ctx, &testutil::args(json!({"name": "no-such-container"}))).unwrap_err();
+        assert!(err.to_string().contains("not found"), "{err}");
     }
 }
