@@ -21,6 +21,8 @@
 mod args;
 pub mod commands;
 pub mod docker;
+#[cfg(test)]
+mod fake_systemd;
 pub mod files;
 pub mod journal;
 pub mod metrics;

@@ -579,7 +579,7 @@ pub static FNS: &[HostFn] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::testutil;
+    use crate::host::{fake_systemd, testutil};
     use crate::site::Site;
 
     fn expect_unreachable(r: HostResult, address: &str) -> String {
@@ -597,55 +597,113 @@ mod tests {
         }
     }
 
-    /// No bus at all, then a bus without systemd on it: both are findings, never panics.
-    /// (One test, because both set DBUS_SYSTEM_BUS_ADDRESS.)
+    /// Every bus scenario in one test, because each sets DBUS_SYSTEM_BUS_ADDRESS:
+    /// no bus, a bus without systemd, and a bus with the stand-in systemd.
     #[test]
-    fn unreachable_systemd_names_the_bus_address() {
+    fn over_dbus() {
+        use serde_json::json;
         let addr = "unix:path=/nonexistent/system_bus_socket";
         std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", addr);
         let (_rt, ctx) = testutil::ctx(Site::openclaw());
-        let unit = testutil::args(serde_json::json!({"unit": "caddy"}));
-        expect_unreachable(status(&ctx, &unit), addr);
+        let caddy = testutil::args(json!({"unit": "caddy"}));
+        expect_unreachable(status(&ctx, &caddy), addr);
         expect_unreachable(failed(&ctx, &Args::new()), addr);
-        expect_unreachable(restart(&ctx, &unit), addr);
-        let msg = status(&ctx, &unit).unwrap_err().to_string();
+        expect_unreachable(restart(&ctx, &caddy), addr);
+        let msg = status(&ctx, &caddy).unwrap_err().to_string();
         assert!(
             msg.starts_with("systemd not reachable at unix:path=/nonexistent/system_bus_socket"),
             "{msg}"
         );
 
-        // A private dbus-daemon, where org.freedesktop.systemd1 has no owner.
-        if std::path::Path::new("/usr/bin/dbus-daemon").exists() {
-            let dir = tempfile::tempdir().unwrap();
-            let addr = format!("unix:path={}/bus", dir.path().display());
-            struct Daemon(std::process::Child);
-            impl Drop for Daemon {
-                fn drop(&mut self) {
-                    let _ = self.0.kill();
-                    let _ = self.0.wait();
-                }
+        let Some(bus) = fake_systemd::start_bus() else {
+            std::env::remove_var("DBUS_SYSTEM_BUS_ADDRESS");
+            return; // no dbus-daemon here
+        };
+        std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &bus.address);
+        let (_rt, ctx) = testutil::ctx(Site::openclaw());
+        let reason = expect_unreachable(status(&ctx, &caddy), &bus.address);
+        assert!(reason.contains("no systemd on this bus"), "{reason}");
+
+        let (rt, ctx) = testutil::ctx(Site::openclaw());
+        let address = bus.address.clone();
+        rt.spawn(async move { fake_systemd::serve(&address).await });
+        let mut ready = false;
+        for _ in 0..100 {
+            if status(&ctx, &caddy).is_ok() {
+                ready = true;
+                break;
             }
-            let _daemon = Daemon(
-                std::process::Command::new("/usr/bin/dbus-daemon")
-                    .args(["--session", "--nofork", "--nopidfile"])
-                    .arg(format!("--address={addr}"))
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            );
-            for _ in 0..100 {
-                if dir.path().join("bus").exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &addr);
-            let (_rt, ctx) = testutil::ctx(Site::openclaw());
-            let reason = expect_unreachable(status(&ctx, &unit), &addr);
-            assert!(reason.contains("no systemd on this bus"), "{reason}");
+            std::thread::sleep(Duration::from_millis(20));
         }
+        assert!(ready, "the stand-in systemd did not come up");
+
+        assert_eq!(
+            status(&ctx, &caddy).unwrap(),
+            json!({
+                "unit": "caddy.service",
+                "description": "Caddy",
+                "load_state": "loaded",
+                "active_state": "active",
+                "sub_state": "running",
+                "unit_file_state": "enabled",
+                "can_reload": true,
+                "active_since": "2023-11-14T22:13:20Z",
+                "main_pid": 812,
+                "n_restarts": 2,
+                "result": "success",
+                "fragment_path": "/usr/lib/systemd/system/caddy.service",
+            })
+        );
+        let units = list_units(&ctx, &testutil::args(json!({"pattern": "openclaw-*"}))).unwrap();
+        let names: Vec<&str> = units
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["openclaw-bg-worker.service", "openclaw-gateway.service"]
+        );
+        let f = failed(&ctx, &Args::new()).unwrap();
+        assert_eq!(f[0]["name"], "openclaw-bg-worker.service");
+        assert_eq!(f[0]["active_state"], "failed");
+
+        // JobRemoved arrives before the reply: the wait still sees it, and ignores job 41.
+        let r = restart(&ctx, &caddy).unwrap();
+        assert_eq!(r["job"], "/org/freedesktop/systemd1/job/42");
+        assert_eq!(r["result"], "done");
+        assert_eq!(r["unit"], "caddy.service");
+        assert_eq!(r["active_state"], "active");
+        // A second job on the same connection (Subscribe again is fine).
+        assert_eq!(start(&ctx, &caddy).unwrap()["result"], "done");
+
+        let err = reload(&ctx, &testutil::args(json!({"unit": "aurora"}))).unwrap_err();
+        assert!(matches!(err, HostError::Failed(_)), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("unit aurora.service cannot reload"),
+            "{msg}"
+        );
+        assert!(msg.contains("systemd::restart"), "{msg}");
+
+        let err = stop(
+            &ctx,
+            &testutil::args(json!({"unit": "cloudflared", "timeout_secs": 1})),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, HostError::Timeout { seconds: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("job/43"), "{err}");
+
+        let plan = plan_job(&ctx, &caddy).unwrap();
+        assert_eq!(plan["policy"]["policy"], "reload-preferred");
+        assert_eq!(plan["current"]["active_state"], "active");
+
         std::env::remove_var("DBUS_SYSTEM_BUS_ADDRESS");
+        drop(bus);
     }
 
     #[test]
