@@ -214,6 +214,13 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    /// The engine thread owns the context; the door may share it behind an Arc.
+    #[test]
+    fn context_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<HostCtx>();
+    }
+
     #[test]
     fn mutate_unless_reads_top_level_and_opts() {
         let e = Effect::MutateUnless("readonly");
