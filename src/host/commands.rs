@@ -290,9 +290,12 @@ async fn execute(p: &Plan) -> HostResult {
     }
     let shown = p.program.display().to_string();
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| HostError::Failed(format!("cannot start {shown}: {e}")))?;
+    let mut child = cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => HostError::Failed(format!(
+            "{shown} is allowlisted but not installed on this machine"
+        )),
+        _ => HostError::Failed(format!("cannot start {shown}: {e}")),
+    })?;
     let pgid = child.id().map(|id| id as libc::pid_t);
     let (out, err) = (
         Arc::<Mutex<Capture>>::default(),

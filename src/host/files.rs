@@ -454,7 +454,10 @@ fn replace(ctx: &HostCtx, a: &Args) -> HostResult {
     let name = c.real.file_name().unwrap_or_default().to_string_lossy();
     // Unique per attempt, so a temp file left by a crash cannot block the next replace.
     let nanos = chrono::Utc::now().timestamp_subsec_nanos();
-    let tmp = dir.join(format!(".{name}.runbook-{}-{nanos}.tmp", std::process::id()));
+    let tmp = dir.join(format!(
+        ".{name}.runbook-{}-{nanos}.tmp",
+        std::process::id()
+    ));
     let write = || -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new()
             .write(true)
