@@ -269,8 +269,8 @@ pub fn stats_summary(s: &ContainerStatsResponse) -> Value {
     let limit = mem.limit.unwrap_or(0);
     json!({
         "cpu_percent": cpu_percent,
-        "mem_usage_bytes": used,
-        "mem_limit_bytes": limit,
+        "mem_usage": used,
+        "mem_limit": limit,
         "mem_percent": if limit > 0 { round1(used as f64 * 100.0 / limit as f64) } else { 0.0 },
     })
 }
@@ -538,7 +538,7 @@ pub static FNS: &[HostFn] = &[
         name: "stats",
         params: &[NAME],
         effect: Effect::Read,
-        doc: "One stats sample like docker stats --no-stream: {name, cpu_percent, mem_usage_bytes, mem_limit_bytes, mem_percent}",
+        doc: "One stats sample like docker stats --no-stream: {name, cpu_percent, mem_usage, mem_limit (bytes), mem_percent}",
         run: stats,
         plan: None,
     },
@@ -685,7 +685,7 @@ mod tests {
         let v = stats_summary(&s);
         // 0.1e9 / 2e9 * 2 CPUs = 10%.
         assert_eq!(v["cpu_percent"], 10.0);
-        assert_eq!(v["mem_usage_bytes"], 100_000_000u64);
+        assert_eq!(v["mem_usage"], 100_000_000u64);
         assert_eq!(v["mem_percent"], 5.0);
         // One-shot samples have no precpu: no CPU figure rather than nonsense.
         let empty: ContainerStatsResponse = serde_json::from_value(json!({})).unwrap();
@@ -779,10 +779,7 @@ mod tests {
         assert!(c["started_at"].is_string());
         let s = stats(&ctx, &name()).unwrap();
         // Sandboxed engines may report no cgroup figures (docker stats shows 0B / 0B there).
-        assert!(
-            s["mem_usage_bytes"].is_u64() && s["cpu_percent"].is_f64(),
-            "{s}"
-        );
+        assert!(s["mem_usage"].is_u64() && s["cpu_percent"].is_f64(), "{s}");
 
         let mut a = name();
         a.insert(

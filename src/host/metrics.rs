@@ -47,9 +47,9 @@ pub fn disk_usage(path: &str, s: Statvfs) -> Value {
     let inodes_used = s.files.saturating_sub(s.ffree);
     json!({
         "path": path,
-        "total_bytes": s.blocks * s.frsize,
-        "used_bytes": used * s.frsize,
-        "available_bytes": s.bavail * s.frsize,
+        "total": s.blocks * s.frsize,
+        "used": used * s.frsize,
+        "available": s.bavail * s.frsize,
         "used_percent": percent(used, used + s.bavail),
         "inodes_total": s.files,
         "inodes_used": inodes_used,
@@ -112,12 +112,12 @@ pub fn parse_meminfo(text: &str) -> Result<Value, HostError> {
     let swap_total = get("SwapTotal").unwrap_or(0);
     let swap_used = swap_total.saturating_sub(get("SwapFree").unwrap_or(0));
     Ok(json!({
-        "total_bytes": total * 1024,
-        "available_bytes": available * 1024,
-        "used_bytes": used * 1024,
+        "total": total * 1024,
+        "available": available * 1024,
+        "used": used * 1024,
         "used_percent": percent(used, total),
-        "swap_total_bytes": swap_total * 1024,
-        "swap_used_bytes": swap_used * 1024,
+        "swap_total": swap_total * 1024,
+        "swap_used": swap_used * 1024,
         "swap_percent": percent(swap_used, swap_total),
     }))
 }
@@ -310,7 +310,7 @@ fn top_processes(_ctx: &HostCtx, a: &Args) -> HostResult {
         )
     };
     let (tck, page) = (tck.max(1) as f64, page.max(1) as u64);
-    let mem_total = parse_meminfo(&read_proc("/proc/meminfo")?)?["total_bytes"]
+    let mem_total = parse_meminfo(&read_proc("/proc/meminfo")?)?["total"]
         .as_u64()
         .unwrap_or(0);
 
@@ -370,8 +370,7 @@ pub static FNS: &[HostFn] = &[
             doc: "any path on the filesystem to measure, e.g. \"/\"",
         }],
         effect: Effect::Read,
-        doc:
-            "Filesystem usage as df computes it: {path, total_bytes, used_bytes, available_bytes, \
+        doc: "Filesystem usage as df computes it: {path, total, used, available (bytes), \
               used_percent, inodes_total, inodes_used, inodes_used_percent}",
         run: disk,
         plan: None,
@@ -381,8 +380,8 @@ pub static FNS: &[HostFn] = &[
         name: "memory",
         params: &[],
         effect: Effect::Read,
-        doc: "Memory as free reports it: {total_bytes, available_bytes, used_bytes, used_percent, \
-              swap_total_bytes, swap_used_bytes, swap_percent}",
+        doc: "Memory as free reports it: {total, available, used (bytes), used_percent, \
+              swap_total, swap_used, swap_percent}",
         run: memory,
         plan: None,
     },
@@ -470,11 +469,11 @@ SwapFree:        1572860 kB
     #[test]
     fn meminfo_like_free() {
         let m = parse_meminfo(MEMINFO).unwrap();
-        assert_eq!(m["total_bytes"], 2014328u64 * 1024);
-        assert_eq!(m["available_bytes"], 503580u64 * 1024);
-        assert_eq!(m["used_bytes"], (2014328u64 - 503580) * 1024);
+        assert_eq!(m["total"], 2014328u64 * 1024);
+        assert_eq!(m["available"], 503580u64 * 1024);
+        assert_eq!(m["used"], (2014328u64 - 503580) * 1024);
         assert_eq!(m["used_percent"], 75.0);
-        assert_eq!(m["swap_used_bytes"], (2097148u64 - 1572860) * 1024);
+        assert_eq!(m["swap_used"], (2097148u64 - 1572860) * 1024);
         assert_eq!(m["swap_percent"], 25.0);
     }
 
@@ -483,7 +482,7 @@ SwapFree:        1572860 kB
         let m =
             parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 350 kB\n")
                 .unwrap();
-        assert_eq!(m["available_bytes"], 500u64 * 1024);
+        assert_eq!(m["available"], 500u64 * 1024);
         assert_eq!(m["used_percent"], 50.0);
         assert_eq!(m["swap_percent"], 0.0);
         assert!(parse_meminfo("nonsense").is_err());
@@ -512,9 +511,9 @@ SwapFree:        1572860 kB
             ffree: 11_000_000,
         };
         let d = disk_usage("/", s);
-        assert_eq!(d["total_bytes"], 22_798_390u64 * 4096);
-        assert_eq!(d["used_bytes"], (22_798_390u64 - 6_925_460) * 4096);
-        assert_eq!(d["available_bytes"], 5_753_000u64 * 4096);
+        assert_eq!(d["total"], 22_798_390u64 * 4096);
+        assert_eq!(d["used"], (22_798_390u64 - 6_925_460) * 4096);
+        assert_eq!(d["available"], 5_753_000u64 * 4096);
         // 15872930 / (15872930 + 5753000) = 73.4%; df rounds up to 74%.
         assert_eq!(d["used_percent"], 73.4);
         assert_eq!(d["inodes_used"], 599_872);
@@ -540,14 +539,14 @@ SwapFree:        1572860 kB
             f(&ctx, &a)
         };
         let d = ctx_free(disk, crate::host::testutil::args(json!({"path": "/"}))).unwrap();
-        assert!(d["total_bytes"].as_u64().unwrap() > 0);
+        assert!(d["total"].as_u64().unwrap() > 0);
         assert!(ctx_free(
             disk,
             crate::host::testutil::args(json!({"path": "/nonexistent"}))
         )
         .is_err());
         assert!(
-            ctx_free(memory, Args::new()).unwrap()["total_bytes"]
+            ctx_free(memory, Args::new()).unwrap()["total"]
                 .as_u64()
                 .unwrap()
                 > 0
