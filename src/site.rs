@@ -1,7 +1,727 @@
 //! Site config: the facts of one machine (units and their restart policy, containers, health
 //! endpoints, paths, thresholds, allowlisted programs, operators). Runbooks never hard-code them.
+//!
+//! The file is YAML. Every struct denies unknown fields, so a typo in a field name is an error
+//! that names the file, line and field instead of a silently ignored setting. Sections a site does
+//! not need may be left out (they default to empty), which keeps test sites small.
+//!
+//! `Site::openclaw()` is the built-in default (`site/openclaw.yaml`, embedded at compile time), so
+//! `runbook run triage` works on a fresh machine that has no `/etc/runbook/site.yaml` yet.
 
-use serde::Deserialize;
+// wired by the CLI (Site::load, the --site override)
+#![allow(dead_code)]
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Site {}
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the CLI looks for the site file when neither `--site` nor `RUNBOOK_SITE` is given.
+pub const DEFAULT_PATH: &str = "/etc/runbook/site.yaml";
+
+/// The built-in site file for the OpenClaw server.
+const OPENCLAW_YAML: &str = include_str!("../site/openclaw.yaml");
+
+/// Why a site file could not be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("cannot read site file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or does not match the schema (unknown field, wrong type).
+    #[error("{origin}:{line}:{column}: {message}")]
+    Parse {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// The YAML parsed but says something impossible (relative path, warn above crit, ...).
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// One machine's facts. See `site/openclaw.yaml` for a commented example of every section.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Where this config was loaded from (a path, or "built-in openclaw"); not part of the YAML.
+    #[serde(skip_deserializing)]
+    pub origin: String,
+    #[serde(default)]
+    pub host: HostInfo,
+    /// systemd units by name (with or without the `.service` suffix).
+    #[serde(default)]
+    pub units: BTreeMap<String, UnitPolicy>,
+    #[serde(default)]
+    pub containers: BTreeMap<String, ContainerInfo>,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    #[serde(default)]
+    pub paths: Paths,
+    #[serde(default)]
+    pub files: Files,
+    #[serde(default)]
+    pub commands: Commands,
+    #[serde(default)]
+    pub operators: BTreeMap<String, Operator>,
+    #[serde(default)]
+    pub symptoms: Vec<Symptom>,
+    #[serde(default)]
+    pub hardening: Vec<Control>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostInfo {
+    /// The hostname the machine is expected to report (informational: triage notes a mismatch).
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Whether a unit may be restarted without asking, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Restart freely.
+    Safe,
+    /// Prefer `reload` (graceful); restart only if reload is not possible.
+    ReloadPreferred,
+    /// Ask an operator before restarting.
+    AskFirst,
+    /// Only with an explicit signal from the named approver (recorded with the run).
+    SignalRequired,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitPolicy {
+    pub policy: RestartPolicy,
+    pub description: String,
+    /// The account or team that owns the service.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// How to tell the unit is healthy beyond "active": a `health.endpoints` name or `heartbeat`.
+    #[serde(default)]
+    pub health: Option<String>,
+    /// Who may give the signal for a `signal-required` unit (operator names).
+    #[serde(default)]
+    pub approvers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerInfo {
+    pub purpose: String,
+    /// `ip:port` the container publishes on the host, if any.
+    #[serde(default)]
+    pub port: Option<String>,
+    /// Service name in the compose file.
+    #[serde(default)]
+    pub compose_service: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub heartbeat: Option<Heartbeat>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub name: String,
+    /// `http://` URL on loopback or a container address.
+    pub url: String,
+    /// Host header to send (the public hostname the tunnel would send).
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default = "default_expect_status")]
+    pub expect_status: u16,
+    /// The unit that serves the endpoint.
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+fn default_expect_status() -> u16 {
+    200
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// A file the worker rewrites periodically; its age is the heartbeat age.
+    pub path: String,
+    pub unit: String,
+}
+
+/// A warn / crit pair. Values at or above `warn` are warnings, at or above `crit` critical.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    pub warn: f64,
+    pub crit: f64,
+}
+
+impl Level {
+    const fn new(warn: f64, crit: f64) -> Self {
+        Level { warn, crit }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub cpu_percent: Level,
+    pub memory_percent: Level,
+    pub disk_percent: Level,
+    pub response_ms: Level,
+    pub heartbeat_age_secs: Level,
+    pub journal_errors: JournalErrors,
+}
+
+/// Defaults follow the operations index (monitoring-config.json), so a site file may omit them.
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            cpu_percent: Level::new(70.0, 90.0),
+            memory_percent: Level::new(75.0, 90.0),
+            disk_percent: Level::new(80.0, 95.0),
+            response_ms: Level::new(5000.0, 15000.0),
+            heartbeat_age_secs: Level::new(60.0, 120.0),
+            journal_errors: JournalErrors::default(),
+        }
+    }
+}
+
+/// Error-priority journal entries per unit within `since` (a journalctl time expression).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalErrors {
+    pub since: String,
+    pub warn: u64,
+    pub crit: u64,
+}
+
+impl Default for JournalErrors {
+    fn default() -> Self {
+        JournalErrors {
+            since: "10 minutes ago".into(),
+            warn: 5,
+            crit: 50,
+        }
+    }
+}
+
+/// Well-known paths on the machine. Optional ones are `null` when the site has no such thing.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    #[serde(default)]
+    pub backups_dir: Option<String>,
+    #[serde(default)]
+    pub scripts_dir: Option<String>,
+    #[serde(default)]
+    pub bgctl: Option<String>,
+    #[serde(default)]
+    pub bg_sudo_allowlist: Option<String>,
+    #[serde(default)]
+    pub sessions_dir: Option<String>,
+    #[serde(default)]
+    pub tunnel_config: Option<String>,
+    #[serde(default)]
+    pub caddyfile: Option<String>,
+    #[serde(default)]
+    pub compose_file: Option<String>,
+    #[serde(default)]
+    pub env_file: Option<String>,
+    #[serde(default)]
+    pub docker_daemon_json: Option<String>,
+    #[serde(default)]
+    pub sshd_hardening: Option<String>,
+    #[serde(default)]
+    pub sudoers_dir: Option<String>,
+    /// The journalctl binary the journal backend runs.
+    #[serde(default = "default_journalctl")]
+    pub journalctl: String,
+    /// Files whose contents must never be shown: `files::read` returns only their key names.
+    /// Entries may use `*` and `?` within one path component.
+    #[serde(default)]
+    pub secret_files: Vec<String>,
+}
+
+fn default_journalctl() -> String {
+    "/usr/bin/journalctl".into()
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            backups_dir: None,
+            scripts_dir: None,
+            bgctl: None,
+            bg_sudo_allowlist: None,
+            sessions_dir: None,
+            tunnel_config: None,
+            caddyfile: None,
+            compose_file: None,
+            env_file: None,
+            docker_daemon_json: None,
+            sshd_hardening: None,
+            sudoers_dir: None,
+            journalctl: default_journalctl(),
+            secret_files: Vec::new(),
+        }
+    }
+}
+
+/// The `files` module may only touch paths under these roots (files or directories).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    #[serde(default)]
+    pub roots: Vec<String>,
+}
+
+/// Programs `cmd::run` may start. Anything else is refused.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commands {
+    #[serde(default)]
+    pub allow: Vec<AllowedCommand>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedCommand {
+    /// Absolute path of the program.
+    pub program: String,
+    /// If set, the arguments must begin with exactly these (e.g. `["-T"]` for `sshd -T`).
+    #[serde(default)]
+    pub args_prefix: Vec<String>,
+    /// If set, the first argument must be a script file inside this directory and nothing may
+    /// precede it (so `bash -c ...` is impossible). Used for interpreters.
+    #[serde(default)]
+    pub script_dir: Option<String>,
+    /// Why the program is allowed (shown by `runbook api` and in refusals).
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Operator,
+    Service,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    pub role: Role,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// May approve `ask-first` / `signal-required` actions.
+    #[serde(default)]
+    pub can_approve: bool,
+    /// The sudoers.d file that grants this account sudo, if any.
+    #[serde(default)]
+    pub sudoers_file: Option<String>,
+    /// Keys expected in `~/.ssh/authorized_keys` (type and comment, for the key audit).
+    #[serde(default)]
+    pub keys: Vec<ExpectedKey>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedKey {
+    #[serde(rename = "type")]
+    pub key_type: String,
+    pub comment: String,
+}
+
+/// One row of the guide's "Symptom → first check" table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Symptom {
+    pub id: String,
+    pub symptom: String,
+    pub checks: Vec<Check>,
+    pub likely_cause: String,
+    pub next_step: String,
+}
+
+/// A check a runbook knows how to perform. `kind` picks the check; the other fields are its
+/// arguments (only the ones that kind uses are set).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The check kinds runbooks implement; anything else in a site file is a typo.
+pub const CHECK_KINDS: &[&str] = &[
+    "tcp",             // host, port
+    "unit_status",     // unit
+    "unit_journal",    // unit, lines
+    "journal_errors",  // since
+    "http",            // endpoint
+    "containers",      // -
+    "container_logs",  // container, lines
+    "container_stats", // -
+    "disk_usage",      // paths
+    "top_processes",   // -
+    "command",         // argv
+    "file",            // path
+    "heartbeat",       // -
+    "external",        // note (nothing on the box to check)
+];
+
+/// One hardening control of the guide's §9 table, with how to verify it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Control {
+    pub id: String,
+    pub layer: String,
+    pub control: String,
+    pub verify: Verify,
+}
+
+/// How a control is verified. `kind` says which source; `key`/`value`/`options` what to expect.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// The verification kinds runbooks implement.
+pub const VERIFY_KINDS: &[&str] = &[
+    "sshd_t",        // key/value in `sshd -T` output
+    "sysctl",        // key/value of `sysctl -n key`
+    "findmnt",       // path is mounted with all `options`
+    "fstab",         // path has an /etc/fstab entry with all `options`
+    "daemon_json",   // key/value in /etc/docker/daemon.json (value compared as JSON text)
+    "unit_active",   // key = unit name
+    "ufw_default",   // key = incoming/outgoing, value = deny/allow
+    "ufw_allow",     // value = "22022/tcp"
+    "fail2ban",      // key = "jail.setting" (e.g. sshd.maxretry), value
+    "file_mode",     // path has mode value (octal) or stricter
+    "file_contains", // path contains a line matching value (a regex)
+    "path_exists",   // path exists
+];
+
+/// Unit names systemd accepts, as the host API enforces them.
+pub fn valid_unit_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._:-".contains(&b))
+}
+
+impl Site {
+    /// Load and validate a site file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Site, SiteError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| SiteError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Site::from_str(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate site YAML; `origin` names the source in errors.
+    pub fn from_str(text: &str, origin: &str) -> Result<Site, SiteError> {
+        let mut site: Site = serde_yaml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            SiteError::Parse {
+                origin: origin.to_string(),
+                line,
+                column,
+                message: e.to_string(),
+            }
+        })?;
+        site.origin = origin.to_string();
+        site.validate().map_err(|message| SiteError::Invalid {
+            origin: origin.to_string(),
+            message,
+        })?;
+        Ok(site)
+    }
+
+    /// The built-in OpenClaw site (`site/openclaw.yaml`).
+    pub fn openclaw() -> Site {
+        // The embedded file is checked by a unit test, so this cannot fail in a release.
+        Site::from_str(OPENCLAW_YAML, "built-in site/openclaw.yaml")
+            .expect("the embedded site/openclaw.yaml is valid")
+    }
+
+    /// The policy entry for a unit, accepting `name` with or without `.service`.
+    /// Returns the key used in the site file together with the entry.
+    pub fn unit(&self, name: &str) -> Option<(&str, &UnitPolicy)> {
+        let short = name.strip_suffix(".service").unwrap_or(name);
+        let long = format!("{short}.service");
+        let found = [name, short, long.as_str()]
+            .into_iter()
+            .find_map(|n| self.units.get_key_value(n));
+        found.map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Semantic checks serde cannot express. Returns the first problem found.
+    fn validate(&self) -> Result<(), String> {
+        for (name, unit) in &self.units {
+            if !valid_unit_name(name) {
+                return Err(format!("units: `{name}` is not a valid systemd unit name"));
+            }
+            if let Some(h) = &unit.health {
+                let known = h == "heartbeat" || self.health.endpoints.iter().any(|e| &e.name == h);
+                if !known {
+                    return Err(format!(
+                        "units.{name}.health: `{h}` is neither `heartbeat` nor a health.endpoints name"
+                    ));
+                }
+            }
+            for a in &unit.approvers {
+                if !self.operators.contains_key(a) {
+                    return Err(format!("units.{name}.approvers: `{a}` is not in operators"));
+                }
+            }
+        }
+        for e in &self.health.endpoints {
+            if !e.url.starts_with("http://") {
+                return Err(format!(
+                    "health.endpoints.{}: url `{}` must start with http://",
+                    e.name, e.url
+                ));
+            }
+            if let Some(u) = &e.unit {
+                if self.unit(u).is_none() {
+                    return Err(format!(
+                        "health.endpoints.{}: unit `{u}` is not in units",
+                        e.name
+                    ));
+                }
+            }
+        }
+        let t = &self.thresholds;
+        for (name, l) in [
+            ("cpu_percent", t.cpu_percent),
+            ("memory_percent", t.memory_percent),
+            ("disk_percent", t.disk_percent),
+            ("response_ms", t.response_ms),
+            ("heartbeat_age_secs", t.heartbeat_age_secs),
+        ] {
+            if !(l.warn >= 0.0 && l.warn <= l.crit) {
+                return Err(format!(
+                    "thresholds.{name}: warn ({}) must be between 0 and crit ({})",
+                    l.warn, l.crit
+                ));
+            }
+        }
+        if t.journal_errors.warn > t.journal_errors.crit {
+            return Err("thresholds.journal_errors: warn must not exceed crit".into());
+        }
+        let absolute = |what: &str, p: &str| {
+            if p.starts_with('/') {
+                Ok(())
+            } else {
+                Err(format!("{what}: `{p}` must be an absolute path"))
+            }
+        };
+        for r in &self.files.roots {
+            absolute("files.roots", r)?;
+        }
+        for s in &self.paths.secret_files {
+            absolute("paths.secret_files", s)?;
+        }
+        absolute("paths.journalctl", &self.paths.journalctl)?;
+        for c in &self.commands.allow {
+            absolute("commands.allow.program", &c.program)?;
+            if let Some(d) = &c.script_dir {
+                absolute("commands.allow.script_dir", d)?;
+            }
+        }
+        for s in &self.symptoms {
+            for c in &s.checks {
+                if !CHECK_KINDS.contains(&c.kind.as_str()) {
+                    return Err(format!(
+                        "symptoms.{}: unknown check kind `{}` (known: {})",
+                        s.id,
+                        c.kind,
+                        CHECK_KINDS.join(", ")
+                    ));
+                }
+            }
+        }
+        for c in &self.hardening {
+            if !VERIFY_KINDS.contains(&c.verify.kind.as_str()) {
+                return Err(format!(
+                    "hardening.{}: unknown verify kind `{}` (known: {})",
+                    c.id,
+                    c.verify.kind,
+                    VERIFY_KINDS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_openclaw_site_is_valid_and_complete() {
+        let site = Site::openclaw();
+        assert_eq!(site.host.hostname.as_deref(), Some("OpenClow"));
+        let policy = |u: &str| site.unit(u).unwrap().1.policy;
+        assert_eq!(policy("openclaw-gateway"), RestartPolicy::SignalRequired);
+        assert_eq!(
+            policy("openclaw-gateway.service"),
+            RestartPolicy::SignalRequired
+        );
+        assert_eq!(policy("openclaw-bg-worker"), RestartPolicy::Safe);
+        assert_eq!(policy("openclaw-owner-policy"), RestartPolicy::AskFirst);
+        assert_eq!(policy("aurora"), RestartPolicy::AskFirst);
+        assert_eq!(policy("caddy"), RestartPolicy::ReloadPreferred);
+        assert_eq!(policy("ssh"), RestartPolicy::ReloadPreferred);
+        assert_eq!(site.units.len(), 12);
+        assert_eq!(site.containers.len(), 2);
+        // Every row of the guide's symptom table (12 rows) and the §9 controls.
+        assert_eq!(site.symptoms.len(), 12);
+        assert!(site.hardening.len() >= 25);
+        assert_eq!(site.thresholds.disk_percent, Level::new(80.0, 95.0));
+        assert!(site.operators["nat"].can_approve);
+        assert!(!site.operators["agent"].can_approve);
+    }
+
+    #[test]
+    fn minimal_site_uses_defaults() {
+        let site = Site::from_str("host: {hostname: box}\n", "t.yaml").unwrap();
+        assert_eq!(site.thresholds.cpu_percent.crit, 90.0);
+        assert_eq!(site.paths.journalctl, "/usr/bin/journalctl");
+        assert!(site.units.is_empty());
+        assert_eq!(site.origin, "t.yaml");
+    }
+
+    #[test]
+    fn malformed_file_names_file_line_and_field() {
+        let text = "units:\n  caddy:\n    policy: safe\n    description: proxy\n    polcy: x\n";
+        let err = Site::from_str(text, "/etc/runbook/site.yaml").unwrap_err();
+        let msg = err.to_string();
+        match &err {
+            SiteError::Parse { line, .. } => assert_eq!(*line, 5, "{msg}"),
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+        assert!(msg.starts_with("/etc/runbook/site.yaml:5:"), "{msg}");
+        assert!(msg.contains("polcy"), "{msg}");
+        assert!(msg.contains("units.caddy"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_top_level_field_rejected() {
+        let err = Site::from_str("unitz: {}\n", "s.yaml").unwrap_err();
+        assert!(err.to_string().contains("unknown field `unitz`"), "{err}");
+    }
+
+    #[test]
+    fn bad_policy_value_rejected() {
+        let text = "units:\n  caddy:\n    policy: sometimes\n    description: proxy\n";
+        let err = Site::from_str(text, "s.yaml").unwrap_err().to_string();
+        assert!(err.contains("s.yaml:3:"), "{err}");
+        assert!(err.contains("sometimes"), "{err}");
+    }
+
+    #[test]
+    fn yaml_syntax_error_has_location() {
+        let err = Site::from_str("units: [\n", "s.yaml").unwrap_err();
+        assert!(
+            matches!(err, SiteError::Parse { line, .. } if line >= 1),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_name_the_field() {
+        let err = Site::from_str("files: {roots: [etc]}\n", "s.yaml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.yaml: files.roots: `etc` must be an absolute path"
+        );
+        let err = Site::from_str(
+            "thresholds:\n  cpu_percent: {warn: 95, crit: 90}\n  memory_percent: {warn: 1, crit: 2}\n  disk_percent: {warn: 1, crit: 2}\n  response_ms: {warn: 1, crit: 2}\n  heartbeat_age_secs: {warn: 1, crit: 2}\n  journal_errors: {since: -10m, warn: 1, crit: 2}\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("thresholds.cpu_percent"), "{err}");
+        let err = Site::from_str(
+            "symptoms:\n- id: x\n  symptom: y\n  checks: [{kind: telepathy}]\n  likely_cause: z\n  next_step: w\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("telepathy"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_names_path() {
+        let err = Site::load("/nonexistent/site.yaml").unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("cannot read site file /nonexistent/site.yaml"));
+    }
+
+    #[test]
+    fn unit_names() {
+        assert!(valid_unit_name("openclaw-bg-worker.service"));
+        assert!(valid_unit_name("getty@tty1.service"));
+        assert!(!valid_unit_name("a b"));
+        assert!(!valid_unit_name("x;rm"));
+        assert!(!valid_unit_name(""));
+    }
+}

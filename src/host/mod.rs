@@ -5,8 +5,34 @@
 //! (`crate::effect`), which reaches backends only through the table in [`registry`]. Each entry
 //! of that table declares its parameters, whether it mutates the host, and its documentation;
 //! `runbook api` prints the same table, so the docs cannot drift from the code.
+//!
+//! One file per domain: `systemd` (D-Bus), `journal` (journalctl JSON), `docker` (Engine API),
+//! `metrics` (module `host`: /proc and statvfs), `net`, `files` (confined to the site's roots),
+//! `users`, `commands` (module `cmd`: allowlisted programs), `site_fns` (module `site`). Each
+//! exposes `pub static FNS: &[HostFn]`; [`registry::all`] concatenates them.
+//!
+//! Backends are synchronous functions called on the engine thread, which is outside the tokio
+//! runtime; async backends (zbus, bollard, sockets, child processes) go through
+//! [`HostCtx::block_on`]. Connections are opened on first use and cached in the `HostCtx`.
 
+// wired by the effect door
+#![allow(dead_code)]
+
+mod args;
+pub mod commands;
+pub mod docker;
+#[cfg(test)]
+mod fake_systemd;
+pub mod files;
+pub mod journal;
+pub mod metrics;
+pub mod net;
 pub mod registry;
+pub mod site_fns;
+pub mod systemd;
+#[cfg(test)]
+mod testutil;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -98,7 +124,8 @@ pub enum Effect {
     /// Changes the host; skipped (planned) in dry-run, intent recorded durably before it runs.
     Mutate,
     /// Mutating unless the named boolean argument is `true` (the caller declares the call
-    /// read-only, e.g. a `SELECT` run through `docker::exec`).
+    /// read-only, e.g. a `SELECT` run through `docker::exec`). The flag may also be a key of the
+    /// function's `opts` map argument (`cmd::run(argv, #{readonly: true})`).
     MutateUnless(&'static str),
 }
 
@@ -108,7 +135,10 @@ impl Effect {
         match self {
             Effect::Read => false,
             Effect::Mutate => true,
-            Effect::MutateUnless(flag) => !matches!(args.get(flag), Some(Value::Bool(true))),
+            Effect::MutateUnless(flag) => {
+                let nested = args.get("opts").and_then(|o| o.get(flag));
+                !matches!(args.get(flag).or(nested), Some(Value::Bool(true)))
+            }
         }
     }
 
@@ -121,7 +151,7 @@ impl Effect {
     }
 }
 
-/// One host function as registered in [`registry::ALL`].
+/// One host function as registered in [`registry::all`].
 pub struct HostFn {
     /// Rhai module the function lives in (`systemd`, `docker`, ...).
     pub module: &'static str,
@@ -143,20 +173,63 @@ impl HostFn {
 }
 
 /// What backends may use: the async runtime, the site config, lazily opened connections.
+///
+/// The runtime must be a multi-thread runtime (or a current-thread one being driven elsewhere):
+/// zbus and bollard spawn background tasks that [`tokio::runtime::Handle::block_on`] alone does
+/// not drive on a current-thread runtime.
 pub struct HostCtx {
     runtime: tokio::runtime::Handle,
     pub site: Arc<crate::site::Site>,
+    /// System bus connection, opened on the first systemd call. Reopened if the bus closed it.
+    bus: tokio::sync::Mutex<Option<zbus::Connection>>,
+    /// Docker Engine client (version negotiated), created on the first docker call.
+    docker: tokio::sync::Mutex<Option<bollard::Docker>>,
 }
 
 impl HostCtx {
     pub fn new(runtime: tokio::runtime::Handle, site: Arc<crate::site::Site>) -> Self {
-        HostCtx { runtime, site }
+        HostCtx {
+            runtime,
+            site,
+            bus: tokio::sync::Mutex::new(None),
+            docker: tokio::sync::Mutex::new(None),
+        }
     }
 
     /// Run an async backend call to completion. Host functions run on the engine thread,
     /// which is outside the runtime, so blocking here is allowed (never call this from
-    /// async code: tokio panics).
+    /// async code: tokio panics). Build timers inside the future (`async { timeout(..).await }`):
+    /// `tokio::time::timeout` called on the engine thread has no runtime to register with.
     pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
         self.runtime.block_on(fut)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(v: Value) -> Args {
+        v.as_object().unwrap().clone()
+    }
+
+    /// The engine thread owns the context; the door may share it behind an Arc.
+    #[test]
+    fn context_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<HostCtx>();
+    }
+
+    #[test]
+    fn mutate_unless_reads_top_level_and_opts() {
+        let e = Effect::MutateUnless("readonly");
+        assert!(e.mutates(&args(json!({}))));
+        assert!(!e.mutates(&args(json!({"readonly": true}))));
+        assert!(e.mutates(&args(json!({"readonly": false}))));
+        assert!(!e.mutates(&args(json!({"opts": {"readonly": true}}))));
+        assert!(e.mutates(&args(json!({"opts": {"readonly": "yes"}}))));
+        assert!(!Effect::Read.mutates(&args(json!({}))));
+        assert!(Effect::Mutate.mutates(&args(json!({"readonly": true}))));
     }
 }
