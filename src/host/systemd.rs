@@ -1,9 +1,10 @@
 //! systemd over D-Bus (the system bus), the way `systemctl` talks to it.
 //!
-//! Reads use `ListUnitsByPatterns` and `org.freedesktop.DBus.Properties.GetAll`. A job (restart,
-//! reload, ...) is submitted with mode "replace" and followed to its end through the Manager's
-//! `JobRemoved` signal. We subscribe and open the signal stream *before* submitting, because a
-//! fast job can finish before the reply to the submission reaches us.
+//! Reads use `ListUnitsByPatterns` and concurrent `org.freedesktop.DBus.Properties.Get` calls
+//! for the properties a status needs. A job (restart, reload, ...) is submitted with mode
+//! "replace" and followed to its end through the Manager's `JobRemoved` signal. We subscribe
+//! and open the signal stream *before* submitting, because a fast job can finish before the
+//! reply to the submission reaches us.
 //!
 //! The bus address honours `DBUS_SYSTEM_BUS_ADDRESS` (zbus reads it); errors name the address, so
 //! triage can report "systemd not reachable at unix:path=..." as a finding.
@@ -259,15 +260,37 @@ pub fn usec_to_rfc3339(usec: u64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-async fn get_all(
+/// Only the named properties, fetched with concurrent `Get` calls: a service has a few hundred
+/// properties, and decoding them all (`GetAll`) for every unit of triage costs more than these
+/// small round trips, which overlap on the one connection.
+async fn get_some(
     conn: &Connection,
     path: &str,
     iface: &str,
+    names: &[&'static str],
     what: &str,
 ) -> Result<Props, HostError> {
-    let reply = call(conn, path, PROPERTIES, "GetAll", &(iface,), what).await?;
-    reply.body().deserialize().map_err(|e| map_err(e, what))
+    let gets = names.iter().map(|name| async move {
+        let reply = call(conn, path, PROPERTIES, "Get", &(iface, *name), what).await?;
+        let value: OwnedVariant = reply.body().deserialize().map_err(|e| map_err(e, what))?;
+        Ok::<_, HostError>((name.to_string(), value))
+    });
+    futures_util::future::try_join_all(gets)
+        .await
+        .map(|pairs| pairs.into_iter().collect())
 }
+
+const UNIT_PROPS: &[&str] = &[
+    "Description",
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "UnitFileState",
+    "CanReload",
+    "ActiveEnterTimestamp",
+    "FragmentPath",
+];
+const SERVICE_PROPS: &[&str] = &["MainPID", "NRestarts", "Result"];
 
 async fn unit_path(conn: &Connection, unit: &str) -> Result<OwnedObjectPath, HostError> {
     // LoadUnit (not GetUnit) so that an unknown unit reports load_state "not-found".
@@ -280,9 +303,9 @@ async fn status_of(ctx: &HostCtx, unit: &str) -> HostResult {
     let conn = ctx.system_bus().await?;
     let path = unit_path(&conn, unit).await?;
     let what = format!("reading the state of {unit}");
-    let u = get_all(&conn, path.as_str(), UNIT_IFACE, &what).await?;
+    let u = get_some(&conn, path.as_str(), UNIT_IFACE, UNIT_PROPS, &what).await?;
     let s = if unit.ends_with(".service") && p_str(&u, "LoadState").as_deref() == Some("loaded") {
-        get_all(&conn, path.as_str(), SERVICE_IFACE, &what).await?
+        get_some(&conn, path.as_str(), SERVICE_IFACE, SERVICE_PROPS, &what).await?
     } else {
         Props::new()
     };
