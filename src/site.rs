@@ -8,8 +8,7 @@
 //! `Site::openclaw()` is the built-in default (`site/openclaw.yaml`, embedded at compile time), so
 //! `runbook run triage` works on a fresh machine that has no `/etc/runbook/site.yaml` yet.
 
-// wired by the CLI (Site::load, the --site override)
-#![allow(dead_code)]
+
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -254,6 +253,9 @@ pub struct Paths {
     /// The journalctl binary the journal backend runs.
     #[serde(default = "default_journalctl")]
     pub journalctl: String,
+    /// fail2ban's state database, read (never written) for jail status.
+    #[serde(default = "default_fail2ban_db")]
+    pub fail2ban_db: String,
     /// Files whose contents must never be shown: `files::read` returns only their key names.
     /// Entries may use `*` and `?` within one path component.
     #[serde(default)]
@@ -262,6 +264,10 @@ pub struct Paths {
 
 fn default_journalctl() -> String {
     "/usr/bin/journalctl".into()
+}
+
+fn default_fail2ban_db() -> String {
+    "/var/lib/fail2ban/fail2ban.sqlite3".into()
 }
 
 impl Default for Paths {
@@ -280,6 +286,7 @@ impl Default for Paths {
             sshd_hardening: None,
             sudoers_dir: None,
             journalctl: default_journalctl(),
+            fail2ban_db: default_fail2ban_db(),
             secret_files: Vec::new(),
         }
     }
@@ -419,6 +426,10 @@ pub struct Control {
     pub layer: String,
     pub control: String,
     pub verify: Verify,
+    /// The setting belongs to the host kernel (sysctls, the firewall, the audit subsystem):
+    /// inside a container it cannot be verified, and is reported so rather than passed.
+    #[serde(default)]
+    pub kernel: bool,
 }
 
 /// How a control is verified. `kind` says which source; `key`/`value`/`options` what to expect.
@@ -448,8 +459,10 @@ pub const VERIFY_KINDS: &[&str] = &[
     "ufw_allow",     // value = "22022/tcp"
     "fail2ban",      // key = "jail.setting" (e.g. sshd.maxretry), value
     "file_mode",     // path has mode value (octal) or stricter
-    "file_contains", // path contains a line matching value (a regex)
+    "file_contains", // path contains the text value
     "path_exists",   // path exists
+    "sudoers_nopasswd", // key = user has `NOPASSWD: ALL` in path (mode 0440)
+    "sudoers_none",     // key = user has no general (ALL) sudo grant anywhere
 ];
 
 /// Unit names systemd accepts, as the host API enforces them.

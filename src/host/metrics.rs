@@ -207,6 +207,55 @@ fn uptime(_ctx: &HostCtx, _a: &Args) -> HostResult {
     }))
 }
 
+/// `some avg10` and `some avg60` of /proc/pressure/cpu: the share of time at least one
+/// runnable task waited for a CPU. `None` when the text has no `some` line.
+pub fn parse_cpu_pressure(text: &str) -> Option<(f64, f64)> {
+    let line = text.lines().find(|l| l.starts_with("some "))?;
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.parse::<f64>().ok())
+    };
+    Some((field("avg10=")?, field("avg60=")?))
+}
+
+/// CPU saturation without waiting: the kernel's pressure stall information (PSI) when the
+/// kernel has it, else the 1-minute load per CPU. Triage uses this instead of a timed sample.
+fn cpu_pressure(_ctx: &HostCtx, _a: &Args) -> HostResult {
+    let cpus = cpus();
+    let psi = std::fs::read_to_string("/proc/pressure/cpu").ok();
+    match psi.as_deref().and_then(parse_cpu_pressure) {
+        Some((avg10, avg60)) => Ok(json!({
+            "source": "psi", "percent": avg10, "avg10": avg10, "avg60": avg60, "cpus": cpus,
+        })),
+        None => {
+            let text = read_proc("/proc/loadavg")?;
+            let l1: f64 = text
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| HostError::Failed("unreadable /proc/loadavg".into()))?;
+            Ok(json!({"source": "loadavg", "percent": round1(l1 * 100.0 / cpus as f64), "load1": l1, "cpus": cpus}))
+        }
+    }
+}
+
+/// The container runtime this process runs in, if any: systemd records it in
+/// /run/systemd/container; Docker leaves /.dockerenv. Runbooks use it to say which checks a
+/// container cannot make (kernel settings belong to the host).
+pub fn container_kind(run_systemd_container: Option<&str>, dockerenv: bool) -> String {
+    match run_systemd_container.map(str::trim) {
+        Some(kind) if !kind.is_empty() => kind.to_string(),
+        _ if dockerenv => "docker".to_string(),
+        _ => String::new(),
+    }
+}
+
+fn virtualization(_ctx: &HostCtx, _a: &Args) -> HostResult {
+    let recorded = std::fs::read_to_string("/run/systemd/container").ok();
+    let kind = container_kind(recorded.as_deref(), std::path::Path::new("/.dockerenv").exists());
+    Ok(json!({"container": kind, "in_container": !kind.is_empty()}))
+}
+
 fn hostname(ctx: &HostCtx, _a: &Args) -> HostResult {
     let name = read_proc("/proc/sys/kernel/hostname")?.trim().to_string();
     let expected = ctx.site.host.hostname.clone();
@@ -429,6 +478,24 @@ pub static FNS: &[HostFn] = &[
     },
     HostFn {
         module: "host",
+        name: "cpu_pressure",
+        params: &[],
+        effect: Effect::Read,
+        doc: "{source (psi or loadavg), percent, ...}: share of the last 10 s tasks waited for a CPU (PSI), else load per CPU; no waiting",
+        run: cpu_pressure,
+        plan: None,
+    },
+    HostFn {
+        module: "host",
+        name: "virtualization",
+        params: &[],
+        effect: Effect::Read,
+        doc: "{container (\"docker\", \"lxc\", ... or \"\" on bare metal or a VM), in_container}",
+        run: virtualization,
+        plan: None,
+    },
+    HostFn {
+        module: "host",
         name: "top_processes",
         params: &[
             Param {
@@ -587,5 +654,21 @@ SwapFree:        1572860 kB
             parse_status_uid("Name:\tcloudflared\nUid:\t998\t998\t998\t998\nGid:\t998\n"),
             Some(998)
         );
+    }
+
+    #[test]
+    fn container_kind_prefers_what_systemd_recorded() {
+        assert_eq!(container_kind(Some("docker\n"), false), "docker");
+        assert_eq!(container_kind(Some("lxc"), true), "lxc");
+        assert_eq!(container_kind(None, true), "docker");
+        assert_eq!(container_kind(Some(""), false), "");
+        assert_eq!(container_kind(None, false), "");
+    }
+
+    #[test]
+    fn cpu_pressure_reads_the_some_line() {
+        let text = "some avg10=35.67 avg60=61.55 avg300=54.89 total=1069583526\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        assert_eq!(parse_cpu_pressure(text), Some((35.67, 61.55)));
+        assert_eq!(parse_cpu_pressure("full avg10=1.00 avg60=2.00\n"), None);
     }
 }

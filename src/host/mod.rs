@@ -15,12 +15,12 @@
 //! runtime; async backends (zbus, bollard, sockets, child processes) go through
 //! [`HostCtx::block_on`]. Connections are opened on first use and cached in the `HostCtx`.
 
-// wired by the effect door
-#![allow(dead_code)]
+
 
 mod args;
 pub mod commands;
 pub mod docker;
+pub mod fail2ban;
 #[cfg(test)]
 mod fake_systemd;
 pub mod files;

@@ -13,6 +13,7 @@ const TABLES: &[&[HostFn]] = &[
     super::files::FNS,
     super::users::FNS,
     super::commands::FNS,
+    super::fail2ban::FNS,
 ];
 
 /// Every host function, grouped by module.
