@@ -1,0 +1,56 @@
+//! `runbook api`: the host API table, generated from the registrations themselves.
+
+use clap::Args;
+use serde_json::json;
+
+use super::print_json;
+use crate::error::{exit, Result};
+use crate::host::registry;
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &ApiArgs) -> Result<i32> {
+    let fns = registry::all();
+    if args.json {
+        let rows: Vec<_> = fns
+            .iter()
+            .map(|f| {
+                json!({
+                    "function": f.qualified_name(),
+                    "params": f.params.iter().map(|p| json!({
+                        "name": p.name, "type": p.ty.name(), "optional": p.optional, "doc": p.doc,
+                    })).collect::<Vec<_>>(),
+                    "effect": f.effect.describe(),
+                    "doc": f.doc,
+                })
+            })
+            .collect();
+        print_json(&rows);
+        return Ok(exit::OK);
+    }
+    for f in fns {
+        let params: Vec<String> = f
+            .params
+            .iter()
+            .map(|p| {
+                if p.optional {
+                    format!("[{}: {}]", p.name, p.ty.name())
+                } else {
+                    format!("{}: {}", p.name, p.ty.name())
+                }
+            })
+            .collect();
+        let effect = match f.effect {
+            crate::host::Effect::Read => console::style(f.effect.describe()).green(),
+            _ => console::style(f.effect.describe()).yellow(),
+        };
+        println!("{}({})  {}", console::style(f.qualified_name()).bold(), params.join(", "), effect);
+        println!("    {}", f.doc);
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,54 @@
+//! `runbook list`
+
+use clap::Args;
+use serde_json::json;
+
+use super::{print_json, Globals};
+use crate::engine::catalog::Origin;
+use crate::engine::header;
+use crate::error::{exit, Result};
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &ListArgs, globals: &Globals) -> Result<i32> {
+    let catalog = globals.catalog()?;
+    let mut rows = Vec::new();
+    for entry in catalog.runbooks() {
+        let (summary, mutates, problem) = match header::parse(&entry.source) {
+            Ok(h) => (h.summary, Some(h.mutates), None),
+            Err(e) => (String::new(), None, Some(format!("invalid header: {e}"))),
+        };
+        let origin = match &entry.origin {
+            Origin::Embedded => "built-in".to_string(),
+            Origin::Dir(d) => d.display().to_string(),
+        };
+        rows.push(json!({
+            "name": entry.name, "summary": summary, "mutates": mutates,
+            "origin": origin, "file": entry.file, "error": problem,
+        }));
+    }
+    if args.json {
+        print_json(&rows);
+        return Ok(exit::OK);
+    }
+    let width = rows.iter().map(|r| r["name"].as_str().unwrap_or("").len()).max().unwrap_or(4);
+    for r in &rows {
+        let kind = match r["mutates"].as_bool() {
+            Some(true) => console::style("mutates  ").yellow().to_string(),
+            Some(false) => console::style("read-only").green().to_string(),
+            None => console::style("invalid  ").red().to_string(),
+        };
+        let text = r["error"].as_str().or(r["summary"].as_str()).unwrap_or("");
+        let origin = match r["origin"].as_str() {
+            Some("built-in") | None => String::new(),
+            Some(o) => format!("  ({o})"),
+        };
+        println!("{:<width$}  {kind}  {text}{origin}", r["name"].as_str().unwrap_or(""));
+    }
+    Ok(exit::OK)
+}

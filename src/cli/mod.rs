@@ -1,0 +1,197 @@
+//! The command line: clap definitions and one file per subcommand.
+//!
+//! Arguments are parsed, then each subcommand validates its input before doing any work.
+//! Errors come back as [`crate::error::Error`] and are printed once, here, with the exit code
+//! the error chooses.
+
+mod api;
+mod check;
+mod list;
+mod run;
+mod show;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::engine::catalog::Catalog;
+use crate::error::{exit, Error, Result};
+
+const EXAMPLES: &str = "\
+Examples:
+  runbook list                                  every runbook and whether it can change the host
+  runbook run triage                            what is wrong with this server, read-only
+  runbook run restart-unit -p unit=openclaw-bg-worker.service --dry-run
+  OPENCLAW_DRY_RUN=true runbook run restart-safe-units
+  runbook log --since 2h                        recent runs, newest first
+  runbook replay last --source                  what the last run did, and its exact code
+  runbook audit verify                          recompute the audit hash chain";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runbook",
+    version,
+    about = "Executable, audited operations runbooks for one server",
+    long_about = "Runs a server's written procedures as Rhai scripts that touch the machine only through a vetted host API, with confirmation gates before risky steps and every step recorded in an append-only, hash-chained audit database.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// Audit database [default: /var/lib/runbook/audit.db as root, else $XDG_STATE_HOME/runbook/audit.db]
+    #[arg(long, global = true, env = "RUNBOOK_AUDIT_DB", value_name = "PATH")]
+    pub audit_db: Option<PathBuf>,
+
+    /// Site config describing this machine [default: /etc/runbook/site.yaml, else the built-in OpenClaw site]
+    #[arg(long, global = true, env = "RUNBOOK_SITE", value_name = "FILE")]
+    pub site: Option<PathBuf>,
+
+    /// Extra runbook directory; its runbooks override built-in ones of the same name (repeatable; RUNBOOK_PATH takes DIR:DIR)
+    #[arg(long = "runbooks", global = true, value_name = "DIR")]
+    pub runbook_dirs: Vec<PathBuf>,
+
+    /// More output: every read-only host call (-v), debug logs (-vv). RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every runbook with its summary and whether it can change the host
+    List(list::ListArgs),
+    /// Show a runbook's header, parameters and steps without running it
+    Show(show::ShowArgs),
+    /// Run a runbook
+    #[command(after_help = run::RUN_EXAMPLES)]
+    Run(run::RunArgs),
+    /// Compile every runbook (or one) and report errors as FILE:LINE:COL
+    Check(check::CheckArgs),
+    /// List every host function runbooks can call, with its arguments and whether it mutates
+    Api(api::ApiArgs),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+/// Parse, run, print the error once, return the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    crate::output::init_colors();
+    init_tracing(cli.verbose);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{} {e}", console::style("error:").red().bold());
+            e.exit_code()
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 | 1 => "warn",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// What subcommands share: the catalog of runbooks, the runtime, the cancel flag.
+pub struct Globals {
+    pub cli_site: Option<PathBuf>,
+    pub audit_db: PathBuf,
+    pub runbook_dirs: Vec<PathBuf>,
+    pub verbose: bool,
+}
+
+impl Globals {
+    pub fn catalog(&self) -> Result<Catalog> {
+        Catalog::load(&self.runbook_dirs)
+    }
+}
+
+fn runbook_dirs(cli: &Cli) -> Vec<PathBuf> {
+    if !cli.runbook_dirs.is_empty() {
+        return cli.runbook_dirs.clone();
+    }
+    std::env::var("RUNBOOK_PATH")
+        .ok()
+        .map(|p| p.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+        .unwrap_or_default()
+}
+
+/// The tokio runtime, built explicitly: `main` stays synchronous and the Rhai engine runs on
+/// this thread, outside the runtime, so host functions may `block_on`.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(anyhow::anyhow!("cannot start the async runtime: {e}")))
+}
+
+/// First Ctrl-C: set the cancel flag (the run stops at its next operation and records it).
+/// Second Ctrl-C: exit at once; the next invocation marks the run interrupted.
+pub fn watch_sigint(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    rt.spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if f.swap(true, Ordering::SeqCst) {
+                eprintln!("\ncanceled again: exiting now");
+                std::process::exit(exit::CANCELED);
+            }
+            eprintln!("\ncanceling at the next operation (Ctrl-C again to exit now)");
+        }
+    });
+    flag
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let globals = Globals {
+        cli_site: cli.site.clone(),
+        audit_db: cli.audit_db.clone().unwrap_or_else(crate::audit::default_path),
+        runbook_dirs: runbook_dirs(&cli),
+        verbose: cli.verbose > 0,
+    };
+    match cli.command {
+        Command::List(args) => list::run(&args, &globals),
+        Command::Show(args) => show::run(&args, &globals),
+        Command::Run(args) => run::run(&args, &globals),
+        Command::Check(args) => check::run(&args, &globals),
+        Command::Api(args) => api::run(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::Other(e.into()))?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Print a value as one JSON document on stdout.
+pub fn print_json(value: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON output serializes"));
+}

@@ -1,0 +1,99 @@
+//! `runbook run NAME [-p KEY=VALUE]... [--dry-run] [--yes] [--json]`
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{print_json, runtime, watch_sigint, Globals};
+use crate::engine::params::split_kv;
+use crate::engine::run::{execute, RunEnv, RunRequest};
+use crate::error::{exit, Error, Result};
+use crate::site::Site;
+
+pub const RUN_EXAMPLES: &str = "\
+Examples:
+  runbook run triage
+  runbook run triage -p since='30 minutes ago' --json
+  runbook run restart-unit -p unit=openclaw-bg-worker.service
+  runbook run restart-unit -p unit=caddy.service --dry-run
+  OPENCLAW_DRY_RUN=true runbook run readymode-script -p script=clear_licenses.sh
+
+Gates ask on the terminal and default to No. Without a terminal they refuse (exit 3);
+--yes approves ordinary gates but never a typed one.";
+
+/// The site file used when neither --site nor RUNBOOK_SITE is given.
+pub const DEFAULT_SITE: &str = "/etc/runbook/site.yaml";
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The runbook to run (`runbook list` shows them)
+    pub name: String,
+    /// A parameter, KEY=VALUE; repeat for more
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    pub params: Vec<(String, String)>,
+    /// Change nothing: mutating host calls are recorded and shown as what would be done.
+    /// OPENCLAW_DRY_RUN=true (or 1) does the same.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Approve ordinary confirmation gates without asking (never typed ones)
+    #[arg(long)]
+    pub yes: bool,
+    /// Print one JSON document at the end instead of progress
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_kv(raw: &str) -> std::result::Result<(String, String), String> {
+    split_kv(raw)
+}
+
+/// The site config: --site / RUNBOOK_SITE, else /etc/runbook/site.yaml, else the built-in one.
+pub fn load_site(cli_site: Option<&Path>) -> Result<Site> {
+    let path: Option<PathBuf> = match cli_site {
+        Some(p) => Some(p.to_path_buf()),
+        None => Path::new(DEFAULT_SITE).exists().then(|| PathBuf::from(DEFAULT_SITE)),
+    };
+    match path {
+        Some(p) => Site::load(&p).map_err(|e| Error::Usage(e.to_string())),
+        None => Ok(Site::openclaw()),
+    }
+}
+
+pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
+    let catalog = globals.catalog()?;
+    let site = Arc::new(load_site(globals.cli_site.as_deref())?);
+    let rt = runtime()?;
+    let cancel = watch_sigint(&rt);
+    let req = RunRequest {
+        name: args.name.clone(),
+        params: args.params.clone(),
+        dry_run_flag: args.dry_run,
+        yes: args.yes,
+        json: args.json,
+        verbose: globals.verbose,
+    };
+    let env = RunEnv {
+        catalog: &catalog,
+        site,
+        audit_db: globals.audit_db.clone(),
+        rt: &rt,
+        cancel,
+    };
+    let report = execute(&req, &env)?;
+    if args.json {
+        print_json(&report);
+    }
+    let code = report.exit_code;
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match (code, report.error) {
+        (exit::OK, _) => Ok(exit::OK),
+        (_, Some(message)) => Err(match code {
+            exit::REFUSED => Error::Refused(message),
+            exit::CANCELED => Error::Canceled,
+            exit::AUDIT => Error::Audit(message),
+            _ => Error::RunbookFailed(message),
+        }),
+        (code, None) => Ok(code),
+    }
+}

@@ -1,0 +1,99 @@
+//! `runbook show NAME`: header, parameters and steps, read from the source without running it.
+
+use clap::Args;
+use serde_json::json;
+
+use super::{print_json, Globals};
+use crate::engine::header;
+use crate::error::{exit, Error, Result};
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The runbook to show
+    pub name: String,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
+    let catalog = globals.catalog()?;
+    let entry = catalog.runbook(&args.name)?;
+    let h = header::parse(&entry.source)
+        .map_err(|e| Error::Usage(format!("{}:{}: invalid header: {}", entry.file, e.line, e.message)))?;
+    let steps = header::steps(&entry.source);
+    // `one of site.X` parameters list their values from the site config in force.
+    let site = super::run::load_site(globals.cli_site.as_deref())?;
+    let site_json = serde_json::to_value(&site).unwrap_or_default();
+    let params: Vec<_> = h
+        .params
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name, "type": p.kind.name(), "required": p.required,
+                "default": p.default, "secret": p.secret,
+                "pattern": p.pattern.as_ref().map(|r| r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string()),
+                "help": p.help,
+                "choices": header::choices(p, &site_json).map(|c| c.into_iter().map(|(id, label)| json!({"value": id, "label": label})).collect::<Vec<_>>()),
+            })
+        })
+        .collect();
+    if args.json {
+        print_json(&json!({
+            "name": h.name, "summary": h.summary, "description": h.description,
+            "mutates": h.mutates, "file": entry.file, "params": params,
+            "steps": steps.iter().map(|s| json!({"name": s.name, "doc": s.doc, "line": s.line})).collect::<Vec<_>>(),
+        }));
+        return Ok(exit::OK);
+    }
+    println!("{}  {}", console::style(&h.name).bold().cyan(), h.summary);
+    println!("file: {}", entry.file);
+    println!(
+        "mutates: {}",
+        if h.mutates { "yes: it can change the host (try --dry-run first)" } else { "no: read-only" }
+    );
+    if !h.description.is_empty() {
+        println!("\n{}", h.description);
+    }
+    println!("\n{}", console::style("Parameters").bold());
+    if h.params.is_empty() {
+        println!("  (none)");
+    }
+    for (p, j) in h.params.iter().zip(&params) {
+        let mut attrs = vec![p.kind.name().to_string()];
+        if p.required {
+            attrs.push("required".into());
+        }
+        if let Some(d) = &p.default {
+            attrs.push(match p.kind {
+                crate::engine::header::ParamKind::String => format!("default {d:?}"),
+                _ => format!("default {d}"),
+            });
+        }
+        if let Some(pat) = j["pattern"].as_str() {
+            attrs.push(format!("pattern {pat}"));
+        }
+        if p.secret {
+            attrs.push("secret".into());
+        }
+        println!("  -p {}=…  ({})  {}", p.name, attrs.join(", "), p.help);
+        if let Some(choices) = j["choices"].as_array() {
+            let width = choices.iter().map(|c| c["value"].as_str().unwrap_or("").len()).max().unwrap_or(0);
+            for c in choices {
+                println!(
+                    "       {:<width$}  {}",
+                    c["value"].as_str().unwrap_or(""),
+                    console::style(c["label"].as_str().unwrap_or("")).dim()
+                );
+            }
+        }
+    }
+    println!("\n{}", console::style("Steps").bold());
+    for (i, s) in steps.iter().enumerate() {
+        println!("  {}. {}", i + 1, s.name);
+        if !s.doc.is_empty() {
+            println!("     {}", console::style(&s.doc).dim());
+        }
+    }
+    Ok(exit::OK)
+}

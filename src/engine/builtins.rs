@@ -1,0 +1,212 @@
+//! The functions and syntax every runbook has besides the host API: `step`, gates,
+//! findings, `print`, `refuse()`, `dry_run()`, `secret()`, `sleep()`, and text helpers
+//! (`trimmed`, `words`, `lines`).
+//!
+//! None of these touch the machine, so they do not pass the effect door; each records what
+//! it did in the audit trail itself.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
+use serde_json::{json, Value};
+
+use super::gates::{Decision, GateKind};
+use super::host_fns::runtime;
+use super::state::{RunState, Stop};
+use crate::audit::Durability;
+
+const SEVERITIES: [&str; 4] = ["ok", "info", "warn", "crit"];
+
+pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
+    register_step(engine, state);
+    register_gates(engine, state);
+
+    let st = state.clone();
+    engine.on_print(move |text| {
+        let mut v = Value::String(text.to_string());
+        st.door.redact(&mut v);
+        let shown = v.as_str().unwrap_or_default();
+        st.door.out.print(shown);
+        // A failed write here surfaces at the step's flush, which stops the run.
+        let _ = st.door.record("output", json!({"text": shown}), Durability::Buffered);
+    });
+    engine.on_debug(|_, _, _| {});
+
+    let st = state.clone();
+    engine.register_fn("dry_run", move || st.door.dry_run);
+
+    let st = state.clone();
+    engine.register_fn("secret", move |value: &str| -> String {
+        st.door.audit.redactor().add_secret(value);
+        value.to_string()
+    });
+
+    let st = state.clone();
+    engine.register_fn(
+        "sleep",
+        move |ctx: NativeCallContext, secs: i64| -> Result<(), Box<EvalAltResult>> {
+            // Waiting is a natural commit point: a long watch loop must not hold events.
+            st.door
+                .flush()
+                .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
+            let until = Instant::now() + Duration::from_secs(secs.max(0) as u64);
+            while Instant::now() < until {
+                if st.canceled() {
+                    return Err(st.stop(Stop::Canceled, ctx.call_position()));
+                }
+                std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+            }
+            Ok(())
+        },
+    );
+
+    let st = state.clone();
+    engine.register_fn(
+        "report",
+        move |ctx: NativeCallContext, finding: Map| -> Result<(), Box<EvalAltResult>> {
+            let value = finding_json(finding).map_err(|m| runtime(m, ctx.call_position()))?;
+            let mut value = value;
+            st.door.redact(&mut value);
+            st.door
+                .record("finding", value.clone(), Durability::Buffered)
+                .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
+            st.findings.lock().expect("findings lock").push(value);
+            Ok(())
+        },
+    );
+
+    // A policy decision made by the runbook itself: ends the run with exit 3, like a gate.
+    let st = state.clone();
+    engine.register_fn(
+        "refuse",
+        move |ctx: NativeCallContext, reason: &str| -> Result<(), Box<EvalAltResult>> {
+            let payload = json!({"reason": reason});
+            st.door
+                .record("refused", payload, Durability::Durable)
+                .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
+            Err(st.stop(Stop::Refused(reason.to_string()), ctx.call_position()))
+        },
+    );
+
+    // Text helpers for parsing command output. Rhai's own `trim` trims in place and returns
+    // `()`, which reads wrong in an expression, so runbooks use these.
+    engine.register_fn("trimmed", |s: &str| s.trim().to_string());
+    engine.register_fn("words", |s: &str| -> rhai::Array {
+        s.split_whitespace().map(|w| Dynamic::from(w.to_string())).collect()
+    });
+    engine.register_fn("lines", |s: &str| -> rhai::Array {
+        s.lines().map(|l| Dynamic::from(l.to_string())).collect()
+    });
+
+    engine.register_fn("unix_time", || chrono::Utc::now().timestamp());
+    engine.register_fn("now_rfc3339", || chrono::Utc::now().to_rfc3339());
+}
+
+/// Validate a finding map: subject, severity, summary are required; evidence and next_step
+/// are optional.
+fn finding_json(finding: Map) -> Result<Value, String> {
+    let v: Value = rhai::serde::from_dynamic(&Dynamic::from_map(finding)).map_err(|e| e.to_string())?;
+    let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let subject = field("subject").ok_or("report(): a finding needs a `subject` string")?;
+    let severity = field("severity").ok_or("report(): a finding needs a `severity` string")?;
+    if !SEVERITIES.contains(&severity.as_str()) {
+        return Err(format!(
+            "report(): severity `{severity}` is not one of ok, info, warn, crit"
+        ));
+    }
+    let summary = field("summary").ok_or("report(): a finding needs a `summary` string")?;
+    Ok(json!({
+        "subject": subject,
+        "severity": severity,
+        "summary": summary,
+        "evidence": v.get("evidence").cloned().unwrap_or(Value::Null),
+        "next_step": field("next_step").unwrap_or_default(),
+    }))
+}
+
+fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
+    let st = state.clone();
+    engine
+        .register_custom_syntax(["step", "$string$", "$block$"], false, move |ctx, inputs| {
+            let name = inputs[0]
+                .get_string_value()
+                .unwrap_or_default()
+                .to_string();
+            let pos = inputs[0].position();
+            let previous = st.door.step();
+            st.door.set_step(Some(name.clone()));
+            st.door.out.step_start(&name);
+            st.door
+                .record("step-start", json!({"name": name}), Durability::Buffered)
+                .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+            let started = Instant::now();
+            let result = ctx.eval_expression_tree(&inputs[1]);
+            let ms = started.elapsed().as_millis() as u64;
+            let ok = result.is_ok();
+            let mut end = json!({"name": name, "ok": ok, "ms": ms});
+            if let Err(e) = &result {
+                end["error"] = Value::String(e.to_string());
+                st.door.redact(&mut end);
+            }
+            st.door.out.step_end(&name, ok, ms);
+            let recorded = st
+                .door
+                .record("step-end", end, Durability::Buffered)
+                .and_then(|_| st.door.flush());
+            st.door.set_step(previous);
+            recorded.map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+            result
+        })
+        .expect("step syntax registers");
+}
+
+fn register_gates(engine: &mut Engine, state: &Arc<RunState>) {
+    let st = state.clone();
+    engine.register_fn(
+        "confirm",
+        move |ctx: NativeCallContext, question: &str| -> Result<(), Box<EvalAltResult>> {
+            gate(&st, &ctx, question, GateKind::Confirm)
+        },
+    );
+    let st = state.clone();
+    engine.register_fn(
+        "confirm_typed",
+        move |ctx: NativeCallContext, question: &str, expected: &str| -> Result<(), Box<EvalAltResult>> {
+            gate(
+                &st,
+                &ctx,
+                question,
+                GateKind::Typed {
+                    expected: expected.to_string(),
+                },
+            )
+        },
+    );
+}
+
+/// Ask, record the question and the answer durably, and stop the run unless approved.
+fn gate(st: &RunState, ctx: &NativeCallContext, question: &str, kind: GateKind) -> Result<(), Box<EvalAltResult>> {
+    let pos = ctx.call_position();
+    st.door
+        .flush()
+        .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+    // A dry run changes nothing, so there is nothing to approve: the gate is shown and
+    // recorded as one the real run would ask, and the run goes on to show the rest.
+    let decision = if st.door.dry_run {
+        st.door.out.planned_gate(question);
+        Decision::DryRun
+    } else {
+        st.gates.ask(question, &kind)
+    };
+    let mut payload = decision.to_payload(question, &kind, &st.operator);
+    st.door.redact(&mut payload);
+    st.door
+        .record("gate", payload, Durability::Durable)
+        .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+    match decision {
+        Decision::Approved { .. } | Decision::DryRun => Ok(()),
+        Decision::Canceled => Err(st.stop(Stop::Canceled, pos)),
+        other => Err(st.stop(Stop::Refused(other.refusal(question, &kind)), pos)),
+    }
+}

@@ -1,0 +1,132 @@
+//! Where runbooks and stdlib modules come from.
+//!
+//! `runbooks/` and `stdlib/` are embedded at build time, so an installed binary is
+//! self-contained. Site directories (`--runbooks DIR`, or `RUNBOOK_PATH` with `:` between
+//! directories) are read after the embedded set; a runbook there overrides an embedded one of
+//! the same name. A site directory's sibling `stdlib/` (that is, `DIR/../stdlib`) can likewise
+//! override stdlib modules, so a checkout's `runbooks/` and `stdlib/` travel together.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+
+use crate::error::{Error, Result};
+
+static EMBEDDED_RUNBOOKS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/runbooks");
+static EMBEDDED_STDLIB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/stdlib");
+
+/// Where one runbook or module was found: shown in `list`, in errors, and in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    Dir(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub origin: Origin,
+    /// A file name for messages: `runbooks/triage.rhai` or the real path.
+    pub file: String,
+    pub source: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    runbooks: BTreeMap<String, Entry>,
+    stdlib: BTreeMap<String, Entry>,
+}
+
+impl Catalog {
+    /// The embedded set, overridden by each directory in order.
+    pub fn load(dirs: &[PathBuf]) -> Result<Catalog> {
+        let mut cat = Catalog::default();
+        add_embedded(&mut cat.runbooks, &EMBEDDED_RUNBOOKS, "runbooks");
+        add_embedded(&mut cat.stdlib, &EMBEDDED_STDLIB, "stdlib");
+        for dir in dirs {
+            if !dir.is_dir() {
+                return Err(Error::Usage(format!(
+                    "runbook directory {} does not exist (from --runbooks or RUNBOOK_PATH)",
+                    dir.display()
+                )));
+            }
+            add_dir(&mut cat.runbooks, dir)?;
+            if let Some(stdlib) = dir.parent().map(|p| p.join("stdlib")) {
+                if stdlib.is_dir() {
+                    add_dir(&mut cat.stdlib, &stdlib)?;
+                }
+            }
+        }
+        Ok(cat)
+    }
+
+    pub fn runbooks(&self) -> impl Iterator<Item = &Entry> {
+        self.runbooks.values()
+    }
+
+    pub fn runbook(&self, name: &str) -> Result<&Entry> {
+        self.runbooks.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.runbooks.keys().map(String::as_str).collect();
+            Error::Usage(format!(
+                "no runbook named `{name}` (known: {}; `runbook list` shows them)",
+                known.join(", ")
+            ))
+        })
+    }
+
+    pub fn module(&self, name: &str) -> Option<&Entry> {
+        self.stdlib.get(name)
+    }
+
+    pub fn modules(&self) -> impl Iterator<Item = &Entry> {
+        self.stdlib.values()
+    }
+}
+
+fn add_embedded(into: &mut BTreeMap<String, Entry>, dir: &Dir<'static>, prefix: &str) {
+    for file in dir.files() {
+        let path = file.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rhai") {
+            continue;
+        }
+        let (Some(stem), Some(text)) = (path.file_stem().and_then(|s| s.to_str()), file.contents_utf8())
+        else {
+            continue;
+        };
+        into.insert(
+            stem.to_string(),
+            Entry {
+                name: stem.to_string(),
+                origin: Origin::Embedded,
+                file: format!("{prefix}/{}", path.display()),
+                source: text.to_string(),
+            },
+        );
+    }
+}
+
+fn add_dir(into: &mut BTreeMap<String, Entry>, dir: &Path) -> Result<()> {
+    let read = std::fs::read_dir(dir)
+        .map_err(|e| Error::Usage(format!("cannot read runbook directory {}: {e}", dir.display())))?;
+    let mut paths: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.extension().and_then(|e| e.to_str()) != Some("rhai") || !path.is_file() {
+            continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        into.insert(
+            stem.to_string(),
+            Entry {
+                name: stem.to_string(),
+                origin: Origin::Dir(dir.to_path_buf()),
+                file: path.display().to_string(),
+                source,
+            },
+        );
+    }
+    Ok(())
+}

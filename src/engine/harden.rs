@@ -1,0 +1,86 @@
+//! The sandbox every runbook runs in. All limits are set here, in one place, and each has a
+//! test (`tests/sandbox.rs` and the unit tests below).
+
+use rhai::{Engine, OptimizationLevel};
+
+/// Limits chosen for operations procedures: generous for real runbooks (triage runs a few
+/// hundred thousand operations at most), tight enough that a runaway loop ends in seconds.
+pub const MAX_OPERATIONS: u64 = 50_000_000;
+pub const MAX_CALL_LEVELS: usize = 64;
+pub const MAX_EXPR_DEPTH: usize = 64;
+pub const MAX_FN_EXPR_DEPTH: usize = 32;
+pub const MAX_STRING_SIZE: usize = 4 * 1024 * 1024;
+pub const MAX_ARRAY_SIZE: usize = 100_000;
+pub const MAX_MAP_SIZE: usize = 100_000;
+pub const MAX_MODULES: usize = 32;
+pub const MAX_VARIABLES: usize = 2_000;
+
+/// Apply every limit. `eval` is disabled (it would run code the header never declared), and
+/// variables must be declared before use so a typo is a compile error, not a silent `()`.
+pub fn harden(engine: &mut Engine) {
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH)
+        .set_max_string_size(MAX_STRING_SIZE)
+        .set_max_array_size(MAX_ARRAY_SIZE)
+        .set_max_map_size(MAX_MAP_SIZE)
+        .set_max_modules(MAX_MODULES)
+        .set_max_variables(MAX_VARIABLES)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(false)
+        // Host calls must never be folded away at compile time.
+        .set_optimization_level(OptimizationLevel::Simple)
+        .disable_symbol("eval");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhai::EvalAltResult;
+
+    fn engine() -> Engine {
+        let mut e = Engine::new();
+        harden(&mut e);
+        e
+    }
+
+    #[test]
+    fn operation_budget_stops_endless_loops() {
+        let err = engine().run("loop {}").unwrap_err();
+        assert!(matches!(*err, EvalAltResult::ErrorTooManyOperations(_)), "{err}");
+    }
+
+    #[test]
+    fn call_depth_is_limited() {
+        let err = engine().run("fn f(x) { f(x + 1) } f(0)").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("Stack overflow") || text.contains("too deep"), "{text}");
+    }
+
+    #[test]
+    fn expression_depth_is_limited() {
+        let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
+        assert!(engine().compile(&deep).is_err());
+    }
+
+    #[test]
+    fn string_array_and_map_sizes_are_limited() {
+        let e = engine();
+        assert!(e.run(r#"let s = "x"; loop { s += s; }"#).is_err());
+        let err = e.run("let a = []; loop { a.push(1); }").unwrap_err();
+        assert!(err.to_string().contains("Size of array"), "{err}");
+        let err = e.run("let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }").unwrap_err();
+        assert!(err.to_string().contains("Size of object map"), "{err}");
+    }
+
+    #[test]
+    fn eval_is_disabled() {
+        assert!(engine().compile(r#"eval("1 + 1")"#).is_err());
+    }
+
+    #[test]
+    fn undeclared_variables_do_not_compile() {
+        assert!(engine().compile("let a = 1; a + b").is_err());
+    }
+}

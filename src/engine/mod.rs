@@ -1,0 +1,111 @@
+//! The Rhai engine: loading runbooks, the sandbox, the syntax and functions runbooks see, and
+//! the executor that runs one runbook end to end.
+
+pub mod builtins;
+pub mod catalog;
+pub mod gates;
+pub mod harden;
+pub mod header;
+pub mod host_fns;
+pub mod params;
+pub mod resolver;
+pub mod run;
+pub mod state;
+
+use std::sync::Arc;
+
+use rhai::{Engine, Scope, AST};
+
+use catalog::{Catalog, Entry};
+use state::RunState;
+
+/// A compile error located in a file, shown as `FILE:LINE:COL: message`, the source line and
+/// a caret under the column.
+#[derive(Debug, Clone)]
+pub struct CompileError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub source_line: String,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        writeln!(f, "    {}", self.source_line)?;
+        write!(f, "    {}^", " ".repeat(self.column.saturating_sub(1)))
+    }
+}
+
+/// Build an engine. With a run state it is the real thing: host modules, gates, findings.
+/// Without one (for `check` and `show`) it knows the same syntax but cannot touch anything.
+pub fn build_engine(catalog: &Catalog, state: Option<&Arc<RunState>>) -> Engine {
+    let mut engine = Engine::new();
+    harden::harden(&mut engine);
+    engine.set_module_resolver(resolver::StdlibResolver::new(catalog.modules()));
+    host_fns::register(&mut engine, state);
+    match state {
+        Some(state) => {
+            builtins::register(&mut engine, state);
+            host_fns::register_prefetch(&mut engine, state);
+            let st = state.clone();
+            engine.on_progress(move |_| st.canceled().then_some(rhai::Dynamic::UNIT));
+        }
+        None => {
+            engine
+                .register_custom_syntax(["step", "$string$", "$block$"], false, |ctx, inputs| {
+                    ctx.eval_expression_tree(&inputs[1])
+                })
+                .expect("step syntax registers");
+        }
+    }
+    engine
+}
+
+/// The scope every runbook starts with: its validated parameters as the constant `params`.
+pub fn initial_scope(params: rhai::Map) -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push_constant("params", params);
+    scope
+}
+
+/// Compile one runbook or module, locating errors in its file.
+pub fn compile(engine: &Engine, entry: &Entry, scope: &Scope) -> Result<AST, CompileError> {
+    let mut ast = engine
+        .compile_with_scope(scope, &entry.source)
+        .map_err(|e| locate(entry, e.1, e.err_type().to_string()))?;
+    ast.set_source(entry.file.as_str());
+    Ok(ast)
+}
+
+fn locate(entry: &Entry, pos: rhai::Position, message: String) -> CompileError {
+    let line = pos.line().unwrap_or(1);
+    let column = pos.position().unwrap_or(1);
+    CompileError {
+        file: entry.file.clone(),
+        line,
+        column,
+        message,
+        source_line: entry.source.lines().nth(line - 1).unwrap_or("").to_string(),
+    }
+}
+
+/// Compile a runbook and every stdlib module it could import: `runbook check`.
+pub fn check_entry(engine: &Engine, entry: &Entry) -> Vec<CompileError> {
+    let mut errors = Vec::new();
+    if let Err(e) = header::parse(&entry.source) {
+        errors.push(CompileError {
+            file: entry.file.clone(),
+            line: e.line,
+            column: 1,
+            message: format!("header: {}", e.message),
+            source_line: entry.source.lines().nth(e.line - 1).unwrap_or("").to_string(),
+        });
+    }
+    let scope = initial_scope(rhai::Map::new());
+    if let Err(e) = compile(engine, entry, &scope) {
+        errors.push(e);
+    }
+    errors
+}

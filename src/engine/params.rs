@@ -1,0 +1,162 @@
+//! Parameter validation against the runbook header, before anything runs.
+
+use rhai::{Dynamic, Map};
+use serde_json::Value;
+
+use super::header::{check_value, choices, Header, ParamKind};
+use crate::error::{Error, Result};
+
+/// Validated parameters: what the script sees, what the audit trail records (secret values
+/// replaced), and the secret values to redact everywhere.
+#[derive(Debug)]
+pub struct Validated {
+    pub script: Map,
+    pub recorded: serde_json::Map<String, Value>,
+    pub secrets: Vec<String>,
+}
+
+/// Parse `KEY=VALUE` as given on the command line.
+pub fn split_kv(raw: &str) -> std::result::Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{raw}`")),
+    }
+}
+
+/// Check the given values against the header (and, for `one of site.X`, the site config).
+pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Result<Validated> {
+    let usage = |m: String| Error::Usage(format!("runbook `{}`: {m}", header.name));
+    for (i, (k, _)) in given.iter().enumerate() {
+        if header.param(k).is_none() {
+            let known: Vec<&str> = header.params.iter().map(|p| p.name.as_str()).collect();
+            return Err(usage(if known.is_empty() {
+                format!("unknown parameter `{k}`: this runbook takes no parameters")
+            } else {
+                format!("unknown parameter `{k}` (known: {})", known.join(", "))
+            }));
+        }
+        if given[..i].iter().any(|(seen, _)| seen == k) {
+            return Err(usage(format!("parameter `{k}` given twice")));
+        }
+    }
+    let mut out = Validated {
+        script: Map::new(),
+        recorded: serde_json::Map::new(),
+        secrets: Vec::new(),
+    };
+    for spec in &header.params {
+        let raw = given
+            .iter()
+            .find(|(k, _)| k == &spec.name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| spec.default.clone());
+        let Some(raw) = raw else {
+            if spec.required {
+                return Err(usage(format!(
+                    "missing required parameter `{}` ({}{}): pass -p {}=VALUE",
+                    spec.name,
+                    spec.kind.name(),
+                    if spec.help.is_empty() { String::new() } else { format!(", {}", spec.help) },
+                    spec.name
+                )));
+            }
+            out.script.insert(spec.name.as_str().into(), Dynamic::UNIT);
+            out.recorded.insert(spec.name.clone(), Value::Null);
+            continue;
+        };
+        check_value(spec, &raw).map_err(usage)?;
+        if let Some(allowed) = choices(spec, site) {
+            if !allowed.iter().any(|(id, _)| id == &raw) {
+                let ids: Vec<&str> = allowed.iter().map(|(id, _)| id.as_str()).collect();
+                return Err(usage(format!(
+                    "parameter `{}` must be one of {} (from the site config), got `{raw}`",
+                    spec.name,
+                    ids.join(", ")
+                )));
+            }
+        }
+        let (dynamic, json) = match spec.kind {
+            ParamKind::String => (Dynamic::from(raw.clone()), Value::String(raw.clone())),
+            ParamKind::Int => {
+                let n: i64 = raw.parse().expect("checked above");
+                (Dynamic::from(n), Value::from(n))
+            }
+            ParamKind::Bool => {
+                let b = raw == "true";
+                (Dynamic::from(b), Value::Bool(b))
+            }
+        };
+        if spec.secret {
+            out.secrets.push(raw.clone());
+            out.recorded.insert(spec.name.clone(), Value::String("[REDACTED]".into()));
+        } else {
+            out.recorded.insert(spec.name.clone(), json);
+        }
+        out.script.insert(spec.name.as_str().into(), dynamic);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::header::parse;
+
+    fn header() -> Header {
+        parse(
+            "//! name: t\n//! summary: s\n//! mutates: false\n\
+             //! param unit: string, required, pattern [a-z]+\\.service\n\
+             //! param n: int, default 5\n//! param token: string, secret\n",
+        )
+        .unwrap()
+    }
+
+    fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn applies_defaults_and_types() {
+        let v = validate(&header(), &Value::Null, &kv(&[("unit", "caddy.service")])).unwrap();
+        assert_eq!(v.script["n"].as_int().unwrap(), 5);
+        assert!(v.script["token"].is_unit());
+    }
+
+    #[test]
+    fn secrets_are_not_recorded() {
+        let v = validate(&header(), &Value::Null, &kv(&[("unit", "a.service"), ("token", "hunter22")])).unwrap();
+        assert_eq!(v.recorded["token"], "[REDACTED]");
+        assert_eq!(v.secrets, vec!["hunter22".to_string()]);
+    }
+
+    #[test]
+    fn every_kind_of_bad_input_is_a_usage_error_naming_the_parameter() {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[("unit", "a.service"), ("n", "five")], "`n` expects an integer"),
+            (&[("unit", "A B")], "`unit` must match"),
+            (&[("unit", "a.service"), ("bogus", "1")], "unknown parameter `bogus`"),
+            (&[], "missing required parameter `unit`"),
+        ];
+        for (given, needle) in cases {
+            let err = validate(&header(), &Value::Null, &kv(given)).unwrap_err();
+            assert!(matches!(err, Error::Usage(_)));
+            assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn one_of_site_section_is_enforced() {
+        let h = parse("//! name: t\n//! summary: s\n//! mutates: false\n//! param symptom: string, required, one of site.symptoms\n").unwrap();
+        let site = serde_json::json!({"symptoms": [{"id": "disk-filling"}, {"id": "bg-hang"}]});
+        assert!(validate(&h, &kv(&[("symptom", "bg-hang")]), &site).is_ok());
+        let err = validate(&h, &kv(&[("symptom", "haunted")]), &site).unwrap_err();
+        assert!(err.to_string().contains("must be one of disk-filling, bg-hang"), "{err}");
+    }
+
+    #[test]
+    fn splits_key_value() {
+        assert_eq!(split_kv("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(split_kv("=x").is_err());
+        assert!(split_kv("x").is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! The executor: one runbook, from parameters to the final audit event.
+//!
+//! Order matters and is the point of this file: everything that can be checked without
+//! touching the machine (runbook exists, header, parameters, dry-run setting, compilation) is
+//! checked before the audit store is opened, so bad input exits 2 and changes nothing. Once a
+//! run is open, every way it can end (success, script error, refusal, Ctrl-C, audit failure)
+//! appends exactly one `run-end` event.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rhai::EvalAltResult;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::catalog::{Catalog, Entry};
+use super::gates::Gates;
+use super::state::{RunState, Stop};
+use super::{build_engine, compile, header, initial_scope, params};
+use crate::audit::{AuditStore, NewRun, RunStatus};
+use crate::effect::Door;
+use crate::error::{exit, Error, Result};
+use crate::host::HostCtx;
+use crate::identity::Operator;
+use crate::output::Printer;
+use crate::site::Site;
+
+pub struct RunRequest {
+    pub name: String,
+    pub params: Vec<(String, String)>,
+    pub dry_run_flag: bool,
+    pub yes: bool,
+    pub json: bool,
+    pub verbose: bool,
+}
+
+pub struct RunEnv<'a> {
+    pub catalog: &'a Catalog,
+    pub site: Arc<Site>,
+    pub audit_db: PathBuf,
+    pub rt: &'a tokio::runtime::Runtime,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// What `runbook run --json` prints; field names are documented in README.md.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub runbook: String,
+    pub status: &'static str,
+    pub exit_code: i32,
+    pub dry_run: bool,
+    pub dry_run_reason: Option<String>,
+    pub operator: Operator,
+    pub params: serde_json::Map<String, Value>,
+    pub duration_ms: u64,
+    pub findings: Vec<Value>,
+    pub error: Option<String>,
+}
+
+/// Dry-run is on with `--dry-run` or with `OPENCLAW_DRY_RUN=true` (or `1`), the server's own
+/// convention. Any other non-empty value is refused rather than guessed at.
+pub fn dry_run_mode(flag: bool, env: Option<&str>) -> Result<Option<String>> {
+    if flag {
+        return Ok(Some("--dry-run".into()));
+    }
+    match env.map(str::trim) {
+        None | Some("") | Some("false") | Some("0") => Ok(None),
+        Some(v @ ("true" | "1")) => Ok(Some(format!("OPENCLAW_DRY_RUN={v}"))),
+        Some(other) => Err(Error::Usage(format!(
+            "OPENCLAW_DRY_RUN={other} is not understood: use true or 1 for a dry run, false or 0 (or unset) for a real one"
+        ))),
+    }
+}
+
+pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
+    let entry = env.catalog.runbook(&req.name)?;
+    let header = header::parse(&entry.source).map_err(|e| {
+        Error::Usage(format!("{}:{}: invalid header: {}", entry.file, e.line, e.message))
+    })?;
+    let site_json = serde_json::to_value(&*env.site).unwrap_or(Value::Null);
+    let validated = params::validate(&header, &req.params, &site_json)?;
+    let dry_run_reason = dry_run_mode(req.dry_run_flag, std::env::var("OPENCLAW_DRY_RUN").ok().as_deref())?;
+    let dry_run = dry_run_reason.is_some();
+    // Compile once without host access: a syntax error must not open a run.
+    compile(&build_engine(env.catalog, None), entry, &initial_scope(validated.script.clone()))
+        .map_err(|e| Error::Usage(e.to_string()))?;
+
+    let store = env
+        .rt
+        .block_on(AuditStore::open(&env.audit_db))
+        .map_err(|e| Error::Audit(format!("cannot open audit store {}: {e}", env.audit_db.display())))?;
+    let operator = Operator::detect();
+    let recorder = env
+        .rt
+        .block_on(store.start_run(NewRun {
+            runbook: header.name.clone(),
+            source: entry.source.clone(),
+            params: Value::Object(validated.recorded.clone()),
+            operator: serde_json::to_value(&operator).expect("operator serializes"),
+            host: operator.hostname.clone(),
+            dry_run,
+            dry_run_reason: dry_run_reason.clone(),
+        }))
+        .map_err(|e| Error::Audit(e.to_string()))?;
+    for secret in &validated.secrets {
+        recorder.redactor().add_secret(secret);
+    }
+    let run_id = recorder.id().to_string();
+    let out = Arc::new(Printer {
+        json: req.json,
+        verbose: req.verbose,
+    });
+    let mode = match &dry_run_reason {
+        Some(why) => format!("{} ({why}): nothing will be changed", console::style("DRY RUN").yellow().bold()),
+        None if header.mutates => console::style("LIVE: may change this host").red().bold().to_string(),
+        None => "read-only".to_string(),
+    };
+    out.run_header(&header.name, &run_id, &operator.login, &mode);
+
+    let door = Door::new(
+        HostCtx::new(env.rt.handle().clone(), env.site.clone()),
+        Arc::new(recorder),
+        env.rt.handle().clone(),
+        dry_run,
+        out.clone(),
+    )
+    .with_mutation_allowed(header.mutates);
+    let state = Arc::new(RunState::new(
+        door,
+        Gates::new(req.yes, env.cancel.clone()),
+        operator.login.clone(),
+        env.cancel.clone(),
+    ));
+    let engine = build_engine(env.catalog, Some(&state));
+    let mut scope = initial_scope(validated.script);
+    let started = Instant::now();
+    let result = compile(&engine, entry, &scope)
+        .map_err(|e| e.to_string())
+        .and_then(|ast| engine.run_ast_with_scope(&mut scope, &ast).map_err(|e| describe(&e, entry)));
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let (status, exit_code, error) = outcome(&state, result);
+
+    let door = &state.door;
+    let mut end = json!({"status": status.as_str(), "exit_code": exit_code, "duration_ms": duration_ms});
+    if let Some(e) = &error {
+        end["error"] = Value::String(e.clone());
+        door.redact(&mut end);
+    }
+    let finished = door
+        .flush()
+        .and_then(|_| env.rt.block_on(door.audit.finish(status, end.clone())));
+    let (exit_code, error) = match finished {
+        Ok(()) => (exit_code, error),
+        Err(e) => (exit::AUDIT, Some(format!("audit store: {e}"))),
+    };
+    let error = error.map(|e| {
+        let mut v = Value::String(e);
+        door.redact(&mut v);
+        v.as_str().unwrap_or_default().to_string()
+    });
+    let findings = std::mem::take(&mut *state.findings.lock().expect("findings lock"));
+    out.findings(&findings);
+    out.summary(status.as_str(), &run_id, duration_ms);
+    Ok(RunReport {
+        run_id,
+        runbook: header.name,
+        status: status.as_str(),
+        exit_code,
+        dry_run,
+        dry_run_reason,
+        operator,
+        params: validated.recorded,
+        duration_ms,
+        findings,
+        error,
+    })
+}
+
+/// Map how the script ended to a status, an exit code and a message.
+fn outcome(state: &RunState, result: std::result::Result<(), String>) -> (RunStatus, i32, Option<String>) {
+    match (state.stopped(), result) {
+        (Some(Stop::Refused(m)), _) => (RunStatus::Refused, exit::REFUSED, Some(m)),
+        (Some(Stop::Canceled), _) => (RunStatus::Canceled, exit::CANCELED, Some("canceled by the operator (SIGINT)".into())),
+        (Some(Stop::Audit(m)), _) => (RunStatus::Failed, exit::AUDIT, Some(format!("audit store: {m}"))),
+        (None, Ok(_)) if state.canceled() => (RunStatus::Canceled, exit::CANCELED, Some("canceled by the operator (SIGINT)".into())),
+        (None, Ok(_)) => (RunStatus::Ok, exit::OK, None),
+        (None, Err(_)) if state.canceled() => (RunStatus::Canceled, exit::CANCELED, Some("canceled by the operator (SIGINT)".into())),
+        (None, Err(m)) => (RunStatus::Failed, exit::RUNBOOK_FAILED, Some(m)),
+    }
+}
+
+/// The innermost error and the file it happened in: Rhai wraps errors raised inside
+/// functions (`ErrorInFunctionCall` carries the callee's source file) and modules.
+fn innermost<'a>(err: &'a EvalAltResult, file: &'a str) -> (&'a EvalAltResult, &'a str) {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, source, inner, _) => {
+            innermost(inner, if source.is_empty() { file } else { source })
+        }
+        EvalAltResult::ErrorInModule(_, inner, _) => innermost(inner, file),
+        other => (other, file),
+    }
+}
+
+/// `FILE:LINE: message` for the place the error happened, plus where the runbook called
+/// into it when that was another file (a stdlib module).
+fn describe(err: &EvalAltResult, entry: &Entry) -> String {
+    let (inner, file) = innermost(err, &entry.file);
+    let pos = inner.position();
+    let mut at = match pos.line() {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_string(),
+    };
+    if file != entry.file {
+        if let Some(line) = err.position().line() {
+            at = format!("{at} (called from {}:{line})", entry.file);
+        }
+    }
+    match inner {
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            format!("runbook exceeded its operation budget at {at}")
+        }
+        EvalAltResult::ErrorRuntime(value, _) => format!("{at}: {value}"),
+        other => {
+            // Rhai appends "(line N, position M)"; the location is already in front.
+            let text = other.to_string();
+            let text = text.rsplit_once(" (line ").map_or(text.as_str(), |(t, _)| t).to_string();
+            format!("{at}: {text}")
+        }
+    }
+}
