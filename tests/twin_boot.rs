@@ -7,109 +7,21 @@
 //! (`tests/twin/e2e` does both). Without RUNBOOK_TWIN=1 the tests skip, loudly, except on CI
 //! (CI=true) where they fail. The twin is shared state, so the tests hold one lock.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard, Once};
+mod common;
+
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-static TWIN: Mutex<()> = Mutex::new(());
-
-/// True when the twin is up; false (after a loud notice) when it may be skipped.
-fn twin_available() -> bool {
-    if std::env::var("RUNBOOK_TWIN").as_deref() == Ok("1") {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "the twin is required on CI: run tests/twin/up and set RUNBOOK_TWIN=1 \
-             (tests/twin/e2e does both)"
-        );
-    }
-    // Written to the real stderr, not eprintln!, which the test harness captures.
-    static NOTICE: Once = Once::new();
-    NOTICE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n********************************************************************\n\
-             SKIPPED: twin not available, run tests/twin/up\n\
-             (then RUNBOOK_TWIN=1 cargo test --test twin_boot, or tests/twin/e2e)\n\
-             ********************************************************************\n"
-        );
-    });
-    false
-}
-
-fn lock() -> MutexGuard<'static, ()> {
-    // A failed test must not poison the others: they reset the twin themselves.
-    TWIN.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn twin_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("twin")
-}
-
-fn run(script: &str, args: &[&str]) -> Output {
-    Command::new(twin_dir().join(script))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tests/twin/{script}: {e}"))
-}
-
-fn describe(what: &str, out: &Output) -> String {
-    format!(
-        "{what}: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Run a twin script and insist it succeeds; returns its stdout.
-fn must(script: &str, args: &[&str]) -> String {
-    let out = run(script, args);
-    assert!(
-        out.status.success(),
-        "{}",
-        describe(&format!("tests/twin/{script} {}", args.join(" ")), &out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::twin::{available as twin_available, exec_ok, lock, must, poll};
 
 /// Run a command inside the twin (as root); returns (success, stdout).
 fn exec(args: &[&str]) -> (bool, String) {
-    let out = run("exec", args);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let out = common::twin::exec(args);
+    (out.code == 0, out.stdout)
 }
 
-fn exec_ok(args: &[&str]) -> String {
-    let out = run("exec", args);
-    assert!(
-        out.status.success(),
-        "{}",
-        describe(&format!("exec {}", args.join(" ")), &out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        sleep(Duration::from_millis(500));
-    }
+fn twin_dir() -> std::path::PathBuf {
+    common::twin::dir()
 }
 
 fn units() -> Vec<String> {

@@ -1,0 +1,150 @@
+//! A small builder around the real `runbook` binary, shared by the integration tests.
+//!
+//! Every invocation gets its own audit database and runs with no terminal on stdin, like CI.
+#![allow(dead_code)]
+
+pub mod twin;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runbooks");
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("audit.db")
+    }
+
+    /// A site config whose `files` module may touch only this sandbox's `files/` directory,
+    /// and whose command allowlist holds `programs`.
+    pub fn site(&self, programs: &[&str]) -> PathBuf {
+        let root = self.dir.path().join("files");
+        std::fs::create_dir_all(&root).unwrap();
+        let base = include_str!("../../site/openclaw.yaml");
+        let mut text = String::new();
+        let mut skip = false;
+        for line in base.lines() {
+            let top_level = !line.starts_with(' ') && !line.starts_with('#') && !line.is_empty();
+            if top_level {
+                skip = line.starts_with("files:") || line.starts_with("commands:");
+            }
+            if !skip {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        text.push_str(&format!("files:\n  roots:\n    - {}\n", root.display()));
+        text.push_str("commands:\n  allow:\n");
+        for p in programs {
+            text.push_str(&format!("    - program: {p}\n      why: test\n"));
+        }
+        if programs.is_empty() {
+            text.truncate(text.len() - "commands:\n  allow:\n".len());
+            text.push_str("commands:\n  allow: []\n");
+        }
+        let path = self.dir.path().join("site.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn cmd(&self) -> Runbook {
+        Runbook::new().env("RUNBOOK_AUDIT_DB", self.db())
+    }
+}
+
+pub struct Runbook {
+    cmd: Command,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Runbook {
+    pub fn new() -> Runbook {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runbook"));
+        cmd.env_remove("OPENCLAW_DRY_RUN")
+            .env_remove("RUNBOOK_PATH")
+            .env_remove("RUNBOOK_SITE")
+            .env_remove("RUNBOOK_AUDIT_DB")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        Runbook { cmd }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Runbook
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn fixtures(self) -> Runbook {
+        self.args(["--runbooks", FIXTURES])
+    }
+
+    /// `-p KEY=<path>` style arguments: `prefix` immediately followed by the path.
+    pub fn arg_path(mut self, prefix: &str, path: &Path) -> Runbook {
+        let mut arg = std::ffi::OsString::from(prefix);
+        arg.push(path.as_os_str());
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Runbook {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.cmd.output().expect("runbook binary runs");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Assert the exit code, showing all output when it differs.
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}

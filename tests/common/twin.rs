@@ -1,0 +1,129 @@
+//! Driving the twin (tests/twin, see its README) from integration tests: the gate that skips
+//! or fails when it is not up, one lock for its shared state, and `exec` inside it.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use super::Run;
+
+static TWIN: Mutex<()> = Mutex::new(());
+
+/// True when the twin is up (RUNBOOK_TWIN=1); false when it may be skipped: quietly with
+/// RUNBOOK_TWIN=0 (the test script runs the twin tests in a later phase), loudly otherwise.
+/// On CI (CI=true) a missing twin fails the test instead.
+pub fn available() -> bool {
+    match std::env::var("RUNBOOK_TWIN").as_deref() {
+        Ok("1") => return true,
+        Ok("0") => return false,
+        _ => {}
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "the twin is required on CI: run tests/twin/up and set RUNBOOK_TWIN=1 \
+             (tests/twin/e2e does both)"
+        );
+    }
+    // Written to the real stderr, not eprintln!, which the test harness captures.
+    static NOTICE: Once = Once::new();
+    NOTICE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n********************************************************************\n\
+             SKIPPED: twin not available, run tests/twin/up\n\
+             (then RUNBOOK_TWIN=1 cargo test --test 'twin_*', or tests/twin/e2e)\n\
+             ********************************************************************\n"
+        );
+    });
+    false
+}
+
+/// The twin is shared state: every test holds this lock. A failed test must not poison the
+/// others; each resets the twin itself.
+pub fn lock() -> MutexGuard<'static, ()> {
+    TWIN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("twin")
+}
+
+pub fn script(name: &str, args: &[&str]) -> Output {
+    Command::new(dir().join(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run tests/twin/{name}: {e}"))
+}
+
+pub fn describe(what: &str, out: &Output) -> String {
+    format!(
+        "{what}: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Run a twin script and insist it succeeds; returns its stdout.
+pub fn must(name: &str, args: &[&str]) -> String {
+    let out = script(name, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        describe(&format!("tests/twin/{name} {}", args.join(" ")), &out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run a command inside the twin as root.
+pub fn exec(args: &[&str]) -> Run {
+    let out = script("exec", args);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `runbook ARGS` inside the twin, without colors, as root.
+pub fn runbook(args: &[&str]) -> Run {
+    let mut full = vec!["env", "NO_COLOR=1", "runbook"];
+    full.extend_from_slice(args);
+    exec(&full)
+}
+
+pub fn exec_ok(args: &[&str]) -> String {
+    let out = exec(args);
+    assert_eq!(out.code, 0, "exec {}: {}", args.join(" "), out.all());
+    out.stdout
+}
+
+pub fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(500));
+    }
+}
+
+/// Copy a file from the checkout into the twin.
+pub fn copy_in(from: &Path, to: &str) {
+    let name = std::env::var("TWIN_NAME").unwrap_or_else(|_| "runbook-twin".into());
+    let out = Command::new("docker")
+        .args(["cp"])
+        .arg(from)
+        .arg(format!("{name}:{to}"))
+        .output()
+        .expect("docker cp runs");
+    assert!(out.status.success(), "{}", describe("docker cp", &out));
+}

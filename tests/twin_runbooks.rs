@@ -1,0 +1,241 @@
+//! The shipped runbooks in the twin, against real systemd, journald, Docker, sshd, sudo and
+//! PostgreSQL: triage sees every fault, restarts follow the site policy and are audited,
+//! hardening is verified control by control.
+//!
+//! Needs a running twin (`tests/twin/e2e` brings it up and sets RUNBOOK_TWIN=1).
+
+mod common;
+
+use common::twin::{self, available, exec, exec_ok, lock, must, runbook};
+use serde_json::Value;
+
+/// Findings of severity warn or crit.
+fn troubles(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .filter(|f| f["severity"] == "warn" || f["severity"] == "crit")
+        .collect()
+}
+
+fn triage() -> Value {
+    let out = runbook(&["run", "triage", "--json"]);
+    assert_eq!(out.code, 0, "triage failed: {}", out.all());
+    out.json()
+}
+
+fn brief(findings: &[&Value]) -> String {
+    findings
+        .iter()
+        .map(|f| format!("{} {}: {}", f["severity"], f["subject"], f["summary"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn triage_on_a_healthy_twin_reports_no_warning() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    let report = triage();
+    assert_eq!(report["status"], "ok");
+    let bad = troubles(&report);
+    assert!(bad.is_empty(), "a healthy twin has troubles:\n{}", brief(&bad));
+    let subjects: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["subject"].as_str().unwrap())
+        .collect();
+    for expected in ["systemd", "disk /", "memory", "aurora-postgres", "aurora-pgadmin", "journal", "openclaw-bg-worker.service"] {
+        assert!(subjects.iter().any(|s| s.starts_with(expected)), "no finding about {expected}: {subjects:?}");
+    }
+}
+
+#[test]
+fn triage_names_the_culprit_of_every_fault_and_reset_clears_it() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    let culprits = [
+        ("failed-unit", "openclaw-bg-dispatcher"),
+        ("crash-loop", "openclaw-owner-policy"),
+        ("stopped-container", "aurora-pgadmin"),
+        ("stale-heartbeat", "openclaw-bg-worker"),
+        ("failing-healthz", "gateway"),
+        ("error-burst", "openclaw-bg-worker"),
+    ];
+    let listed = must("fault", &["list"]);
+    for (fault, _) in culprits {
+        assert!(listed.contains(fault), "fault {fault} is not in `fault list`:\n{listed}");
+    }
+    for (fault, culprit) in culprits {
+        must("reset", &[]);
+        must("fault", &[fault]);
+        let report = triage();
+        let bad = troubles(&report);
+        assert!(
+            bad.iter().any(|f| f["subject"].as_str().unwrap().contains(culprit)),
+            "{fault}: no warn/crit finding names {culprit}:\n{}",
+            brief(&bad)
+        );
+        must("reset", &[]);
+        let after = triage();
+        let bad = troubles(&after);
+        assert!(bad.is_empty(), "{fault}: still troubled after reset:\n{}", brief(&bad));
+    }
+}
+
+#[test]
+fn restart_unit_follows_the_site_policy_and_is_audited() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+
+    // signal-required without a signal: refused, exit 3, the gateway untouched.
+    let pid_before = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-gateway"]);
+    let out = runbook(&["run", "restart-unit", "-p", "unit=openclaw-gateway", "--yes"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stderr.contains("explicit signal"), "{}", out.stderr);
+    // With a signal, the typed confirmation still cannot be given without a terminal.
+    let out = runbook(&["run", "restart-unit", "-p", "unit=openclaw-gateway", "-p", "signal=miguel on call", "--yes"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    let pid_after = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-gateway"]);
+    assert_eq!(pid_before, pid_after, "the gateway was restarted");
+
+    // Units the site policy does not list: refused.
+    let out = runbook(&["run", "restart-unit", "-p", "unit=cron.service", "--yes"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stderr.contains("not in the site policy"), "{}", out.stderr);
+
+    // A safe unit restarts with --yes, and the trail shows intent, job result, verification.
+    let before = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-bg-worker"]);
+    let out = runbook(&["run", "restart-unit", "-p", "unit=openclaw-bg-worker", "-p", "reason=e2e test", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let after = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-bg-worker"]);
+    assert_ne!(before, after, "the worker's main PID did not change");
+    assert!(out.stdout.contains("heartbeat written"), "{}", out.stdout);
+
+    let replay = runbook(&["replay", "last", "--json"]);
+    assert_eq!(replay.code, 0, "{}", replay.all());
+    let v = replay.json();
+    let events = v["events"].as_array().unwrap();
+    let intent = events
+        .iter()
+        .position(|e| e["kind"] == "intent" && e["payload"]["function"] == "systemd::restart")
+        .unwrap_or_else(|| panic!("no restart intent: {v}"));
+    let outcome = events
+        .iter()
+        .position(|e| e["kind"] == "outcome" && e["payload"]["function"] == "systemd::restart")
+        .expect("restart outcome");
+    assert!(intent < outcome, "the intent must come before the outcome");
+    assert_eq!(events[outcome]["payload"]["result"]["result"], "done");
+    assert!(
+        events[outcome..]
+            .iter()
+            .any(|e| e["step"] == "Verify" && e["kind"] == "call" && e["payload"]["function"] == "files::stat"),
+        "no verification after the restart"
+    );
+    assert!(events.iter().any(|e| e["kind"] == "gate" && e["payload"]["via"] == "--yes"));
+}
+
+#[test]
+fn restart_safe_units_fixes_safe_units_and_leaves_others_alone() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    must("fault", &["failed-unit"]); // openclaw-bg-dispatcher: policy safe
+    // aurora is ask-first: fail it too.
+    exec_ok(&["systemctl", "kill", "-s", "KILL", "aurora"]);
+    twin::poll(std::time::Duration::from_secs(10), || {
+        exec(&["systemctl", "is-failed", "aurora"]).stdout.trim() == "failed"
+    });
+    // aurora has Restart= in the twin? If systemd brought it back, mark it failed for good.
+    if exec(&["systemctl", "is-failed", "aurora"]).stdout.trim() != "failed" {
+        exec_ok(&["systemctl", "stop", "aurora"]);
+    }
+    let out = runbook(&["run", "restart-safe-units", "--yes", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(exec(&["systemctl", "is-active", "openclaw-bg-dispatcher"]).stdout.trim(), "active");
+    assert_ne!(exec(&["systemctl", "is-active", "aurora"]).stdout.trim(), "active", "aurora was restarted");
+    let v = out.json();
+    let left = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["subject"].as_str().unwrap().starts_with("aurora") && f["summary"].as_str().unwrap().contains("left alone"));
+    assert!(left, "the run does not say it left aurora alone: {v}");
+    must("reset", &[]);
+}
+
+#[test]
+fn verify_hardening_reports_every_control_and_catches_a_broken_one() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    let run = || {
+        let out = runbook(&["run", "verify-hardening", "--json"]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        out.json()
+    };
+    let v = run();
+    let site = exec_ok(&["cat", "/etc/runbook/site.yaml"]);
+    let findings = v["findings"].as_array().unwrap();
+    let result = |id: &str| -> String {
+        findings
+            .iter()
+            .find(|f| f["subject"] == id)
+            .unwrap_or_else(|| panic!("control {id} not reported"))["summary"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    // Every control of the site's list is reported.
+    for line in site.lines().filter(|l| l.trim_start().starts_with("- {id: ")) {
+        let id = line.trim_start().trim_start_matches("- {id: ").split(',').next().unwrap();
+        result(id);
+    }
+    for id in [
+        "ssh-port", "ssh-no-password", "ssh-no-root", "ssh-no-x11", "ssh-no-tcp-forwarding", "ssh-maxauthtries",
+        "ssh-logingracetime", "shm-mount", "shm-fstab", "docker-no-new-privileges", "docker-icc",
+        "docker-userland-proxy", "docker-live-restore", "fail2ban-active", "fail2ban-maxretry", "fail2ban-bantime",
+        "sudoers-miguel", "sudoers-juanesteban", "sudoers-nat", "agent-no-sudo",
+    ] {
+        assert_eq!(result(id), "pass", "{id}: {findings:?}");
+    }
+    for id in ["kernel-dmesg-restrict", "kernel-aslr", "kernel-syncookies", "ufw-default-deny", "ufw-ssh"] {
+        assert_eq!(result(id), "n/a", "{id} must be reported as not verifiable in a container");
+    }
+
+    // Break exactly one control.
+    exec_ok(&["sh", "-c", "echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-e2e-broken.conf"]);
+    let broken = run();
+    exec_ok(&["rm", "-f", "/etc/ssh/sshd_config.d/00-e2e-broken.conf"]);
+    let before: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| (f["subject"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string()))
+        .collect();
+    let changed: Vec<String> = broken["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            !before.contains(&(f["subject"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string()))
+        })
+        .map(|f| format!("{} {}", f["subject"], f["severity"]))
+        .collect();
+    assert_eq!(changed, vec!["\"ssh-no-password\" \"crit\"".to_string()], "exactly one control must fail");
+}
