@@ -102,21 +102,30 @@
 
 pub mod chain;
 pub mod clock;
+mod export;
 mod journal;
 mod path;
 pub mod process;
+mod query;
 mod recorder;
 pub mod redact;
 mod store;
+mod verify;
 
 use std::path::PathBuf;
 
+pub use export::{export, ExportFilter};
 pub use journal::{is_mirrored, JOURNAL_SOCKET};
 pub use path::default_path;
 pub use process::{hostname, operator_identity};
+pub use query::{
+    list_runs, resolve_run, run_detail, source_text, stream_events, EventRow, RunDetail, RunFilter,
+    RunSummary,
+};
 pub use recorder::RunRecorder;
 pub use redact::Redactor;
 pub use store::{AuditStore, NewRun};
+pub use verify::{verify, ChainBreak, VerifyOptions, VerifyReport};
 
 /// How soon an event must be on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +224,9 @@ pub enum AuditError {
     },
     #[error("audit database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The chain does not verify. Names the first bad event.
+    #[error("audit chain broken at event {} (run {}, seq {}): {}", .0.id, .0.run, .0.seq, .0.problem)]
+    ChainBroken(ChainBreak),
     /// Something other than the chain is inconsistent (runs, sources, sequence).
     #[error("audit database inconsistent: {0}")]
     Inconsistent(String),
