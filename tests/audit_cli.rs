@@ -429,6 +429,7 @@ fn verify_reports_ok_and_breaks() {
         ids[0]
     );
     let out = std::process::Command::new("sqlite3")
+        .args(["-cmd", ".timeout 10000"])
         .arg(&db)
         .arg(sql)
         .output()

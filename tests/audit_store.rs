@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use runbook::audit::{
-    export, list_runs, resolve_run, verify, AuditError, AuditStore, Durability, ExportFilter,
+    export, list_runs, resolve_run, verify, AuditError, AuditStore, Durability, EventFilter,
     NewRun, RunFilter, RunState, RunStatus, VerifyOptions,
 };
 
@@ -36,7 +36,7 @@ fn call(i: usize) -> Value {
 /// Run SQL through the sqlite3 command-line client.
 fn sqlite3(db: &Path, sql: &str) -> std::process::Output {
     Command::new("sqlite3")
-        .arg("-bail")
+        .args(["-bail", "-cmd", ".timeout 10000"])
         .arg(db)
         .arg(sql)
         .output()
@@ -57,6 +57,21 @@ const DROP_TRIGGERS: &str = "DROP TRIGGER events_no_update; DROP TRIGGER events_
      DROP TRIGGER runs_no_update; DROP TRIGGER runs_no_delete; \
      DROP TRIGGER sources_no_update; DROP TRIGGER sources_no_delete;";
 
+/// The triggers as the migration creates them.
+fn restore_triggers() -> String {
+    let mut sql = String::new();
+    for t in ["sources", "runs", "events"] {
+        for op in ["update", "delete"] {
+            sql.push_str(&format!(
+                "CREATE TRIGGER {t}_no_{op} BEFORE {} ON {t} \
+                 BEGIN SELECT RAISE(ABORT, 'audit tables are append-only'); END;",
+                op.to_uppercase()
+            ));
+        }
+    }
+    sql
+}
+
 /// A database with two finished runs of 5 events each (run-start, 3 calls, run-end).
 async fn two_runs(db: &Path) -> (AuditStore, Vec<String>) {
     let store = AuditStore::open(db).await.unwrap();
@@ -74,7 +89,7 @@ async fn two_runs(db: &Path) -> (AuditStore, Vec<String>) {
     (store, ids)
 }
 
-async fn export_text(store: &AuditStore, filter: &ExportFilter) -> String {
+async fn export_text(store: &AuditStore, filter: &EventFilter) -> String {
     let mut conn = store.reader().await.unwrap();
     let mut out = Vec::new();
     export(&mut conn, filter, &mut out).await.unwrap();
@@ -288,11 +303,17 @@ async fn deleting_the_newest_events_is_caught() {
     );
     store.close().await.unwrap();
 
-    // A forger who also rewinds sqlite_sequence is caught by the anchored head.
+    // A forger who also rewinds sqlite_sequence and puts the triggers back is caught by the
+    // anchored head.
     sqlite3_ok(
         &db,
         "UPDATE sqlite_sequence SET seq = 7 WHERE name = 'events'",
     );
+    let store = AuditStore::open(&db).await.unwrap();
+    let err = verify(&store, &VerifyOptions::default()).await.unwrap_err();
+    assert!(err.to_string().contains("triggers"), "{err}");
+    store.close().await.unwrap();
+    sqlite3_ok(&db, &restore_triggers());
     let store = AuditStore::open(&db).await.unwrap();
     let report = verify(&store, &VerifyOptions::default()).await.unwrap();
     assert_eq!(report.events, 7);
@@ -378,7 +399,7 @@ async fn python_verifier_accepts_an_export_and_rejects_a_tampered_one() {
         .await
         .unwrap();
 
-    let full = export_text(&store, &ExportFilter::default()).await;
+    let full = export_text(&store, &EventFilter::default()).await;
     assert_eq!(full.lines().count(), 14);
     let first: Value = serde_json::from_str(full.lines().next().unwrap()).unwrap();
     for key in [
@@ -403,7 +424,7 @@ async fn python_verifier_accepts_an_export_and_rejects_a_tampered_one() {
     let second = resolve_run(&mut conn, &ids[1]).await.unwrap();
     let one = export_text(
         &store,
-        &ExportFilter {
+        &EventFilter {
             since: None,
             run: Some(second),
         },
@@ -419,7 +440,7 @@ async fn python_verifier_accepts_an_export_and_rejects_a_tampered_one() {
     };
     let tail = export_text(
         &store,
-        &ExportFilter {
+        &EventFilter {
             since: Some(tail_time),
             run: None,
         },
@@ -557,7 +578,7 @@ async fn secrets_never_reach_the_database_file_or_the_export() {
         }
     };
     check_files("while open");
-    let text = export_text(&store, &ExportFilter::default()).await;
+    let text = export_text(&store, &EventFilter::default()).await;
     for s in secrets {
         assert!(!text.contains(s), "{s} in the export");
     }
@@ -591,7 +612,7 @@ async fn a_run_whose_process_died_is_marked_interrupted() {
     assert!(runs[0].error.as_deref().unwrap().contains("is gone"));
     assert!(runs[0].duration_ms.is_some());
 
-    let text = export_text(&store, &ExportFilter::default()).await;
+    let text = export_text(&store, &EventFilter::default()).await;
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["kind"], "interrupted");
     assert_eq!(last["seq"], 3);

@@ -14,22 +14,11 @@
 
 use std::io::Write;
 
-use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;
 
+use super::scan::{for_each_event, EventFilter};
 use super::AuditError;
-
-/// Which events to export. Both filters may be combined.
-#[derive(Debug, Clone, Default)]
-pub struct ExportFilter {
-    /// A contiguous tail of the chain: every event from the first one recorded at or after this
-    /// time (stored format), so the export can be verified link by link.
-    pub since: Option<String>,
-    /// Only this run's events (full run id). Links between them cannot be checked, only each
-    /// event's own hash.
-    pub run: Option<String>,
-}
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -44,47 +33,39 @@ struct Line<'a> {
     hash: &'a str,
 }
 
-/// Write matching events to `out` as JSON Lines. Returns the number of events written.
+/// Write the events `filter` selects to `out` as JSON Lines, in chain order. Returns the number
+/// of events written. With `filter.run`, links between the lines cannot be checked (the run's
+/// events are not adjacent in the chain), only each event's own hash; with `filter.since` the
+/// export is a contiguous tail of the chain.
 pub async fn export(
     conn: &mut SqliteConnection,
-    filter: &ExportFilter,
+    filter: &EventFilter,
     out: &mut dyn Write,
 ) -> Result<u64, AuditError> {
-    let mut rows = sqlx::query(
-        "SELECT id, run, seq, time, kind, step, payload, prev_hash, hash FROM events \
-         WHERE (?1 IS NULL OR id >= (SELECT MIN(id) FROM events WHERE time >= ?1)) \
-           AND (?2 IS NULL OR run = ?2) \
-         ORDER BY id",
-    )
-    .bind(filter.since.clone())
-    .bind(filter.run.clone())
-    .fetch(conn);
-    let mut n = 0u64;
     let io = |source| AuditError::Io {
         path: "-".into(),
         what: "cannot write the export",
         source,
     };
-    while let Some(row) = rows.try_next().await? {
-        let e = super::query::event_from_row(&row)?;
+    let n = for_each_event(conn, filter, |e| {
         serde_json::to_writer(
             &mut *out,
             &Line {
                 id: e.id,
-                run: &e.run,
+                run: e.run,
                 seq: e.seq,
-                time: &e.time,
-                kind: &e.kind,
-                step: e.step.as_deref(),
-                payload_text: &e.payload,
-                prev_hash: &e.prev_hash,
-                hash: &e.hash,
+                time: e.time,
+                kind: e.kind,
+                step: e.step,
+                payload_text: e.payload,
+                prev_hash: e.prev_hash,
+                hash: e.hash,
             },
         )
         .map_err(|e| io(e.into()))?;
-        out.write_all(b"\n").map_err(io)?;
-        n += 1;
-    }
+        out.write_all(b"\n").map_err(io)
+    })
+    .await?;
     out.flush().map_err(io)?;
     Ok(n)
 }

@@ -19,7 +19,8 @@
 //!                 ├──► SQLite (WAL, synchronous=FULL, busy_timeout 30 s), migrations/
 //!                 └──► journald mirror (journal.rs), best effort
 //!
-//!  runbook log / replay / audit verify / audit export  ──► query.rs, verify.rs, export.rs
+//!  runbook log / replay / audit verify / audit export  ──► query.rs, scan.rs, verify.rs,
+//!                                                         export.rs
 //! ```
 //!
 //! - **Schema** (`migrations/`): `sources` (runbook text, once per SHA-256), `runs` (one row per
@@ -109,21 +110,22 @@ pub mod process;
 mod query;
 mod recorder;
 pub mod redact;
+mod scan;
 mod store;
 mod verify;
 
 use std::path::PathBuf;
 
-pub use export::{export, ExportFilter};
+pub use export::export;
 pub use journal::{is_mirrored, JOURNAL_SOCKET};
 pub use path::default_path;
 pub use process::{hostname, operator_identity};
 pub use query::{
-    list_runs, resolve_run, run_detail, source_text, stream_events, EventRow, RunDetail, RunFilter,
-    RunSummary,
+    list_runs, resolve_run, run_detail, source_text, RunDetail, RunFilter, RunSummary,
 };
 pub use recorder::RunRecorder;
 pub use redact::Redactor;
+pub use scan::{for_each_event, EventFilter, EventRef};
 pub use store::{AuditStore, NewRun};
 pub use verify::{verify, ChainBreak, VerifyOptions, VerifyReport};
 

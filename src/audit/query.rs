@@ -2,7 +2,6 @@
 
 use std::sync::LazyLock;
 
-use futures_util::stream::{BoxStream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -205,51 +204,4 @@ pub async fn source_text(
             .fetch_optional(conn)
             .await?,
     )
-}
-
-/// One stored event.
-#[derive(Debug, Clone)]
-pub struct EventRow {
-    pub id: i64,
-    pub run: String,
-    pub seq: i64,
-    pub time: String,
-    pub kind: String,
-    pub step: Option<String>,
-    /// The stored JSON text, exactly as hashed.
-    pub payload: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-pub(crate) fn event_from_row(row: &SqliteRow) -> Result<EventRow, sqlx::Error> {
-    Ok(EventRow {
-        id: row.try_get(0)?,
-        run: row.try_get(1)?,
-        seq: row.try_get(2)?,
-        time: row.try_get(3)?,
-        kind: row.try_get(4)?,
-        step: row.try_get(5)?,
-        payload: row.try_get(6)?,
-        prev_hash: row.try_get(7)?,
-        hash: row.try_get(8)?,
-    })
-}
-
-/// The events of one run in seq order, streamed.
-pub fn stream_events<'c>(
-    conn: &'c mut SqliteConnection,
-    run: &str,
-) -> BoxStream<'c, Result<EventRow, AuditError>> {
-    sqlx::query(
-        "SELECT id, run, seq, time, kind, step, payload, prev_hash, hash FROM events \
-         WHERE run = ? ORDER BY seq",
-    )
-    .bind(run.to_string())
-    .fetch(conn)
-    .map(|r| {
-        r.and_then(|row| event_from_row(&row))
-            .map_err(AuditError::from)
-    })
-    .boxed()
 }

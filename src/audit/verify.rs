@@ -11,13 +11,13 @@
 //!    `verify` or the journal).
 //! 3. The `runs` and `sources` tables, which the chain does not cover directly: each run's row
 //!    must agree with its hash-chained `run-start` event, and each source text must hash to its
-//!    key.
+//!    key. Last, the append-only triggers must all be in place: changing anything requires
+//!    dropping them, so their absence is evidence in itself.
 //!
-//! Speed: the chain is read with SQLite's C API on sqlx's own connection (locked away from its
-//! worker thread), copied into batches of 8192 rows, and hashed on a second thread, so reading
-//! and hashing run on two cores at once. Streaming rows through sqlx instead costs a thread
-//! hand-off per row and managed about 150,000 events/s; this path does several million. The
-//! scan runs on the calling thread and blocks it for its duration.
+//! Speed: the chain is read with SQLite's C API on sqlx's own connection (see [`super::scan`]),
+//! copied into batches of 8192 rows, and hashed on a second thread, so reading and hashing run
+//! on two cores at once. Streaming rows through sqlx instead costs a thread hand-off per row and
+//! managed about 150,000 events/s. The scan blocks the calling thread for its duration.
 
 use std::time::Instant;
 
@@ -204,10 +204,12 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
         }
     }
 
-    // 3. Sources and runs.
+    // 3. Sources and runs, then the triggers.
     let sources = check_sources(&mut tx).await?;
     let runs = check_runs(&mut tx).await?;
+    check_triggers(&mut tx).await?;
     tx.rollback().await?;
+    conn.close().await?;
 
     Ok(VerifyReport {
         ok: true,
@@ -219,6 +221,30 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
         expect_head_id: checker.expect_id,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Every audit table must still have both append-only triggers: tampering requires dropping
+/// them, so their absence is evidence in itself.
+async fn check_triggers(conn: &mut sqlx::SqliteConnection) -> Result<(), AuditError> {
+    let present: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' \
+         AND sql LIKE '%RAISE(ABORT, ''audit tables are append-only'')%'",
+    )
+    .fetch_all(conn)
+    .await?;
+    let missing: Vec<String> = ["sources", "runs", "events"]
+        .iter()
+        .flat_map(|t| [format!("{t}_no_update"), format!("{t}_no_delete")])
+        .filter(|name| !present.contains(name))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AuditError::Inconsistent(format!(
+            "the append-only triggers {} were dropped or changed",
+            missing.join(", ")
+        )))
+    }
 }
 
 async fn check_sources(conn: &mut sqlx::SqliteConnection) -> Result<u64, AuditError> {
@@ -292,12 +318,12 @@ async fn check_runs(conn: &mut sqlx::SqliteConnection) -> Result<u64, AuditError
 
 /// The chain scan through the raw SQLite API.
 mod raw {
-    use std::ffi::CStr;
     use std::ptr::NonNull;
     use std::sync::mpsc;
 
     use libsqlite3_sys as ffi;
 
+    use super::super::scan::sqlite_error;
     use super::{AuditError, ChainBreak, Checker, RawEvent};
 
     const BATCH_ROWS: usize = 8192;
@@ -346,12 +372,6 @@ mod raw {
             }
             Ok(())
         }
-    }
-
-    fn sqlite_error(db: *mut ffi::sqlite3, what: &str) -> AuditError {
-        // SAFETY: sqlite3_errmsg returns a NUL-terminated string owned by the connection.
-        let msg = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) };
-        AuditError::Inconsistent(format!("{what}: {}", msg.to_string_lossy()))
     }
 
     /// Read every event in id order and check the chain on a second thread.

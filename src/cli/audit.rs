@@ -9,7 +9,7 @@ use tokio::runtime::Runtime;
 use super::log::{color_setup, flush, ignore_broken_pipe, io, json_err};
 use crate::audit::clock;
 use crate::audit::{
-    export, resolve_run, verify, AuditError, AuditStore, ExportFilter, VerifyOptions,
+    export, resolve_run, verify, AuditError, AuditStore, EventFilter, VerifyOptions,
 };
 use crate::error::{Error, Result};
 
@@ -187,7 +187,7 @@ pub fn render_export(
             Some(spec) => Some(resolve_run(&mut conn, spec).await?),
             None => None,
         };
-        export(&mut conn, &ExportFilter { since, run }, out)
+        export(&mut conn, &EventFilter { since, run }, out)
             .await
             .map_err(|e| match e {
                 AuditError::Io { source, .. } => io(source),

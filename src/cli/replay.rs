@@ -4,13 +4,14 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use console::Style;
-use futures_util::TryStreamExt;
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 
 use super::log::{color_setup, flush, ignore_broken_pipe, io, json_err, status_cell};
 use crate::audit::clock::{self, human_duration};
-use crate::audit::{resolve_run, run_detail, source_text, stream_events, AuditStore, EventRow};
+use crate::audit::{
+    for_each_event, resolve_run, run_detail, source_text, AuditStore, EventFilter, EventRef,
+};
 use crate::error::{Error, Result};
 
 /// Show one run: its steps, host calls, gates and outcome.
@@ -75,19 +76,23 @@ pub fn render(args: &ReplayArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -
         }
 
         let started = clock::parse_time(&detail.summary.started_at);
-        let mut events = stream_events(&mut conn, &id);
+        let only_this_run = EventFilter {
+            run: Some(id.clone()),
+            since: None,
+        };
         if args.json {
             write!(out, "{{\"run\":").map_err(io)?;
             serde_json::to_writer(&mut *out, &detail).map_err(json_err)?;
             write!(out, ",\"events\":[").map_err(io)?;
             let mut first = true;
-            while let Some(e) = events.try_next().await? {
+            for_each_event(&mut conn, &only_this_run, |e| {
                 if !first {
                     out.write_all(b",").map_err(io)?;
                 }
                 first = false;
-                write_json_event(out, &e, started)?;
-            }
+                write_json_event(out, e, started)
+            })
+            .await?;
             writeln!(out, "]}}").map_err(io)?;
             return Ok(());
         }
@@ -97,9 +102,7 @@ pub fn render(args: &ReplayArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -
             full: args.full,
             started,
         };
-        while let Some(e) = events.try_next().await? {
-            timeline.event(out, &e)?;
-        }
+        for_each_event(&mut conn, &only_this_run, |e| timeline.event(out, e)).await?;
         footer(out, &detail)
     })
 }
@@ -111,7 +114,7 @@ fn offset(started: Option<chrono::DateTime<chrono::Utc>>, time: &str) -> Option<
 
 fn write_json_event(
     out: &mut dyn Write,
-    e: &EventRow,
+    e: &EventRef<'_>,
     started: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<()> {
     #[derive(serde::Serialize)]
@@ -128,12 +131,12 @@ fn write_json_event(
     let head = Head {
         id: e.id,
         seq: e.seq,
-        time: &e.time,
-        offset_s: offset(started, &e.time),
-        kind: &e.kind,
-        step: e.step.as_deref(),
-        prev_hash: &e.prev_hash,
-        hash: &e.hash,
+        time: e.time,
+        offset_s: offset(started, e.time),
+        kind: e.kind,
+        step: e.step,
+        prev_hash: e.prev_hash,
+        hash: e.hash,
     };
     let mut text = serde_json::to_vec(&head).map_err(json_err)?;
     text.pop(); // the closing brace
@@ -141,10 +144,10 @@ fn write_json_event(
     out.write_all(b",\"payload\":").map_err(io)?;
     // The stored text is JSON written by the store; splice it in as is (fast, and exactly what
     // was hashed). Should it not parse (a tampered database), emit it as a string instead.
-    if serde_json::from_str::<serde::de::IgnoredAny>(&e.payload).is_ok() {
+    if serde_json::from_str::<serde::de::IgnoredAny>(e.payload).is_ok() {
         out.write_all(e.payload.as_bytes()).map_err(io)?;
     } else {
-        serde_json::to_writer(&mut *out, &e.payload).map_err(json_err)?;
+        serde_json::to_writer(&mut *out, e.payload).map_err(json_err)?;
     }
     out.write_all(b"}").map_err(io)?;
     Ok(())
@@ -310,11 +313,12 @@ impl Timeline {
         }
     }
 
-    fn event(&mut self, out: &mut dyn Write, e: &EventRow) -> Result<()> {
-        let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::String(e.payload.clone()));
-        let at = match offset(self.started, &e.time) {
+    fn event(&mut self, out: &mut dyn Write, e: &EventRef<'_>) -> Result<()> {
+        let p: Value =
+            serde_json::from_str(e.payload).unwrap_or_else(|_| Value::String(e.payload.into()));
+        let at = match offset(self.started, e.time) {
             Some(s) => format!("+{s:.3}s"),
-            None => e.time.clone(),
+            None => e.time.to_string(),
         };
         let dim = Style::new().dim();
         let at = dim.apply_to(format!("{at:>10}"));
@@ -322,7 +326,7 @@ impl Timeline {
         let bad = Style::new().red();
         let warn = Style::new().yellow();
         let str_of = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
-        let (line, blocks): (String, Vec<String>) = match e.kind.as_str() {
+        let (line, blocks): (String, Vec<String>) = match e.kind {
             "run-start" => (
                 format!(
                     "start{}",
@@ -343,9 +347,7 @@ impl Timeline {
                 format!(
                     "{} {}",
                     Style::new().bold().apply_to("▸ step"),
-                    Style::new()
-                        .bold()
-                        .apply_to(e.step.as_deref().unwrap_or("?"))
+                    Style::new().bold().apply_to(e.step.unwrap_or("?"))
                 ),
                 vec![],
             ),
