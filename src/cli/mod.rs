@@ -5,8 +5,11 @@
 //! the error chooses.
 
 mod api;
+mod audit;
 mod check;
 mod list;
+mod log;
+mod replay;
 mod run;
 mod show;
 
@@ -69,6 +72,12 @@ pub enum Command {
     Run(run::RunArgs),
     /// Compile every runbook (or one) and report errors as FILE:LINE:COL
     Check(check::CheckArgs),
+    /// Runs, newest first, with status, operator and duration
+    Log(log::LogArgs),
+    /// One run's timeline: steps, host calls, gates and who answered, final status
+    Replay(replay::ReplayArgs),
+    /// Verify or export the audit trail
+    Audit(audit::AuditArgs),
     /// List every host function runbooks can call, with its arguments and whether it mutates
     Api(api::ApiArgs),
     /// Print shell completions
@@ -86,7 +95,11 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
     crate::output::init_colors();
@@ -134,7 +147,12 @@ fn runbook_dirs(cli: &Cli) -> Vec<PathBuf> {
     }
     std::env::var("RUNBOOK_PATH")
         .ok()
-        .map(|p| p.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+        .map(|p| {
+            p.split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -168,7 +186,10 @@ pub fn watch_sigint(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
 fn dispatch(cli: Cli) -> Result<i32> {
     let globals = Globals {
         cli_site: cli.site.clone(),
-        audit_db: cli.audit_db.clone().unwrap_or_else(crate::audit::default_path),
+        audit_db: cli
+            .audit_db
+            .clone()
+            .unwrap_or_else(crate::audit::default_path),
         runbook_dirs: runbook_dirs(&cli),
         verbose: cli.verbose > 0,
     };
@@ -177,9 +198,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Show(args) => show::run(&args, &globals),
         Command::Run(args) => run::run(&args, &globals),
         Command::Check(args) => check::run(&args, &globals),
+        Command::Log(args) => {
+            log::run(&args, &globals.audit_db, &runtime()?)?;
+            Ok(exit::OK)
+        }
+        Command::Replay(args) => {
+            replay::run(&args, &globals.audit_db, &runtime()?)?;
+            Ok(exit::OK)
+        }
+        Command::Audit(args) => {
+            audit::run(&args, &globals.audit_db, &runtime()?)?;
+            Ok(exit::OK)
+        }
         Command::Api(args) => api::run(&args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "runbook",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
         Command::Man => {
@@ -193,5 +231,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Print a value as one JSON document on stdout.
 pub fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).expect("JSON output serializes"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON output serializes")
+    );
 }

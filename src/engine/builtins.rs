@@ -29,7 +29,9 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
         let shown = v.as_str().unwrap_or_default();
         st.door.out.print(shown);
         // A failed write here surfaces at the step's flush, which stops the run.
-        let _ = st.door.record("output", json!({"text": shown}), Durability::Buffered);
+        let _ = st
+            .door
+            .record("output", json!({"text": shown}), Durability::Buffered);
     });
     engine.on_debug(|_, _, _| {});
 
@@ -93,7 +95,9 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     // `()`, which reads wrong in an expression, so runbooks use these.
     engine.register_fn("trimmed", |s: &str| s.trim().to_string());
     engine.register_fn("words", |s: &str| -> rhai::Array {
-        s.split_whitespace().map(|w| Dynamic::from(w.to_string())).collect()
+        s.split_whitespace()
+            .map(|w| Dynamic::from(w.to_string()))
+            .collect()
     });
     engine.register_fn("lines", |s: &str| -> rhai::Array {
         s.lines().map(|l| Dynamic::from(l.to_string())).collect()
@@ -106,7 +110,8 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
 /// Validate a finding map: subject, severity, summary are required; evidence and next_step
 /// are optional.
 fn finding_json(finding: Map) -> Result<Value, String> {
-    let v: Value = rhai::serde::from_dynamic(&Dynamic::from_map(finding)).map_err(|e| e.to_string())?;
+    let v: Value =
+        rhai::serde::from_dynamic(&Dynamic::from_map(finding)).map_err(|e| e.to_string())?;
     let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let subject = field("subject").ok_or("report(): a finding needs a `subject` string")?;
     let severity = field("severity").ok_or("report(): a finding needs a `severity` string")?;
@@ -128,36 +133,37 @@ fn finding_json(finding: Map) -> Result<Value, String> {
 fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
     let st = state.clone();
     engine
-        .register_custom_syntax(["step", "$string$", "$block$"], false, move |ctx, inputs| {
-            let name = inputs[0]
-                .get_string_value()
-                .unwrap_or_default()
-                .to_string();
-            let pos = inputs[0].position();
-            let previous = st.door.step();
-            st.door.set_step(Some(name.clone()));
-            st.door.out.step_start(&name);
-            st.door
-                .record("step-start", json!({"name": name}), Durability::Buffered)
-                .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
-            let started = Instant::now();
-            let result = ctx.eval_expression_tree(&inputs[1]);
-            let ms = started.elapsed().as_millis() as u64;
-            let ok = result.is_ok();
-            let mut end = json!({"name": name, "ok": ok, "ms": ms});
-            if let Err(e) = &result {
-                end["error"] = Value::String(e.to_string());
-                st.door.redact(&mut end);
-            }
-            st.door.out.step_end(&name, ok, ms);
-            let recorded = st
-                .door
-                .record("step-end", end, Durability::Buffered)
-                .and_then(|_| st.door.flush());
-            st.door.set_step(previous);
-            recorded.map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
-            result
-        })
+        .register_custom_syntax(
+            ["step", "$string$", "$block$"],
+            false,
+            move |ctx, inputs| {
+                let name = inputs[0].get_string_value().unwrap_or_default().to_string();
+                let pos = inputs[0].position();
+                let previous = st.door.step();
+                st.door.set_step(Some(name.clone()));
+                st.door.out.step_start(&name);
+                st.door
+                    .record("step-start", json!({"name": name}), Durability::Buffered)
+                    .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+                let started = Instant::now();
+                let result = ctx.eval_expression_tree(&inputs[1]);
+                let ms = started.elapsed().as_millis() as u64;
+                let ok = result.is_ok();
+                let mut end = json!({"name": name, "ok": ok, "ms": ms});
+                if let Err(e) = &result {
+                    end["error"] = Value::String(e.to_string());
+                    st.door.redact(&mut end);
+                }
+                st.door.out.step_end(&name, ok, ms);
+                let recorded = st
+                    .door
+                    .record("step-end", end, Durability::Buffered)
+                    .and_then(|_| st.door.flush());
+                st.door.set_step(previous);
+                recorded.map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+                result
+            },
+        )
         .expect("step syntax registers");
 }
 
@@ -172,7 +178,10 @@ fn register_gates(engine: &mut Engine, state: &Arc<RunState>) {
     let st = state.clone();
     engine.register_fn(
         "confirm_typed",
-        move |ctx: NativeCallContext, question: &str, expected: &str| -> Result<(), Box<EvalAltResult>> {
+        move |ctx: NativeCallContext,
+              question: &str,
+              expected: &str|
+              -> Result<(), Box<EvalAltResult>> {
             gate(
                 &st,
                 &ctx,
@@ -186,7 +195,12 @@ fn register_gates(engine: &mut Engine, state: &Arc<RunState>) {
 }
 
 /// Ask, record the question and the answer durably, and stop the run unless approved.
-fn gate(st: &RunState, ctx: &NativeCallContext, question: &str, kind: GateKind) -> Result<(), Box<EvalAltResult>> {
+fn gate(
+    st: &RunState,
+    ctx: &NativeCallContext,
+    question: &str,
+    kind: GateKind,
+) -> Result<(), Box<EvalAltResult>> {
     let pos = ctx.call_position();
     st.door
         .flush()

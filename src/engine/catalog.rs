@@ -90,8 +90,10 @@ fn add_embedded(into: &mut BTreeMap<String, Entry>, dir: &Dir<'static>, prefix: 
         if path.extension().and_then(|e| e.to_str()) != Some("rhai") {
             continue;
         }
-        let (Some(stem), Some(text)) = (path.file_stem().and_then(|s| s.to_str()), file.contents_utf8())
-        else {
+        let (Some(stem), Some(text)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            file.contents_utf8(),
+        ) else {
             continue;
         };
         into.insert(
@@ -107,15 +109,21 @@ fn add_embedded(into: &mut BTreeMap<String, Entry>, dir: &Dir<'static>, prefix: 
 }
 
 fn add_dir(into: &mut BTreeMap<String, Entry>, dir: &Path) -> Result<()> {
-    let read = std::fs::read_dir(dir)
-        .map_err(|e| Error::Usage(format!("cannot read runbook directory {}: {e}", dir.display())))?;
+    let read = std::fs::read_dir(dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read runbook directory {}: {e}",
+            dir.display()
+        ))
+    })?;
     let mut paths: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
         if path.extension().and_then(|e| e.to_str()) != Some("rhai") || !path.is_file() {
             continue;
         }
-        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
         let source = std::fs::read_to_string(&path)
             .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
         into.insert(

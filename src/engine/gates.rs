@@ -20,8 +20,13 @@ pub enum GateKind {
 /// How a gate ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Approved { via: &'static str, answer: String },
-    Declined { answer: String },
+    Approved {
+        via: &'static str,
+        answer: String,
+    },
+    Declined {
+        answer: String,
+    },
     /// No terminal to ask on (and `--yes` did not apply).
     NoTerminal,
     Canceled,
@@ -103,7 +108,9 @@ impl Gates {
             _ => {}
         }
         let prompt = match kind {
-            GateKind::Confirm => format!("{} {question} [y/N] ", console::style("?").yellow().bold()),
+            GateKind::Confirm => {
+                format!("{} {question} [y/N] ", console::style("?").yellow().bold())
+            }
             GateKind::Typed { expected } => format!(
                 "{} {question}\n  Type `{}` to go on (anything else refuses): ",
                 console::style("!").red().bold(),

@@ -137,15 +137,15 @@ pub fn parse(source: &str) -> Result<Header, HeaderError> {
                 header.mutates = match value {
                     "true" | "yes" => true,
                     "false" | "no" => false,
-                    other => return Err(err(format!("mutates must be true or false, not `{other}`"))),
+                    other => {
+                        return Err(err(format!("mutates must be true or false, not `{other}`")))
+                    }
                 };
                 seen_mutates = true;
             }
-            other => {
-                return Err(err(format!(
-                    "unknown header key `{other}` (known: name, summary, description, mutates, param)"
-                )))
-            }
+            other => return Err(err(format!(
+                "unknown header key `{other}` (known: name, summary, description, mutates, param)"
+            ))),
         }
     }
     if header.name.is_empty() {
@@ -179,15 +179,18 @@ fn parse_param(rest: &str) -> Result<ParamSpec, String> {
         .ok_or_else(|| format!("expected `param NAME: TYPE`, found `param {decl}`"))?;
     let name = name.trim().to_string();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("parameter name `{name}` must be letters, digits and _"));
+        return Err(format!(
+            "parameter name `{name}` must be letters, digits and _"
+        ));
     }
     let attrs = attrs.trim();
     let (kind_str, mut rest) = match attrs.split_once(',') {
         Some((k, r)) => (k.trim(), r.trim()),
         None => (attrs, ""),
     };
-    let kind = ParamKind::parse(kind_str)
-        .ok_or_else(|| format!("parameter `{name}`: unknown type `{kind_str}` (string, int, bool)"))?;
+    let kind = ParamKind::parse(kind_str).ok_or_else(|| {
+        format!("parameter `{name}`: unknown type `{kind_str}` (string, int, bool)")
+    })?;
     let mut spec = ParamSpec {
         name,
         kind,
@@ -259,7 +262,10 @@ fn parse_param(rest: &str) -> Result<ParamSpec, String> {
         }
     }
     if spec.required && spec.default.is_some() {
-        return Err(format!("parameter `{}` cannot be both required and defaulted", spec.name));
+        return Err(format!(
+            "parameter `{}` cannot be both required and defaulted",
+            spec.name
+        ));
     }
     if let Some(default) = &spec.default {
         check_value(&spec, default).map_err(|e| format!("default of {e}"))?;
@@ -280,10 +286,16 @@ fn next_attr(after: &str, had_comma: bool) -> &str {
 pub fn check_value(spec: &ParamSpec, value: &str) -> Result<(), String> {
     match spec.kind {
         ParamKind::Int if value.parse::<i64>().is_err() => {
-            return Err(format!("parameter `{}` expects an integer, got `{value}`", spec.name))
+            return Err(format!(
+                "parameter `{}` expects an integer, got `{value}`",
+                spec.name
+            ))
         }
         ParamKind::Bool if !matches!(value, "true" | "false") => {
-            return Err(format!("parameter `{}` expects true or false, got `{value}`", spec.name))
+            return Err(format!(
+                "parameter `{}` expects true or false, got `{value}`",
+                spec.name
+            ))
         }
         _ => {}
     }
@@ -319,7 +331,9 @@ pub fn choices(spec: &ParamSpec, site: &serde_json::Value) -> Option<Vec<(String
                 .filter_map(|i| Some((i.get("id")?.as_str()?.to_string(), label(i))))
                 .collect(),
         ),
-        serde_json::Value::Object(map) => Some(map.iter().map(|(k, v)| (k.clone(), label(v))).collect()),
+        serde_json::Value::Object(map) => {
+            Some(map.iter().map(|(k, v)| (k.clone(), label(v))).collect())
+        }
         _ => None,
     }
 }
@@ -339,7 +353,9 @@ pub fn steps(source: &str) -> Vec<StepInfo> {
     let lines: Vec<&str> = source.lines().collect();
     let mut out = Vec::new();
     for (idx, line) in lines.iter().enumerate() {
-        let Some(cap) = re.captures(line) else { continue };
+        let Some(cap) = re.captures(line) else {
+            continue;
+        };
         let mut doc = Vec::new();
         for prev in lines[..idx].iter().rev() {
             let t = prev.trim_start();
@@ -386,14 +402,24 @@ step "Restart" {}
         assert_eq!(h.description, "Follows the policy. Second line.");
         assert!(h.mutates);
         assert_eq!(h.params.len(), 5);
-        assert_eq!(h.param("symptom").unwrap().choices_from.as_deref(), Some("site.symptoms"));
+        assert_eq!(
+            h.param("symptom").unwrap().choices_from.as_deref(),
+            Some("site.symptoms")
+        );
         assert!(h.param("symptom").unwrap().pattern.is_some());
         let unit = h.param("unit").unwrap();
         assert!(unit.required);
         assert_eq!(unit.help, "the unit");
         assert!(unit.pattern.as_ref().unwrap().is_match("caddy-x.service"));
-        assert!(!unit.pattern.as_ref().unwrap().is_match("x.service; rm -rf /"));
-        assert_eq!(h.param("reason").unwrap().default.as_deref(), Some("no reason, given"));
+        assert!(!unit
+            .pattern
+            .as_ref()
+            .unwrap()
+            .is_match("x.service; rm -rf /"));
+        assert_eq!(
+            h.param("reason").unwrap().default.as_deref(),
+            Some("no reason, given")
+        );
         assert_eq!(h.param("count").unwrap().kind, ParamKind::Int);
         assert!(h.param("token").unwrap().secret);
     }
@@ -412,21 +438,28 @@ step "Restart" {}
     fn rejects_bad_headers_with_line_numbers() {
         let e = parse("//! name: x\n//! summary: y\n//! mutates: maybe\n").unwrap_err();
         assert_eq!(e.line, 3);
-        let e = parse("//! name: x\n//! summary: y\n//! mutates: false\n//! param a: float\n").unwrap_err();
+        let e = parse("//! name: x\n//! summary: y\n//! mutates: false\n//! param a: float\n")
+            .unwrap_err();
         assert!(e.message.contains("unknown type `float`"), "{e}");
         let e = parse("//! name: x\n//! summary: y\n").unwrap_err();
         assert!(e.message.contains("mutates"));
-        let e = parse("//! name: x\n//! summary: y\n//! mutates: false\n//! param n: int, default abc\n")
-            .unwrap_err();
+        let e = parse(
+            "//! name: x\n//! summary: y\n//! mutates: false\n//! param n: int, default abc\n",
+        )
+        .unwrap_err();
         assert!(e.message.contains("expects an integer"), "{e}");
     }
 
     #[test]
     fn choices_come_from_the_site_section() {
         let h = parse(SRC).unwrap();
-        let site = serde_json::json!({"symptoms": [{"id": "disk-filling", "symptom": "Disk filling up"}]});
+        let site =
+            serde_json::json!({"symptoms": [{"id": "disk-filling", "symptom": "Disk filling up"}]});
         let c = choices(h.param("symptom").unwrap(), &site).unwrap();
-        assert_eq!(c, vec![("disk-filling".to_string(), "Disk filling up".to_string())]);
+        assert_eq!(
+            c,
+            vec![("disk-filling".to_string(), "Disk filling up".to_string())]
+        );
         assert!(choices(h.param("unit").unwrap(), &site).is_none());
     }
 

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rhai::{
-    Dynamic, Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext, Position, RhaiFunc,
-    Shared,
+    Dynamic, Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext, Position,
+    RhaiFunc, Shared,
 };
 use serde_json::Value;
 
@@ -32,7 +32,10 @@ pub fn register(engine: &mut Engine, state: Option<&Arc<RunState>>) {
                 let pos = ctx.map(|c| c.call_position()).unwrap_or(Position::NONE);
                 match &state {
                     Some(state) => call(state, f, args, pos),
-                    None => Err(runtime(format!("{} is not available outside a run", f.qualified_name()), pos)),
+                    None => Err(runtime(
+                        format!("{} is not available outside a run", f.qualified_name()),
+                        pos,
+                    )),
                 }
             };
             let names: Vec<String> = f.params[..arity]
@@ -65,7 +68,11 @@ pub fn register(engine: &mut Engine, state: Option<&Arc<RunState>>) {
 }
 
 /// The arguments of a call, positional as in Rhai, checked against the declared parameters.
-fn named_args(f: &'static HostFn, raw: &[&mut Dynamic], pos: Position) -> Result<Args, Box<EvalAltResult>> {
+fn named_args(
+    f: &'static HostFn,
+    raw: &[&mut Dynamic],
+    pos: Position,
+) -> Result<Args, Box<EvalAltResult>> {
     let mut args = Args::new();
     for (param, value) in f.params.iter().zip(raw.iter()) {
         let json = to_json(param.ty, value).map_err(|expected| {
@@ -93,9 +100,16 @@ pub fn register_prefetch(engine: &mut Engine, state: &Arc<RunState>) {
         move |ctx: NativeCallContext, calls: rhai::Array| -> Result<(), Box<EvalAltResult>> {
             let pos = ctx.call_position();
             for call in calls {
-                let bad = || runtime("prefetch: each entry is [\"module::function\", [arguments...]]".into(), pos);
+                let bad = || {
+                    runtime(
+                        "prefetch: each entry is [\"module::function\", [arguments...]]".into(),
+                        pos,
+                    )
+                };
                 let pair = call.try_cast::<rhai::Array>().ok_or_else(bad)?;
-                let (Some(name), Some(list)) = (pair.first(), pair.get(1)) else { return Err(bad()) };
+                let (Some(name), Some(list)) = (pair.first(), pair.get(1)) else {
+                    return Err(bad());
+                };
                 let name = name.clone().into_string().map_err(|_| bad())?;
                 let mut list = list.clone().try_cast::<rhai::Array>().ok_or_else(bad)?;
                 let (module, fname) = name.split_once("::").ok_or_else(bad)?;
@@ -103,11 +117,19 @@ pub fn register_prefetch(engine: &mut Engine, state: &Arc<RunState>) {
                     .ok_or_else(|| runtime(format!("prefetch: no host function {name}"), pos))?;
                 let required = f.params.iter().filter(|p| !p.optional).count();
                 if list.len() < required || list.len() > f.params.len() {
-                    return Err(runtime(format!("prefetch: {name} takes {required} to {} arguments", f.params.len()), pos));
+                    return Err(runtime(
+                        format!(
+                            "prefetch: {name} takes {required} to {} arguments",
+                            f.params.len()
+                        ),
+                        pos,
+                    ));
                 }
                 let mut refs: Vec<&mut Dynamic> = list.iter_mut().collect();
                 let args = named_args(f, &mut refs, pos)?;
-                st.door.prefetch(f, args).map_err(|e| runtime(e.to_string(), pos))?;
+                st.door
+                    .prefetch(f, args)
+                    .map_err(|e| runtime(e.to_string(), pos))?;
             }
             Ok(())
         },

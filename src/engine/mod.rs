@@ -32,7 +32,11 @@ pub struct CompileError {
 
 impl std::fmt::Display for CompileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        writeln!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         writeln!(f, "    {}", self.source_line)?;
         write!(f, "    {}^", " ".repeat(self.column.saturating_sub(1)))
     }
@@ -100,7 +104,12 @@ pub fn check_entry(engine: &Engine, entry: &Entry) -> Vec<CompileError> {
             line: e.line,
             column: 1,
             message: format!("header: {}", e.message),
-            source_line: entry.source.lines().nth(e.line - 1).unwrap_or("").to_string(),
+            source_line: entry
+                .source
+                .lines()
+                .nth(e.line - 1)
+                .unwrap_or("")
+                .to_string(),
         });
     }
     let scope = initial_scope(rhai::Map::new());

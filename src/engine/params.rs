@@ -56,7 +56,11 @@ pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Re
                     "missing required parameter `{}` ({}{}): pass -p {}=VALUE",
                     spec.name,
                     spec.kind.name(),
-                    if spec.help.is_empty() { String::new() } else { format!(", {}", spec.help) },
+                    if spec.help.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", spec.help)
+                    },
                     spec.name
                 )));
             }
@@ -88,7 +92,8 @@ pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Re
         };
         if spec.secret {
             out.secrets.push(raw.clone());
-            out.recorded.insert(spec.name.clone(), Value::String("[REDACTED]".into()));
+            out.recorded
+                .insert(spec.name.clone(), Value::String("[REDACTED]".into()));
         } else {
             out.recorded.insert(spec.name.clone(), json);
         }
@@ -112,19 +117,27 @@ mod tests {
     }
 
     fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn applies_defaults_and_types() {
-        let v = validate(&header(), &Value::Null, &kv(&[("unit", "caddy.service")])).unwrap();
+        let v = validate(&header(), &kv(&[("unit", "caddy.service")]), &Value::Null).unwrap();
         assert_eq!(v.script["n"].as_int().unwrap(), 5);
         assert!(v.script["token"].is_unit());
     }
 
     #[test]
     fn secrets_are_not_recorded() {
-        let v = validate(&header(), &Value::Null, &kv(&[("unit", "a.service"), ("token", "hunter22")])).unwrap();
+        let v = validate(
+            &header(),
+            &kv(&[("unit", "a.service"), ("token", "hunter22")]),
+            &Value::Null,
+        )
+        .unwrap();
         assert_eq!(v.recorded["token"], "[REDACTED]");
         assert_eq!(v.secrets, vec!["hunter22".to_string()]);
     }
@@ -132,13 +145,19 @@ mod tests {
     #[test]
     fn every_kind_of_bad_input_is_a_usage_error_naming_the_parameter() {
         let cases: [(&[(&str, &str)], &str); 4] = [
-            (&[("unit", "a.service"), ("n", "five")], "`n` expects an integer"),
+            (
+                &[("unit", "a.service"), ("n", "five")],
+                "`n` expects an integer",
+            ),
             (&[("unit", "A B")], "`unit` must match"),
-            (&[("unit", "a.service"), ("bogus", "1")], "unknown parameter `bogus`"),
+            (
+                &[("unit", "a.service"), ("bogus", "1")],
+                "unknown parameter `bogus`",
+            ),
             (&[], "missing required parameter `unit`"),
         ];
         for (given, needle) in cases {
-            let err = validate(&header(), &Value::Null, &kv(given)).unwrap_err();
+            let err = validate(&header(), &kv(given), &Value::Null).unwrap_err();
             assert!(matches!(err, Error::Usage(_)));
             assert!(err.to_string().contains(needle), "{err} lacks {needle}");
         }
@@ -150,7 +169,11 @@ mod tests {
         let site = serde_json::json!({"symptoms": [{"id": "disk-filling"}, {"id": "bg-hang"}]});
         assert!(validate(&h, &kv(&[("symptom", "bg-hang")]), &site).is_ok());
         let err = validate(&h, &kv(&[("symptom", "haunted")]), &site).unwrap_err();
-        assert!(err.to_string().contains("must be one of disk-filling, bg-hang"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("must be one of disk-filling, bg-hang"),
+            "{err}"
+        );
     }
 
     #[test]

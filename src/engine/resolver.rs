@@ -80,7 +80,15 @@ mod tests {
     fn only_bare_names_are_module_names() {
         assert!(is_module_name("findings"));
         assert!(is_module_name("policy_2"));
-        for bad in ["../x", "/etc/passwd", "a/b", "", "X", "./findings", "findings.rhai"] {
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            "a/b",
+            "",
+            "X",
+            "./findings",
+            "findings.rhai",
+        ] {
             assert!(!is_module_name(bad), "{bad}");
         }
     }

@@ -78,20 +78,35 @@ pub fn dry_run_mode(flag: bool, env: Option<&str>) -> Result<Option<String>> {
 pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let entry = env.catalog.runbook(&req.name)?;
     let header = header::parse(&entry.source).map_err(|e| {
-        Error::Usage(format!("{}:{}: invalid header: {}", entry.file, e.line, e.message))
+        Error::Usage(format!(
+            "{}:{}: invalid header: {}",
+            entry.file, e.line, e.message
+        ))
     })?;
     let site_json = serde_json::to_value(&*env.site).unwrap_or(Value::Null);
     let validated = params::validate(&header, &req.params, &site_json)?;
-    let dry_run_reason = dry_run_mode(req.dry_run_flag, std::env::var("OPENCLAW_DRY_RUN").ok().as_deref())?;
+    let dry_run_reason = dry_run_mode(
+        req.dry_run_flag,
+        std::env::var("OPENCLAW_DRY_RUN").ok().as_deref(),
+    )?;
     let dry_run = dry_run_reason.is_some();
     // Compile once without host access: a syntax error must not open a run.
-    compile(&build_engine(env.catalog, None), entry, &initial_scope(validated.script.clone()))
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    compile(
+        &build_engine(env.catalog, None),
+        entry,
+        &initial_scope(validated.script.clone()),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
 
     let store = env
         .rt
         .block_on(AuditStore::open(&env.audit_db))
-        .map_err(|e| Error::Audit(format!("cannot open audit store {}: {e}", env.audit_db.display())))?;
+        .map_err(|e| {
+            Error::Audit(format!(
+                "cannot open audit store {}: {e}",
+                env.audit_db.display()
+            ))
+        })?;
     let operator = Operator::detect();
     let recorder = env
         .rt
@@ -114,8 +129,14 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         verbose: req.verbose,
     });
     let mode = match &dry_run_reason {
-        Some(why) => format!("{} ({why}): nothing will be changed", console::style("DRY RUN").yellow().bold()),
-        None if header.mutates => console::style("LIVE: may change this host").red().bold().to_string(),
+        Some(why) => format!(
+            "{} ({why}): nothing will be changed",
+            console::style("DRY RUN").yellow().bold()
+        ),
+        None if header.mutates => console::style("LIVE: may change this host")
+            .red()
+            .bold()
+            .to_string(),
         None => "read-only".to_string(),
     };
     out.run_header(&header.name, &run_id, &operator.login, &mode);
@@ -139,12 +160,17 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let started = Instant::now();
     let result = compile(&engine, entry, &scope)
         .map_err(|e| e.to_string())
-        .and_then(|ast| engine.run_ast_with_scope(&mut scope, &ast).map_err(|e| describe(&e, entry)));
+        .and_then(|ast| {
+            engine
+                .run_ast_with_scope(&mut scope, &ast)
+                .map_err(|e| describe(&e, entry))
+        });
     let duration_ms = started.elapsed().as_millis() as u64;
     let (status, exit_code, error) = outcome(&state, result);
 
     let door = &state.door;
-    let mut end = json!({"status": status.as_str(), "exit_code": exit_code, "duration_ms": duration_ms});
+    let mut end =
+        json!({"status": status.as_str(), "exit_code": exit_code, "duration_ms": duration_ms});
     if let Some(e) = &error {
         end["error"] = Value::String(e.clone());
         door.redact(&mut end);
@@ -180,14 +206,33 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
 }
 
 /// Map how the script ended to a status, an exit code and a message.
-fn outcome(state: &RunState, result: std::result::Result<(), String>) -> (RunStatus, i32, Option<String>) {
+fn outcome(
+    state: &RunState,
+    result: std::result::Result<(), String>,
+) -> (RunStatus, i32, Option<String>) {
     match (state.stopped(), result) {
         (Some(Stop::Refused(m)), _) => (RunStatus::Refused, exit::REFUSED, Some(m)),
-        (Some(Stop::Canceled), _) => (RunStatus::Canceled, exit::CANCELED, Some("canceled by the operator (SIGINT)".into())),
-        (Some(Stop::Audit(m)), _) => (RunStatus::Failed, exit::AUDIT, Some(format!("audit store: {m}"))),
-        (None, Ok(_)) if state.canceled() => (RunStatus::Canceled, exit::CANCELED, Some("canceled by the operator (SIGINT)".into())),
+        (Some(Stop::Canceled), _) => (
+            RunStatus::Canceled,
+            exit::CANCELED,
+            Some("canceled by the operator (SIGINT)".into()),
+        ),
+        (Some(Stop::Audit(m)), _) => (
+            RunStatus::Failed,
+            exit::AUDIT,
+            Some(format!("audit store: {m}")),
+        ),
+        (None, Ok(_)) if state.canceled() => (
+            RunStatus::Canceled,
+            exit::CANCELED,
+            Some("canceled by the operator (SIGINT)".into()),
+        ),
         (None, Ok(_)) => (RunStatus::Ok, exit::OK, None),
-        (None, Err(_)) if state.canceled() => (RunStatus::Canceled, exit::CANCELED, Some("canceled by the operator (SIGINT)".into())),
+        (None, Err(_)) if state.canceled() => (
+            RunStatus::Canceled,
+            exit::CANCELED,
+            Some("canceled by the operator (SIGINT)".into()),
+        ),
         (None, Err(m)) => (RunStatus::Failed, exit::RUNBOOK_FAILED, Some(m)),
     }
 }
@@ -226,7 +271,10 @@ fn describe(err: &EvalAltResult, entry: &Entry) -> String {
         other => {
             // Rhai appends "(line N, position M)"; the location is already in front.
             let text = other.to_string();
-            let text = text.rsplit_once(" (line ").map_or(text.as_str(), |(t, _)| t).to_string();
+            let text = text
+                .rsplit_once(" (line ")
+                .map_or(text.as_str(), |(t, _)| t)
+                .to_string();
             format!("{at}: {text}")
         }
     }

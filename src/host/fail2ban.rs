@@ -29,7 +29,9 @@ fn jail(ctx: &HostCtx, a: &Args) -> HostResult {
         reason,
     };
     if !std::path::Path::new(&db).exists() {
-        return Err(unreachable("no database: is fail2ban installed and has it started?".into()));
+        return Err(unreachable(
+            "no database: is fail2ban installed and has it started?".into(),
+        ));
     }
     ctx.block_on(async {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{db}"))

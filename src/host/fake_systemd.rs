@@ -143,29 +143,16 @@ pub async fn serve(address: &str) {
             }
             "GetAll" => {
                 let iface: String = msg.body().deserialize().unwrap();
-                let mut props: HashMap<&str, Variant> = HashMap::new();
-                if iface.ends_with(".Unit") {
-                    props.insert("Id", Variant::from("caddy.service"));
-                    props.insert("Description", Variant::from("Caddy"));
-                    props.insert("LoadState", Variant::from("loaded"));
-                    props.insert("ActiveState", Variant::from("active"));
-                    props.insert("SubState", Variant::from("running"));
-                    props.insert("UnitFileState", Variant::from("enabled"));
-                    props.insert("CanReload", Variant::from(true));
-                    props.insert(
-                        "ActiveEnterTimestamp",
-                        Variant::from(1_700_000_000_000_000u64),
-                    );
-                    props.insert(
-                        "FragmentPath",
-                        Variant::from("/usr/lib/systemd/system/caddy.service"),
-                    );
-                } else {
-                    props.insert("MainPID", Variant::from(812u32));
-                    props.insert("NRestarts", Variant::from(2u32));
-                    props.insert("Result", Variant::from("success"));
-                }
-                conn.reply(&hdr, &props).await
+                conn.reply(&hdr, &props_for(&iface)).await
+            }
+            "Get" => {
+                let (iface, name): (String, String) = msg.body().deserialize().unwrap();
+                let props = props_for(&iface);
+                let value = props
+                    .get(name.as_str())
+                    .cloned()
+                    .unwrap_or(Variant::from(""));
+                conn.reply(&hdr, &value).await
             }
             "RestartUnit" | "StartUnit" | "ReloadOrRestartUnit" => {
                 let (name, _mode): (String, String) = msg.body().deserialize().unwrap();
@@ -215,4 +202,31 @@ pub async fn serve(address: &str) {
             break;
         }
     }
+}
+
+/// The properties the stand-in reports for caddy.service, by interface.
+fn props_for(iface: &str) -> HashMap<&'static str, Variant<'static>> {
+    let mut props: HashMap<&str, Variant> = HashMap::new();
+    if iface.ends_with(".Unit") {
+        props.insert("Id", Variant::from("caddy.service"));
+        props.insert("Description", Variant::from("Caddy"));
+        props.insert("LoadState", Variant::from("loaded"));
+        props.insert("ActiveState", Variant::from("active"));
+        props.insert("SubState", Variant::from("running"));
+        props.insert("UnitFileState", Variant::from("enabled"));
+        props.insert("CanReload", Variant::from(true));
+        props.insert(
+            "ActiveEnterTimestamp",
+            Variant::from(1_700_000_000_000_000u64),
+        );
+        props.insert(
+            "FragmentPath",
+            Variant::from("/usr/lib/systemd/system/caddy.service"),
+        );
+    } else {
+        props.insert("MainPID", Variant::from(812u32));
+        props.insert("NRestarts", Variant::from(2u32));
+        props.insert("Result", Variant::from("success"));
+    }
+    props
 }

@@ -234,7 +234,9 @@ fn cpu_pressure(_ctx: &HostCtx, _a: &Args) -> HostResult {
                 .next()
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| HostError::Failed("unreadable /proc/loadavg".into()))?;
-            Ok(json!({"source": "loadavg", "percent": round1(l1 * 100.0 / cpus as f64), "load1": l1, "cpus": cpus}))
+            Ok(
+                json!({"source": "loadavg", "percent": round1(l1 * 100.0 / cpus as f64), "load1": l1, "cpus": cpus}),
+            )
         }
     }
 }
@@ -252,7 +254,10 @@ pub fn container_kind(run_systemd_container: Option<&str>, dockerenv: bool) -> S
 
 fn virtualization(_ctx: &HostCtx, _a: &Args) -> HostResult {
     let recorded = std::fs::read_to_string("/run/systemd/container").ok();
-    let kind = container_kind(recorded.as_deref(), std::path::Path::new("/.dockerenv").exists());
+    let kind = container_kind(
+        recorded.as_deref(),
+        std::path::Path::new("/.dockerenv").exists(),
+    );
     Ok(json!({"container": kind, "in_container": !kind.is_empty()}))
 }
 

@@ -15,8 +15,6 @@
 //! runtime; async backends (zbus, bollard, sockets, child processes) go through
 //! [`HostCtx::block_on`]. Connections are opened on first use and cached in the `HostCtx`.
 
-
-
 mod args;
 pub mod commands;
 pub mod docker;

@@ -41,6 +41,7 @@ mod tests {
         let mut seen = HashSet::new();
         let modules = [
             "site", "systemd", "journal", "docker", "host", "net", "files", "users", "cmd",
+            "fail2ban",
         ];
         for f in all() {
             assert!(

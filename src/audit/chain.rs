@@ -1,0 +1,278 @@
+//! The hash chain: how each event's hash is computed, precisely enough to re-implement.
+//!
+//! # Canonical encoding, version 1
+//!
+//! All events of all runs form one chain, ordered by `events.id`. Each event stores the hash of
+//! the event before it (`prev_hash`; for the first event ever, 64 ASCII zeros) and its own
+//! `hash`:
+//!
+//! ```text
+//! hash = lowercase_hex( SHA-256( "runbook-audit-v1\n"
+//!                                || field(prev_hash) || field(run) || field(seq)
+//!                                || field(time) || field(kind) || field(step)
+//!                                || field(payload) ) )
+//!
+//! field(x)    = decimal(byte_length(x)) || ":" || x || "\n"     x as UTF-8 bytes
+//! field(null) = "-\n"                                            only step can be null
+//! ```
+//!
+//! - `prev_hash`, `hash`: 64 lowercase hex characters.
+//! - `run`: the run id, e.g. `20261121T051200Z-3f9a1c`.
+//! - `seq`: the event's number within its run, written in ASCII decimal without leading zeros
+//!   (`1`, `2`, ...).
+//! - `time`: exactly the stored text, RFC 3339 in UTC with microseconds,
+//!   e.g. `2026-11-21T05:12:00.123456Z`.
+//! - `kind`, `step`: the stored text; `step` is null for events outside a step.
+//! - `payload`: exactly the stored JSON text (the `payload` column, `payload_text` in
+//!   `runbook audit export`). The text is hashed as stored, never re-serialized, so a verifier
+//!   needs no JSON canonicalization.
+//!
+//! Lengths are byte counts of the UTF-8 encoding. Because every field carries its length, no
+//! field can bleed into the next whatever characters it contains, and null (`-`) cannot be
+//! confused with an empty string (`0:`).
+//!
+//! The chain is valid when, for every event in id order, `prev_hash` equals the previous event's
+//! `hash` (64 zeros for the first event) and `hash` equals the recomputation above.
+//!
+//! The same check in Python (see `tests/verify_export.py` for the full script):
+//!
+//! ```python
+//! import hashlib
+//! def field(x):
+//!     if x is None:
+//!         return b"-\n"
+//!     b = str(x).encode("utf-8")
+//!     return str(len(b)).encode() + b":" + b + b"\n"
+//! def event_hash(e):
+//!     m = b"runbook-audit-v1\n" + b"".join(field(e[k]) for k in
+//!         ("prev_hash", "run", "seq", "time", "kind", "step", "payload_text"))
+//!     return hashlib.sha256(m).hexdigest()
+//! ```
+
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of the first event in the chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Domain separation and version tag: the first bytes of every hashed message.
+pub const DOMAIN: &[u8] = b"runbook-audit-v1\n";
+
+/// The fields of one event that the hash covers, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct EventFields<'a> {
+    pub prev_hash: &'a str,
+    pub run: &'a str,
+    pub seq: i64,
+    pub time: &'a str,
+    pub kind: &'a str,
+    pub step: Option<&'a str>,
+    pub payload: &'a str,
+}
+
+fn field(h: &mut Sha256, bytes: &[u8]) {
+    let mut len = itoa(bytes.len() as u64);
+    len.push(b':');
+    h.update(&len);
+    h.update(bytes);
+    h.update(b"\n");
+}
+
+/// ASCII decimal without leading zeros, into a stack buffer.
+fn itoa(mut n: u64) -> SmallBuf {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = SmallBuf::default();
+    out.extend(&digits[i..]);
+    out
+}
+
+/// A fixed-capacity byte buffer for length prefixes (at most 20 digits and a colon).
+#[derive(Default)]
+struct SmallBuf {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl SmallBuf {
+    fn extend(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+}
+
+impl AsRef<[u8]> for SmallBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The raw SHA-256 digest of an event under the version 1 encoding.
+pub fn event_digest(e: &EventFields<'_>) -> [u8; 32] {
+    digest_bytes(
+        e.prev_hash.as_bytes(),
+        e.run.as_bytes(),
+        e.seq,
+        e.time.as_bytes(),
+        e.kind.as_bytes(),
+        e.step.map(str::as_bytes),
+        e.payload.as_bytes(),
+    )
+}
+
+/// [`event_digest`] over raw column bytes (what `verify` reads).
+pub fn digest_bytes(
+    prev_hash: &[u8],
+    run: &[u8],
+    seq: i64,
+    time: &[u8],
+    kind: &[u8],
+    step: Option<&[u8]>,
+    payload: &[u8],
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(DOMAIN);
+    field(&mut h, prev_hash);
+    field(&mut h, run);
+    let seq_text = if seq < 0 {
+        let mut b = SmallBuf::default();
+        b.push(b'-');
+        b.extend(itoa(seq.unsigned_abs()).as_ref());
+        b
+    } else {
+        itoa(seq as u64)
+    };
+    field(&mut h, seq_text.as_ref());
+    field(&mut h, time);
+    field(&mut h, kind);
+    match step {
+        Some(step) => field(&mut h, step),
+        None => h.update(b"-\n"),
+    }
+    field(&mut h, payload);
+    h.finalize().into()
+}
+
+/// The event's hash as stored: 64 lowercase hex characters.
+pub fn event_hash(e: &EventFields<'_>) -> String {
+    let hex = hex_digest(&event_digest(e));
+    std::str::from_utf8(&hex)
+        .expect("hex digits are ASCII")
+        .to_string()
+}
+
+/// Lowercase hex of a digest into a stack buffer (no allocation), for comparisons in `verify`.
+pub fn hex_digest(digest: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(digest, &mut out).expect("64 bytes hold 32 bytes of hex");
+    out
+}
+
+/// Whether `s` looks like a stored hash: exactly 64 lowercase hex characters.
+pub fn is_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> EventFields<'static> {
+        EventFields {
+            prev_hash: GENESIS,
+            run: "20261121T051200Z-3f9a1c",
+            seq: 1,
+            time: "2026-11-21T05:12:00.123456Z",
+            kind: "run-start",
+            step: None,
+            payload: r#"{"a":1}"#,
+        }
+    }
+
+    #[test]
+    fn encoding_matches_the_documented_bytes() {
+        let e = sample();
+        let message = "runbook-audit-v1\n\
+             64:0000000000000000000000000000000000000000000000000000000000000000\n\
+             23:20261121T051200Z-3f9a1c\n\
+             1:1\n\
+             27:2026-11-21T05:12:00.123456Z\n\
+             9:run-start\n\
+             -\n\
+             7:{\"a\":1}\n";
+        let expected = hex::encode(Sha256::digest(message.as_bytes()));
+        assert_eq!(event_hash(&e), expected);
+    }
+
+    #[test]
+    fn null_step_differs_from_empty_step() {
+        let a = sample();
+        let b = EventFields {
+            step: Some(""),
+            ..sample()
+        };
+        assert_ne!(event_hash(&a), event_hash(&b));
+    }
+
+    #[test]
+    fn field_boundaries_are_unambiguous() {
+        let a = EventFields {
+            kind: "ab",
+            step: Some("c"),
+            ..sample()
+        };
+        let b = EventFields {
+            kind: "a",
+            step: Some("bc"),
+            ..sample()
+        };
+        assert_ne!(event_hash(&a), event_hash(&b));
+    }
+
+    #[test]
+    fn lengths_count_utf8_bytes() {
+        let e = EventFields {
+            step: Some("é"),
+            ..sample()
+        };
+        let mut h = Sha256::new();
+        h.update(DOMAIN);
+        for f in [
+            GENESIS,
+            "20261121T051200Z-3f9a1c",
+            "1",
+            "2026-11-21T05:12:00.123456Z",
+            "run-start",
+            "é",
+            r#"{"a":1}"#,
+        ] {
+            h.update(format!("{}:{}\n", f.len(), f).as_bytes());
+        }
+        assert_eq!(event_hash(&e), hex::encode(h.finalize()));
+        assert_eq!("é".len(), 2);
+    }
+
+    #[test]
+    fn hash_shape() {
+        assert!(is_hash(GENESIS));
+        assert!(is_hash(&event_hash(&sample())));
+        assert!(!is_hash(&GENESIS.to_uppercase().replace('0', "A")));
+        assert_eq!(
+            std::str::from_utf8(&hex_digest(&event_digest(&sample()))).unwrap(),
+            event_hash(&sample())
+        );
+    }
+}

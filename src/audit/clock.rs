@@ -1,0 +1,233 @@
+//! Times and run ids as the audit store writes and reads them.
+//!
+//! Stored times are RFC 3339 in UTC with exactly six fractional digits
+//! (`2026-11-21T05:12:00.123456Z`), so they sort as text and compare with `>=` in SQL.
+
+use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+
+/// The current time in the stored format.
+pub fn now() -> String {
+    use std::cell::RefCell;
+    // Formatting the date and time of day is the slow part and changes once a second: keep the
+    // last second's text per thread and append the microseconds.
+    thread_local! {
+        static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let t = Utc::now();
+    let (secs, micros) = (t.timestamp(), t.timestamp_subsec_micros());
+    if micros >= 1_000_000 {
+        // A leap second: let chrono spell it.
+        return format_time(t);
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            *last = (secs, t.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        let mut out = String::with_capacity(27);
+        out.push_str(&last.1);
+        out.push('.');
+        let mut digits = [b'0'; 6];
+        let mut m = micros;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+        out.push('Z');
+        out
+    })
+}
+
+/// A time in the stored format.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Parse a stored time. Accepts any RFC 3339 time (for databases edited by hand).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A new run id: the UTC start second and six random hex digits, e.g.
+/// `20261121T051200Z-3f9a1c`. Ids sort by start time; the random part keeps concurrent runs
+/// apart (a collision is retried by the store).
+pub fn new_run_id(start: DateTime<Utc>) -> String {
+    let mut bytes = [0u8; 3];
+    fill_random(&mut bytes);
+    format!("{}-{}", start.format("%Y%m%dT%H%M%SZ"), hex::encode(bytes))
+}
+
+fn fill_random(buf: &mut [u8]) {
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != buf.len() as isize {
+        // No getrandom (very old kernel): fall back to the clock and pid, still unique enough
+        // because a collision only costs a retry.
+        let t = Utc::now().timestamp_subsec_nanos() ^ (std::process::id() << 8);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> (i * 8)) as u8;
+        }
+    }
+}
+
+/// Parse a `--since` argument: RFC 3339 (`2026-11-21T05:00:00Z`), a local date
+/// (`2026-11-21`, midnight local time), a local date and time (`2026-11-21 05:00`,
+/// `2026-11-21T05:00:00`), or a duration back from `now` (`30s`, `30m`, `2h`, `3d`, `1w`).
+pub fn parse_since(arg: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let s = arg.trim();
+    if let Some(d) = parse_relative(s) {
+        return Ok(now - d);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return local(t, arg);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return local(d.and_hms_opt(0, 0, 0).expect("midnight exists"), arg);
+    }
+    Err(format!(
+        "invalid time {arg:?}: expected RFC 3339 (2026-11-21T05:00:00Z), a date (2026-11-21), \
+         or a duration ago (30m, 2h, 3d, 1w)"
+    ))
+}
+
+fn local(t: NaiveDateTime, arg: &str) -> Result<DateTime<Utc>, String> {
+    Local
+        .from_local_datetime(&t)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("invalid time {arg:?}: does not exist in the local time zone"))
+}
+
+fn parse_relative(s: &str) -> Option<chrono::Duration> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    if split == 0 {
+        return None;
+    }
+    let n: i64 = s[..split].parse().ok()?;
+    let secs = match s[split..].trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        _ => return None,
+    };
+    chrono::Duration::try_seconds(n.checked_mul(secs)?)
+}
+
+/// A duration for people: `0.012s`, `4.2s`, `3m05s`, `2h03m`.
+pub fn human_duration(secs: f64) -> String {
+    if secs < 60.0 {
+        if secs < 10.0 {
+            format!("{secs:.3}s")
+        } else {
+            format!("{secs:.1}s")
+        }
+    } else if secs < 3600.0 {
+        let s = secs as u64;
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        let m = secs as u64 / 60;
+        format!("{}h{:02}m", m / 60, m % 60)
+    }
+}
+
+/// A stored time in local time for terminals: `2026-11-21 06:12:00`.
+pub fn local_display(stored: &str) -> String {
+    match parse_time(stored) {
+        Some(t) => t
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        None => stored.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_format() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 21, 5, 12, 0).unwrap()
+            + chrono::Duration::microseconds(123_456);
+        assert_eq!(format_time(t), "2026-11-21T05:12:00.123456Z");
+        assert_eq!(parse_time("2026-11-21T05:12:00.123456Z"), Some(t));
+        let whole = Utc.with_ymd_and_hms(2026, 11, 21, 5, 12, 0).unwrap();
+        assert_eq!(format_time(whole), "2026-11-21T05:12:00.000000Z");
+    }
+
+    #[test]
+    fn now_matches_the_stored_format() {
+        for _ in 0..1000 {
+            let a = now();
+            let parsed = parse_time(&a).unwrap();
+            assert_eq!(format_time(parsed), a);
+        }
+    }
+
+    #[test]
+    fn run_ids() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 21, 5, 12, 0).unwrap();
+        let id = new_run_id(t);
+        assert_eq!(id.len(), "20261121T051200Z-3f9a1c".len());
+        assert!(id.starts_with("20261121T051200Z-"));
+        assert_ne!(new_run_id(t), new_run_id(t));
+    }
+
+    #[test]
+    fn since() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        assert_eq!(
+            parse_since("2h", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("30m", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("3d", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 18, 12, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("2026-11-20T01:02:03Z", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 20, 1, 2, 3).unwrap()
+        );
+        assert_eq!(
+            parse_since("2026-11-20T01:02:03+01:00", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 20, 0, 2, 3).unwrap()
+        );
+        let date = parse_since("2026-11-20", now).unwrap();
+        let expected = Local
+            .with_ymd_and_hms(2026, 11, 20, 0, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(date, expected);
+        assert!(parse_since("2026-11-20 05:00", now).is_ok());
+        for bad in ["", "h", "2x", "yesterday", "2026-13-01"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(0.0123), "0.012s");
+        assert_eq!(human_duration(12.34), "12.3s");
+        assert_eq!(human_duration(185.0), "3m05s");
+        assert_eq!(human_duration(7380.0), "2h03m");
+    }
+}

@@ -1,0 +1,261 @@
+//! The audit store: the product's memory of every run.
+//!
+//! Every step of every run is an *event* in one SQLite database. Events are only ever
+//! appended, and each carries the hash of the one before it, so any later change, deletion or
+//! reordering shows up in `runbook audit verify`.
+//!
+//! # Architecture
+//!
+//! ```text
+//!  executor ──► RunRecorder::record(kind, step, payload, Durable | Buffered)
+//!                 │  redact payload (redact.rs) → JSON text, seq, time
+//!                 │  Buffered: keep in memory until flush() (group commit, end of each step)
+//!                 │  Durable:  buffered events + this one, committed before returning
+//!                 ▼
+//!               AuditStore (store.rs): one write connection per process
+//!                 │  chain.rs: hash = SHA-256(canonical(prev_hash, run, seq, time, kind,
+//!                 │            step, payload)); the head is re-checked inside the write
+//!                 │            transaction, so several processes can append safely
+//!                 ├──► SQLite (WAL, synchronous=FULL, busy_timeout 30 s), migrations/
+//!                 └──► journald mirror (journal.rs), best effort
+//!
+//!  runbook log / replay / audit verify / audit export  ──► query.rs, scan.rs, verify.rs,
+//!                                                         export.rs
+//! ```
+//!
+//! - **Schema** (`migrations/`): `sources` (runbook text, once per SHA-256), `runs` (one row per
+//!   run, an index for `log`), `events` (the chain). Triggers abort every UPDATE and DELETE on
+//!   the three tables; no code path issues one. A run's end is an event, never an update: its
+//!   status is derived from its events ([`RunState`]).
+//! - **Chain** ([`chain`]): one global chain ordered by `events.id`; the canonical encoding is
+//!   documented there precisely enough to re-verify an export in a few lines of Python
+//!   (`tests/verify_export.py`).
+//! - **Durability** ([`Durability`]): the executor makes the intent of every mutating host call,
+//!   run start and end, and gates `Durable` (fsync'd before the call returns); read-only calls
+//!   are `Buffered` and group-committed by [`RunRecorder::flush`] at the end of each step. A
+//!   durable append writes the run's buffered events first, so order is preserved. A crash can
+//!   leave an intent without an outcome, never an outcome without an intent.
+//! - **Crash recovery**: [`AuditStore::open`] (every invocation) appends an `interrupted` event
+//!   to each run that has no end event and whose process is gone (pid, process start time, boot
+//!   id and pid namespace are in the `run-start` payload; see [`process`]). Runs of live
+//!   processes are left alone.
+//! - **Redaction** ([`redact`]): every payload is redacted before it is hashed and written; the
+//!   same [`Redactor`] (including secrets the runbook registers at run time) is available to the
+//!   CLI for terminal output.
+//! - **Location** ([`default_path`]): `/var/lib/runbook/audit.db` for root, else
+//!   `$XDG_STATE_HOME/runbook/audit.db`; the directory is created 0700, the file 0600.
+//!
+//! # API for the executor
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), runbook::audit::AuditError> {
+//! use runbook::audit::{AuditStore, Durability, NewRun, RunStatus};
+//! use serde_json::json;
+//!
+//! let store = AuditStore::open(&runbook::audit::default_path()).await?;
+//! let run = store
+//!     .start_run(NewRun {
+//!         runbook: "restart-unit".into(),
+//!         source: "//! name: restart-unit\n...".into(),
+//!         params: json!({"unit": "nginx.service"}),
+//!         operator: runbook::audit::operator_identity(),
+//!         host: runbook::audit::hostname(),
+//!         dry_run: false,
+//!         dry_run_reason: None,
+//!     })
+//!     .await?;
+//! run.record("step-start", Some("Restart"), json!({}), Durability::Buffered).await?;
+//! let intent = run
+//!     .record("intent", Some("Restart"), json!({"fn": "systemd.restart",
+//!             "args": {"unit": "nginx.service"}}), Durability::Durable)
+//!     .await?;
+//! // ... perform the call ...
+//! run.record("outcome", Some("Restart"), json!({"fn": "systemd.restart",
+//!            "intent_seq": intent, "result": {"job": "/org/freedesktop/systemd1/job/42"}}),
+//!            Durability::Durable)
+//!     .await?;
+//! run.record("step-end", Some("Restart"), json!({"status": "ok"}), Durability::Buffered)
+//!     .await?;
+//! run.flush().await?;
+//! run.finish(RunStatus::Ok, json!({})).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Event kinds
+//!
+//! The store accepts any kind; `replay` and the journal mirror understand these (payload
+//! fields in parentheses, all optional unless noted):
+//!
+//! | kind          | written by          | payload                                                        |
+//! |---------------|---------------------|----------------------------------------------------------------|
+//! | `run-start`   | `start_run`         | runbook, source_sha256, params, operator, host, dry_run, dry_run_reason, pid, proc_start, boot_id, pid_ns, version |
+//! | `step-start`  | executor            | (`{}`); the step name is the event's `step`                    |
+//! | `step-end`    | executor            | status (`ok`/`failed`), error                                  |
+//! | `call`        | executor, Buffered  | fn, args, result or error, duration_ms: a read-only host call  |
+//! | `intent`      | executor, Durable   | fn, args: a mutating call about to run                         |
+//! | `outcome`     | executor            | fn, intent_seq, result or error, duration_ms                   |
+//! | `planned`     | executor (dry run)  | fn, args, plan: a mutating call not performed                  |
+//! | `gate`        | executor, Durable   | question, answer, answered_by, reason                          |
+//! | `log`         | executor            | level, message: output of the runbook itself                   |
+//! | `finding`     | executor            | subject, severity, summary, evidence, next                     |
+//! | `run-end`     | `finish`            | status, exit_code, error, and any fields of `detail`           |
+//! | `interrupted` | `open` (recovery)   | reason, pid, last_seq, last_kind, detected_by                  |
+
+pub mod chain;
+pub mod clock;
+mod export;
+mod journal;
+mod path;
+pub mod process;
+mod query;
+mod recorder;
+pub mod redact;
+mod scan;
+mod store;
+mod verify;
+
+use std::path::PathBuf;
+
+pub use export::export;
+pub use journal::{is_mirrored, JOURNAL_SOCKET};
+pub use path::default_path;
+pub use process::{hostname, operator_identity};
+pub use query::{
+    list_runs, resolve_run, run_detail, source_text, RunDetail, RunFilter, RunSummary,
+};
+pub use recorder::RunRecorder;
+pub use redact::Redactor;
+pub use scan::{for_each_event, EventFilter, EventRef};
+pub use store::{AuditStore, NewRun};
+pub use verify::{verify, ChainBreak, VerifyOptions, VerifyReport};
+
+/// How soon an event must be on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Committed and fsync'd before `record` returns, after any buffered events of the run.
+    /// For run start and end, gates, and the intent of every mutating host call.
+    Durable,
+    /// Kept in memory by the [`RunRecorder`] until [`RunRecorder::flush`] (or the next durable
+    /// event) writes all buffered events in one transaction. For read-only calls; flush at the
+    /// end of each step. Lost if the process dies before the flush.
+    Buffered,
+}
+
+/// How a run ended, as passed to [`RunRecorder::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Ok,
+    Failed,
+    Refused,
+    Canceled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+            RunStatus::Refused => "refused",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+
+    /// The process exit code documented for this status (`crate::error::exit`).
+    pub fn exit_code(self) -> i32 {
+        use crate::error::exit;
+        match self {
+            RunStatus::Ok => exit::OK,
+            RunStatus::Failed => exit::RUNBOOK_FAILED,
+            RunStatus::Refused => exit::REFUSED,
+            RunStatus::Canceled => exit::CANCELED,
+        }
+    }
+}
+
+/// A run's state as derived from its events: the `run-end` status if there is one, else
+/// `interrupted` if recovery marked it, else `running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Ok,
+    Failed,
+    Refused,
+    Canceled,
+    Interrupted,
+    Running,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Ok => "ok",
+            RunState::Failed => "failed",
+            RunState::Refused => "refused",
+            RunState::Canceled => "canceled",
+            RunState::Interrupted => "interrupted",
+            RunState::Running => "running",
+        }
+    }
+
+    /// From the `status` field of a `run-end` payload. Unknown values count as failed.
+    pub fn from_end_status(s: &str) -> RunState {
+        match s {
+            "ok" => RunState::Ok,
+            "refused" => RunState::Refused,
+            "canceled" => RunState::Canceled,
+            _ => RunState::Failed,
+        }
+    }
+}
+
+/// Everything that can go wrong in the audit store.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit database {path}: {what}: {source}")]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("audit database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("audit database {path}: migration failed: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("audit database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The chain does not verify. Names the first bad event.
+    #[error("audit chain broken at event {} (run {}, seq {}): {}", .0.id, .0.run, .0.seq, .0.problem)]
+    ChainBroken(ChainBreak),
+    /// Something other than the chain is inconsistent (runs, sources, sequence).
+    #[error("audit database inconsistent: {0}")]
+    Inconsistent(String),
+    #[error(
+        "expected head {0} is not in the chain: the newest events were removed or the database \
+         was replaced"
+    )]
+    HeadMissing(String),
+    #[error("no run matches {0:?}")]
+    NoSuchRun(String),
+    #[error("{0:?} matches several runs ({1}); give more of the id")]
+    AmbiguousRun(String, String),
+    #[error("run {0} has already finished; nothing more can be recorded")]
+    Finished(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl From<AuditError> for crate::error::Error {
+    /// Lookup mistakes (no such run, ambiguous prefix, bad argument) are usage errors (exit 2);
+    /// everything else is an audit error (exit 4).
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::NoSuchRun(_)
+            | AuditError::AmbiguousRun(..)
+            | AuditError::InvalidArgument(_) => crate::error::Error::Usage(e.to_string()),
+            _ => crate::error::Error::Audit(e.to_string()),
+        }
+    }
+}

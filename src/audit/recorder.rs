@@ -1,0 +1,209 @@
+//! One run's handle on the audit store.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::store::{AuditStore, Pending};
+use super::{clock, AuditError, Durability, Redactor, RunStatus};
+
+/// Buffered events kept in memory before a flush is forced, to bound memory use in runs that
+/// make many read-only calls within one step.
+const AUTO_FLUSH: usize = 4096;
+
+struct State {
+    next_seq: i64,
+    buffer: Vec<Pending>,
+    finished: bool,
+    /// Kind and step names seen so far, shared between events instead of copied.
+    names: Vec<Arc<str>>,
+}
+
+impl State {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.iter().rev().find(|n| &***n == name) {
+            return n.clone();
+        }
+        if self.names.len() >= 64 {
+            self.names.remove(0);
+        }
+        let n: Arc<str> = name.into();
+        self.names.push(n.clone());
+        n
+    }
+}
+
+/// Records the events of one run. Obtained from [`AuditStore::start_run`]; `Send + Sync`, so
+/// host functions on the engine thread can call it through `Handle::block_on`.
+///
+/// Events are numbered 1, 2, 3, ... in the order `record` is called (`run-start` is 1). Call
+/// [`RunRecorder::flush`] at the end of each step and [`RunRecorder::finish`] at the end of the
+/// run: buffered events still in memory when the recorder is dropped are lost.
+pub struct RunRecorder {
+    store: AuditStore,
+    id: Arc<str>,
+    redactor: Redactor,
+    state: tokio::sync::Mutex<State>,
+}
+
+impl std::fmt::Debug for RunRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunRecorder").field("id", &self.id).finish()
+    }
+}
+
+impl RunRecorder {
+    pub(crate) fn new(
+        store: AuditStore,
+        id: Arc<str>,
+        redactor: Redactor,
+        next_seq: i64,
+    ) -> RunRecorder {
+        RunRecorder {
+            store,
+            id,
+            redactor,
+            state: tokio::sync::Mutex::new(State {
+                next_seq,
+                buffer: Vec::new(),
+                finished: false,
+                names: Vec::new(),
+            }),
+        }
+    }
+
+    /// The run id, e.g. `20261121T051200Z-3f9a1c`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The store this run writes to.
+    pub fn store(&self) -> &AuditStore {
+        &self.store
+    }
+
+    /// The redactor applied to this run's payloads. Use it for terminal output too; clones
+    /// share runtime secrets.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Redact `value` from this run's events and output from now on (a runbook marked it
+    /// secret). Values shorter than 4 characters are ignored.
+    pub fn add_secret(&self, value: &str) {
+        self.redactor.add_secret(value);
+    }
+
+    /// Record one event. The payload is redacted, then serialized once; that text is what is
+    /// hashed and stored. Returns the event's seq.
+    ///
+    /// `Durable`: this run's buffered events and this one are committed (fsync'd) before
+    /// returning; on error nothing of this event was written and the buffered events stay
+    /// buffered. `Buffered`: kept in memory until the next flush or durable event.
+    pub async fn record(
+        &self,
+        kind: &str,
+        step: Option<&str>,
+        payload: Value,
+        durability: Durability,
+    ) -> Result<u64, AuditError> {
+        self.push(kind, step, payload, durability, false).await
+    }
+
+    async fn push(
+        &self,
+        kind: &str,
+        step: Option<&str>,
+        mut payload: Value,
+        durability: Durability,
+        last: bool,
+    ) -> Result<u64, AuditError> {
+        self.redactor.redact_json(&mut payload);
+        let payload: Arc<str> = serde_json::to_string(&payload)
+            .expect("JSON values serialize")
+            .into();
+        let step = step.map(|s| self.redactor.redact_str(s));
+
+        let mut st = self.state.lock().await;
+        if st.finished {
+            return Err(AuditError::Finished(self.id.to_string()));
+        }
+        let kind = st.intern(kind);
+        let step = step.map(|s| st.intern(&s));
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.buffer.push(Pending {
+            run: self.id.clone(),
+            seq,
+            time: clock::now().into(),
+            kind,
+            step,
+            payload,
+        });
+        match durability {
+            Durability::Buffered => {
+                if st.buffer.len() >= AUTO_FLUSH {
+                    self.write_buffer(&mut st).await?;
+                }
+            }
+            Durability::Durable => {
+                if let Err(e) = self.write_buffer(&mut st).await {
+                    // The durable event was not written: take it back so that no gap in seq
+                    // and no record of an action that never happened remains.
+                    st.buffer.pop();
+                    st.next_seq -= 1;
+                    return Err(e);
+                }
+            }
+        }
+        st.finished = last;
+        Ok(seq as u64)
+    }
+
+    /// Write all buffered events in one transaction.
+    pub async fn flush(&self) -> Result<(), AuditError> {
+        let mut st = self.state.lock().await;
+        self.write_buffer(&mut st).await
+    }
+
+    async fn write_buffer(&self, st: &mut State) -> Result<(), AuditError> {
+        if st.buffer.is_empty() {
+            return Ok(());
+        }
+        let hashes = self.store.append(&st.buffer).await?;
+        self.store.mirror(&st.buffer, &hashes);
+        st.buffer.clear();
+        Ok(())
+    }
+
+    /// Record the durable `run-end` event: `{"status", "exit_code", ...detail}`. `detail`'s
+    /// fields (an object, e.g. `{"error": "..."}`) are merged in; any other non-null value is
+    /// stored as `"detail"`. After this, `record` fails with [`AuditError::Finished`].
+    pub async fn finish(&self, status: RunStatus, detail: Value) -> Result<(), AuditError> {
+        let mut payload = Map::new();
+        payload.insert("status".into(), status.as_str().into());
+        payload.insert("exit_code".into(), status.exit_code().into());
+        match detail {
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    if k != "status" && k != "exit_code" {
+                        payload.insert(k, v);
+                    }
+                }
+            }
+            Value::Null => {}
+            other => {
+                payload.insert("detail".into(), other);
+            }
+        }
+        self.push(
+            "run-end",
+            None,
+            Value::Object(payload),
+            Durability::Durable,
+            true,
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,563 @@
+//! Redaction: the last line of defence between secrets and the audit trail.
+//!
+//! Every payload passes through [`Redactor::redact_json`] before it is hashed and written, and
+//! the CLI uses [`Redactor::redact_str`] on anything it prints from a run. What is replaced by
+//! `[REDACTED]` (key names are kept so the trail still says *what* was set):
+//!
+//! - values of assignments whose key names a secret: `KEY=value`, `KEY: value`,
+//!   `"key": "value"` (JSON inside text), and in payload JSON itself every string or number
+//!   under an object key that names a secret (`{"password": "x"}` → `{"password": "[REDACTED]"}`);
+//! - bearer tokens (`Authorization: Bearer xxx`, `bearer xxx`);
+//! - passwords in URLs (`postgres://user:secret@host/db`);
+//! - SQL `PASSWORD 'secret'` clauses;
+//! - private key blocks (`-----BEGIN ... PRIVATE KEY-----` up to the matching `END` line, or to
+//!   the end of the text when the block is cut off);
+//! - every value a runbook marks secret at run time ([`Redactor::add_secret`]); values shorter
+//!   than [`MIN_SECRET_LEN`] characters are ignored so that output is not shredded.
+//!
+//! A key names a secret when one of its word parts (split at `_`, `-`, `.`, and lower→upper
+//! camel-case boundaries) contains `password`, `passwd`, `passphrase`, `secret`, `token` or
+//! `credential`, or is exactly `pass`, `pwd`, `key`, `keys`, `apikey`, `privatekey`,
+//! `accesskey`, `secretkey`, `auth`, `authorization` or `cookie`. So `API_KEY`, `PRIVATE_KEY`,
+//! `apiKey`, `PGPASSWORD` and `Authorization` are secret; `keyboard`, `monkey` and `author` are
+//! not.
+//!
+//! The patterns are compiled once per process. A [`Redactor`] is cheap to clone and clones share
+//! their runtime secrets, so a secret added through any clone is redacted by all of them.
+
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock, RwLock};
+
+use regex::{Captures, Regex, RegexSet};
+use serde_json::Value;
+
+/// The replacement text.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Runtime secrets shorter than this many characters are not redacted.
+pub const MIN_SECRET_LEN: usize = 4;
+
+struct Rules {
+    private_key: Regex,
+    bearer: Regex,
+    url_password: Regex,
+    json_pair: Regex,
+    sql_password: Regex,
+    assign_eq: Regex,
+    assign_colon: Regex,
+    /// All of the above in one automaton: most strings match none, and one scan says so.
+    any: RegexSet,
+}
+
+static RULES: LazyLock<Rules> = LazyLock::new(|| {
+    // A key that contains one of the secret words somewhere; `is_secret_key` then checks the
+    // word parts precisely (so that `keyboard` is left alone).
+    const KEY: &str =
+        r"[A-Za-z0-9_.\-]*(?i:pass|pwd|secret|token|key|credential|auth|cookie)[A-Za-z0-9_.\-]*";
+    let patterns = [
+        // private_key
+        r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----).*?(-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)".to_string(),
+        // bearer
+        r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*".to_string(),
+        // url_password
+        r#"\b([A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@"']+:)[^\s/@"']+@"#.to_string(),
+        // json_pair
+        r#""([^"\\\n]{1,128})"(\s*:\s*)"(?:[^"\\]|\\.)*""#.to_string(),
+        // sql_password
+        r"(?i)\b(password)(\s+)'(?:[^']|'')*'".to_string(),
+        // assign_eq, `KEY=value`: the value ends at white space, as in a shell.
+        format!(r#"\b({KEY})(\s*=\s*)(\[REDACTED\]|"[^"\n]*"|'[^'\n]*'|[^\s"']+)"#),
+        // assign_colon, `KEY: value`: the value may contain spaces (`Authorization: Basic xyz`)
+        // and ends at the end of the line or at `,;}]`.
+        format!(
+            r#"\b({KEY})(\s*:[ \t]*)(\[REDACTED\]|"[^"\n]*"|'[^'\n]*'|[^\s"',;}}\]]+(?:[ \t]+[^\s"',;}}\]]+)*)"#
+        ),
+    ];
+    let re = |i: usize| Regex::new(&patterns[i]).expect("redaction pattern compiles");
+    Rules {
+        private_key: re(0),
+        bearer: re(1),
+        url_password: re(2),
+        json_pair: re(3),
+        sql_password: re(4),
+        assign_eq: re(5),
+        assign_colon: re(6),
+        any: RegexSet::new(&patterns).expect("redaction patterns compile"),
+    }
+});
+
+/// Cheap first test for the static rules: each needs `=`, `:`, `-----` (key blocks),
+/// `bearer` or `password` somewhere in the text.
+fn might_match_rules(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().any(|&c| c == b'=' || c == b':')
+        || text.contains("-----")
+        || contains_ignore_case(b, b"bearer")
+        || contains_ignore_case(b, b"password")
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.len() >= needle.len()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Cheap first test for [`is_secret_key`]: does the key contain a secret word at all?
+fn mentions_secret_word(key: &str) -> bool {
+    const WORDS: [&[u8]; 8] = [
+        b"pass",
+        b"pwd",
+        b"secret",
+        b"token",
+        b"key",
+        b"credential",
+        b"auth",
+        b"cookie",
+    ];
+    WORDS
+        .iter()
+        .any(|w| contains_ignore_case(key.as_bytes(), w))
+}
+
+/// Whether an assignment or object key names a secret. See the module documentation.
+pub fn is_secret_key(key: &str) -> bool {
+    mentions_secret_word(key)
+        && split_words(key).any(|part| {
+            let p = part.to_ascii_lowercase();
+            [
+                "password",
+                "passwd",
+                "passphrase",
+                "secret",
+                "token",
+                "credential",
+            ]
+            .iter()
+            .any(|w| p.contains(w))
+                || matches!(
+                    p.as_str(),
+                    "pass"
+                        | "pwd"
+                        | "key"
+                        | "keys"
+                        | "apikey"
+                        | "privatekey"
+                        | "accesskey"
+                        | "secretkey"
+                        | "auth"
+                        | "authorization"
+                        | "cookie"
+                )
+        })
+}
+
+/// Word parts of a key: split at `_`, `-`, `.`, spaces and lower→upper camel-case boundaries.
+fn split_words(key: &str) -> impl Iterator<Item = &str> {
+    let bytes = key.as_bytes();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for i in 0..bytes.len() {
+        let b = bytes[i];
+        if matches!(b, b'_' | b'-' | b'.' | b' ') {
+            if start < i {
+                parts.push(&key[start..i]);
+            }
+            start = i + 1;
+        } else if i > start && b.is_ascii_uppercase() && bytes[i - 1].is_ascii_lowercase() {
+            parts.push(&key[start..i]);
+            start = i;
+        }
+    }
+    if start < bytes.len() {
+        parts.push(&key[start..]);
+    }
+    parts.into_iter()
+}
+
+#[derive(Default)]
+struct Secrets {
+    values: Vec<String>,
+    matcher: Option<Regex>,
+}
+
+/// Replaces secrets with `[REDACTED]`. Clones share the runtime secrets.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    secrets: Arc<RwLock<Secrets>>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.secrets.read().map(|s| s.values.len()).unwrap_or(0);
+        f.debug_struct("Redactor")
+            .field("runtime_secrets", &n)
+            .finish()
+    }
+}
+
+/// Replace the whole match (after any prefix groups we keep) in `replace_all` callbacks.
+fn keep(caps: &Captures<'_>, groups: &[usize], tail: &str) -> String {
+    let mut out = String::new();
+    for &g in groups {
+        out.push_str(caps.get(g).map_or("", |m| m.as_str()));
+    }
+    out.push_str(tail);
+    out
+}
+
+/// Apply `f` to `text`, keeping it borrowed when nothing changed.
+fn chain<'a>(text: Cow<'a, str>, f: impl Fn(&str) -> Cow<'_, str>) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(s) => f(s),
+        Cow::Owned(s) => match f(&s) {
+            Cow::Borrowed(_) => Cow::Owned(s),
+            Cow::Owned(n) => Cow::Owned(n),
+        },
+    }
+}
+
+fn redact_assignment(c: &Captures<'_>) -> String {
+    if !is_secret_key(&c[1]) {
+        return c[0].to_string();
+    }
+    let quoted = match c[3].as_bytes()[0] {
+        q @ (b'"' | b'\'') => {
+            let q = q as char;
+            format!("{q}{REDACTED}{q}")
+        }
+        _ => REDACTED.to_string(),
+    };
+    format!("{}{}{quoted}", &c[1], &c[2])
+}
+
+impl Redactor {
+    pub fn new() -> Redactor {
+        Redactor::default()
+    }
+
+    /// Redact `value` wherever it appears from now on. Values shorter than [`MIN_SECRET_LEN`]
+    /// characters (after trimming) are ignored.
+    pub fn add_secret(&self, value: &str) {
+        let value = value.trim();
+        if value.chars().count() < MIN_SECRET_LEN {
+            return;
+        }
+        let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        if secrets.values.iter().any(|v| v == value) {
+            return;
+        }
+        secrets.values.push(value.to_string());
+        // Longest first, so a secret that contains another is replaced whole.
+        let mut sorted: Vec<&String> = secrets.values.iter().collect();
+        sorted.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let pattern = sorted
+            .iter()
+            .map(|v| regex::escape(v))
+            .collect::<Vec<_>>()
+            .join("|");
+        secrets.matcher = Regex::new(&pattern).ok();
+    }
+
+    /// Number of runtime secrets registered.
+    pub fn secret_count(&self) -> usize {
+        self.secrets.read().map(|s| s.values.len()).unwrap_or(0)
+    }
+
+    /// Redact secrets in free text. Borrowed when nothing was redacted.
+    pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let rules = &*RULES;
+        let mut out: Cow<'a, str> = Cow::Borrowed(text);
+        {
+            let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(m) = &secrets.matcher {
+                out = chain(out, |s| m.replace_all(s, REDACTED));
+            }
+        }
+        if !might_match_rules(&out) || !rules.any.is_match(&out) {
+            return out;
+        }
+        out = chain(out, |s| {
+            rules.private_key.replace_all(s, |c: &Captures<'_>| {
+                let end = c.get(2).map_or("", |m| m.as_str());
+                format!("{}\n{REDACTED}\n{end}", &c[1])
+            })
+        });
+        out = chain(out, |s| {
+            rules
+                .url_password
+                .replace_all(s, |c: &Captures<'_>| keep(c, &[1], "[REDACTED]@"))
+        });
+        out = chain(out, |s| {
+            rules.json_pair.replace_all(s, |c: &Captures<'_>| {
+                if is_secret_key(&c[1]) {
+                    format!("\"{}\"{}\"{REDACTED}\"", &c[1], &c[2])
+                } else {
+                    c[0].to_string()
+                }
+            })
+        });
+        out = chain(out, |s| {
+            rules
+                .sql_password
+                .replace_all(s, |c: &Captures<'_>| keep(c, &[1, 2], "'[REDACTED]'"))
+        });
+        for rule in [&rules.assign_eq, &rules.assign_colon] {
+            out = chain(out, |s| rule.replace_all(s, redact_assignment));
+        }
+        // Bearer tokens outside an `Authorization:` assignment (which took the whole value).
+        out = chain(out, |s| {
+            rules
+                .bearer
+                .replace_all(s, |c: &Captures<'_>| keep(c, &[1, 2], REDACTED))
+        });
+        out
+    }
+
+    /// Redact a JSON value in place: every string goes through [`Redactor::redact_str`], and
+    /// every string or number under an object key that names a secret becomes `"[REDACTED]"`.
+    pub fn redact_json(&self, value: &mut Value) {
+        self.walk(value, false);
+    }
+
+    fn walk(&self, value: &mut Value, secret: bool) {
+        match value {
+            Value::String(s) => {
+                if secret {
+                    if s != REDACTED {
+                        *s = REDACTED.to_string();
+                    }
+                } else if let Cow::Owned(r) = self.redact_str(s) {
+                    *s = r;
+                }
+            }
+            Value::Number(_) if secret => *value = Value::String(REDACTED.to_string()),
+            Value::Array(items) => {
+                for item in items {
+                    self.walk(item, secret);
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    let secret = secret || is_secret_key(k);
+                    self.walk(v, secret);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(s: &str) -> String {
+        Redactor::new().redact_str(s).into_owned()
+    }
+
+    #[test]
+    fn env_assignments() {
+        assert_eq!(
+            r("POSTGRES_PASSWORD=hunter2-secret"),
+            "POSTGRES_PASSWORD=[REDACTED]"
+        );
+        assert_eq!(
+            r("export API_KEY=abc123 USER=bob"),
+            "export API_KEY=[REDACTED] USER=bob"
+        );
+        assert_eq!(r("PRIVATE_KEY='x y z'"), "PRIVATE_KEY='[REDACTED]'");
+        assert_eq!(r(r#"DB_SECRET="s e c""#), r#"DB_SECRET="[REDACTED]""#);
+        assert_eq!(r("--password=abc"), "--password=[REDACTED]");
+        assert_eq!(r("PGPASSWORD=x1 psql"), "PGPASSWORD=[REDACTED] psql");
+        assert_eq!(r("GITHUB_TOKEN = ghp_abc"), "GITHUB_TOKEN = [REDACTED]");
+        assert_eq!(r("auth=xyz"), "auth=[REDACTED]");
+        assert_eq!(r("https://x/?token=abc&a=1"), "https://x/?token=[REDACTED]");
+    }
+
+    #[test]
+    fn colon_assignments() {
+        assert_eq!(
+            r("password: correct horse battery\nuser: bob"),
+            "password: [REDACTED]\nuser: bob"
+        );
+        assert_eq!(r("  client_secret: 'abc'"), "  client_secret: '[REDACTED]'");
+        assert_eq!(r("{apiKey: abc, name: x}"), "{apiKey: [REDACTED], name: x}");
+        assert_eq!(
+            r("Authorization: Basic dXNlcjpwYXNz"),
+            "Authorization: [REDACTED]"
+        );
+        assert_eq!(r("X-Api-Key: 1234"), "X-Api-Key: [REDACTED]");
+    }
+
+    #[test]
+    fn non_secret_keys_are_kept() {
+        for s in [
+            "keyboard=us",
+            "monkey: george",
+            "author: jane",
+            "USER=bob",
+            "unit: nginx.service",
+            "https://example.com:8443/path",
+            "passenger=3",
+        ] {
+            assert_eq!(r(s), s, "{s}");
+        }
+    }
+
+    #[test]
+    fn json_in_text() {
+        assert_eq!(
+            r(r#"{"user": "bob", "password": "hunter2", "api_key":"k"}"#),
+            r#"{"user": "bob", "password": "[REDACTED]", "api_key":"[REDACTED]"}"#
+        );
+        assert_eq!(r(r#"{"token": "a\"b"}"#), r#"{"token": "[REDACTED]"}"#);
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(
+            r("Authorization: Bearer eyJhbGciOi.x.y"),
+            "Authorization: [REDACTED]"
+        );
+        assert_eq!(
+            r("curl -H 'authorization: bearer abc123=' x"),
+            "curl -H 'authorization: [REDACTED]' x"
+        );
+        assert_eq!(
+            r("sent bearer abc.def-123 to upstream"),
+            "sent bearer [REDACTED] to upstream"
+        );
+    }
+
+    #[test]
+    fn url_passwords() {
+        assert_eq!(
+            r("postgres://app:s3cr3t@db:5432/app"),
+            "postgres://app:[REDACTED]@db:5432/app"
+        );
+        assert_eq!(
+            r("DATABASE_URL=postgres://a:b@h/d"),
+            "DATABASE_URL=postgres://a:[REDACTED]@h/d"
+        );
+    }
+
+    #[test]
+    fn sql_password() {
+        assert_eq!(
+            r("ALTER ROLE app WITH LOGIN PASSWORD 'it''s secret';"),
+            "ALTER ROLE app WITH LOGIN PASSWORD '[REDACTED]';"
+        );
+    }
+
+    #[test]
+    fn private_key_blocks() {
+        let text = "before\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\nAAAA\n-----END OPENSSH PRIVATE KEY-----\nafter";
+        assert_eq!(
+            r(text),
+            "before\n-----BEGIN OPENSSH PRIVATE KEY-----\n[REDACTED]\n-----END OPENSSH PRIVATE KEY-----\nafter"
+        );
+        let cut = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nMore";
+        assert_eq!(r(cut), "-----BEGIN RSA PRIVATE KEY-----\n[REDACTED]\n");
+        let public = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----";
+        assert_eq!(r(public), public);
+    }
+
+    #[test]
+    fn runtime_secrets() {
+        let red = Redactor::new();
+        red.add_secret("abc"); // too short: ignored
+        red.add_secret("s3cret-value");
+        red.add_secret("s3cret-value-longer");
+        assert_eq!(red.secret_count(), 2);
+        assert_eq!(red.redact_str("abc"), "abc");
+        assert_eq!(
+            red.redact_str("x s3cret-value-longer y s3cret-value z"),
+            "x [REDACTED] y [REDACTED] z"
+        );
+        // Clones share secrets.
+        let clone = red.clone();
+        red.add_secret("later-added");
+        assert_eq!(clone.redact_str("later-added"), REDACTED);
+        // Regex metacharacters are literal.
+        red.add_secret("a.b*c");
+        assert_eq!(red.redact_str("axbbc a.b*c"), "axbbc [REDACTED]");
+    }
+
+    #[test]
+    fn borrowed_when_clean() {
+        assert!(matches!(
+            Redactor::new().redact_str("nothing to see here"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn json_payloads() {
+        let red = Redactor::new();
+        red.add_secret("rt-secret-1");
+        let mut v = json!({
+            "fn": "postgres.create_role",
+            "args": {"name": "app", "password": "hunter2", "pin": 1234, "enabled": true},
+            "credentials": ["a", {"x": "b"}],
+            "stdout": "POSTGRES_PASSWORD=hunter2-secret\nok rt-secret-1",
+            "keyboard": "us",
+        });
+        red.redact_json(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "fn": "postgres.create_role",
+                "args": {"name": "app", "password": "[REDACTED]", "pin": 1234, "enabled": true},
+                "credentials": ["[REDACTED]", {"x": "[REDACTED]"}],
+                "stdout": "POSTGRES_PASSWORD=[REDACTED]\nok [REDACTED]",
+                "keyboard": "us",
+            })
+        );
+        // Key order is preserved.
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["fn", "args", "credentials", "stdout", "keyboard"]);
+    }
+
+    #[test]
+    fn secret_key_words() {
+        for k in [
+            "PASSWORD",
+            "db_password",
+            "PGPASSWORD",
+            "API_KEY",
+            "PRIVATE_KEY",
+            "apiKey",
+            "APIKey",
+            "x-api-key",
+            "secret",
+            "client_secrets",
+            "GITHUB_TOKEN",
+            "credentials",
+            "Authorization",
+            "auth",
+            "passwd",
+            "ssh.key",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "keyboard",
+            "monkey",
+            "author",
+            "user",
+            "unit",
+            "hotkeys_enabled_x",
+            "path",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn idempotent() {
+        let once = r("PASSWORD=x token: y Authorization: Bearer z");
+        assert_eq!(r(&once), once);
+    }
+}

@@ -1,0 +1,607 @@
+//! Opening the database and appending to the chain.
+//!
+//! Each [`AuditStore`] owns one write connection, guarded by a mutex, so writes from one process
+//! are serialized. Several processes may append to the same file: every append re-checks the
+//! chain head inside its write transaction, which SQLite serializes across processes.
+//!
+//! - A single event (the common durable case: an intent, a gate) is one statement,
+//!   `INSERT ... SELECT ... WHERE <current head> = <head we hashed against>`, which SQLite runs
+//!   as its own write transaction: one round trip and one WAL fsync. The head is cached between
+//!   appends; if another process appended meanwhile, the statement inserts nothing and we re-read
+//!   the head and try again.
+//! - Several events (a flush) use `BEGIN IMMEDIATE`, read the head, hash, insert in multi-row
+//!   statements, `COMMIT`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Row};
+
+use super::chain::{self, EventFields, GENESIS};
+use super::journal::{is_mirrored, Mirror, MirrorEntry};
+use super::process::{liveness, Liveness, ProcessIdentity};
+use super::recorder::RunRecorder;
+use super::redact::Redactor;
+use super::{clock, path, AuditError};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// How long a writer waits for another process's write transaction.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const COLUMNS: &str = "run, seq, time, kind, step, payload, prev_hash, hash";
+const PARAMS_PER_ROW: usize = 8;
+
+/// Multi-row INSERT sizes used inside a write transaction, largest first. A few fixed sizes
+/// keep the prepared-statement cache small.
+const CHUNKS: [usize; 4] = [512, 64, 8, 1];
+
+/// The largest batch appended by the single-statement, head-checking path.
+const CONDITIONAL_MAX: usize = 8;
+
+fn values_clause(rows: usize) -> String {
+    let row = format!("({})", ["?"; PARAMS_PER_ROW].join(", "));
+    vec![row; rows].join(", ")
+}
+
+static INSERT_CHUNK: LazyLock<Vec<String>> = LazyLock::new(|| {
+    CHUNKS
+        .iter()
+        .map(|&n| format!("INSERT INTO events ({COLUMNS}) VALUES {}", values_clause(n)))
+        .collect()
+});
+
+/// `INSERT_IF_HEAD[n - 1]` appends n rows only if the chain head is still the bound hash.
+static INSERT_IF_HEAD: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (1..=CONDITIONAL_MAX)
+        .map(|n| {
+            format!(
+                "INSERT INTO events ({COLUMNS}) SELECT * FROM (VALUES {}) \
+                 WHERE COALESCE((SELECT hash FROM events ORDER BY id DESC LIMIT 1), '{GENESIS}') = ?",
+                values_clause(n)
+            )
+        })
+        .collect()
+});
+
+/// An event ready to be hashed and written: everything but the chain fields.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub run: Arc<str>,
+    pub seq: i64,
+    pub time: Arc<str>,
+    pub kind: Arc<str>,
+    pub step: Option<Arc<str>>,
+    pub payload: Arc<str>,
+}
+
+impl Pending {
+    fn fields<'a>(&'a self, prev_hash: &'a str) -> EventFields<'a> {
+        EventFields {
+            prev_hash,
+            run: &self.run,
+            seq: self.seq,
+            time: &self.time,
+            kind: &self.kind,
+            step: self.step.as_deref(),
+            payload: &self.payload,
+        }
+    }
+}
+
+/// What the executor knows about a run before it starts.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// The runbook's name (its `name:` header).
+    pub runbook: String,
+    /// The exact source text that will run; stored once per SHA-256 for `replay --source`.
+    pub source: String,
+    /// Validated parameters, as a JSON object. Redacted before storing.
+    pub params: Value,
+    /// Who runs it: see [`super::operator_identity`].
+    pub operator: Value,
+    /// The host the run acts on.
+    pub host: String,
+    pub dry_run: bool,
+    /// Why this is a dry run (`--dry-run`, site policy, ...), if it is one.
+    pub dry_run_reason: Option<String>,
+}
+
+struct Writer {
+    conn: SqliteConnection,
+    /// The chain head as of our last append, or None when unknown.
+    head: Option<Arc<str>>,
+}
+
+struct Inner {
+    path: PathBuf,
+    options: SqliteConnectOptions,
+    writer: tokio::sync::Mutex<Writer>,
+    mirror: Mirror,
+    me: ProcessIdentity,
+}
+
+/// The audit database of this machine. Cheap to clone; clones share one write connection.
+#[derive(Clone)]
+pub struct AuditStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AuditStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
+        .row_buffer_size(1024)
+        // 32 MiB of page cache (allocated as used): a flush of many events touches many pages.
+        .pragma("cache_size", "-32768")
+        // Statement journals of multi-row INSERTs stay in memory.
+        .pragma("temp_store", "memory")
+        .disable_statement_logging()
+}
+
+/// SQLITE_BUSY (any extended code): another connection holds a lock we could not wait for.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
+}
+
+/// Connect, retrying while another process holds the exclusive lock that switching a new
+/// database to WAL needs (SQLite does not wait for that one with busy_timeout).
+async fn connect(
+    path: &Path,
+    options: &SqliteConnectOptions,
+) -> Result<SqliteConnection, AuditError> {
+    let mut delay = Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match options.connect().await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => {
+                return Err(AuditError::Open {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+/// Apply pending migrations inside `BEGIN IMMEDIATE`, so two processes opening a new database
+/// at once do not both try to create it.
+async fn migrate(path: &Path, conn: &mut SqliteConnection) -> Result<(), AuditError> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max();
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(None);
+    if applied.is_some() && applied == latest {
+        return Ok(());
+    }
+    let err = |source| AuditError::Migrate {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    // `run_direct` is what `Migrator::run` calls after acquiring a connection; calling it
+    // directly keeps this future `Send` (sqlx's own workaround for "implementation of
+    // `Acquire` is not general enough"), so the store can be used from spawned tasks.
+    MIGRATOR
+        .run_direct(None, &mut *tx, false)
+        .await
+        .map_err(err)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The hash of the newest event, or the genesis value for an empty chain.
+pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<Arc<str>, sqlx::Error> {
+    let head: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+            .fetch_optional(conn)
+            .await?;
+    Ok(head.as_deref().unwrap_or(GENESIS).into())
+}
+
+/// Hash `events` as a continuation of `prev`.
+fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
+    let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len());
+    for e in events {
+        let prev = hashes.last().map_or(prev, |h| &**h);
+        let hex = chain::hex_digest(&chain::event_digest(&e.fields(prev)));
+        hashes.push(std::str::from_utf8(&hex).expect("hex is ASCII").into());
+    }
+    hashes
+}
+
+type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+fn bind_rows(mut q: Query, prev: &Arc<str>, events: &[Pending], hashes: &[Arc<str>]) -> Query {
+    for (i, e) in events.iter().enumerate() {
+        let prev = if i == 0 { prev } else { &hashes[i - 1] };
+        q = q
+            .bind(e.run.clone())
+            .bind(e.seq)
+            .bind(e.time.clone())
+            .bind(e.kind.clone())
+            .bind(e.step.clone())
+            .bind(e.payload.clone())
+            .bind(prev.clone())
+            .bind(hashes[i].clone());
+    }
+    q
+}
+
+/// Insert `events` after the current head. The caller holds a write transaction.
+///
+/// Events go in multi-row statements of [`CHUNKS`] sizes. While SQLite's worker thread inserts
+/// one chunk, this thread hashes and binds the next, so the two overlap on two cores.
+async fn insert_chained(
+    conn: &mut SqliteConnection,
+    events: &[Pending],
+) -> Result<Vec<Arc<str>>, sqlx::Error> {
+    let prev = read_head(conn).await?;
+    // (start, rows, index into CHUNKS) for each statement.
+    let mut plan = Vec::new();
+    let mut at = 0;
+    while at < events.len() {
+        let left = events.len() - at;
+        let (k, &n) = CHUNKS
+            .iter()
+            .enumerate()
+            .find(|(_, &n)| n <= left)
+            .expect("chunk size 1 always fits");
+        plan.push((at, n, k));
+        at += n;
+    }
+    let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len());
+    let prepare = |hashes: &mut Vec<Arc<str>>, (at, n, k): (usize, usize, usize)| {
+        let chunk = &events[at..at + n];
+        let chunk_prev = if at == 0 {
+            prev.clone()
+        } else {
+            hashes[at - 1].clone()
+        };
+        hashes.extend(seal(&chunk_prev, chunk));
+        bind_rows(
+            sqlx::query(INSERT_CHUNK[k].as_str()),
+            &chunk_prev,
+            chunk,
+            &hashes[at..at + n],
+        )
+    };
+    let mut next = plan.first().map(|&p| prepare(&mut hashes, p));
+    for i in 0..plan.len() {
+        let q = next.take().expect("prepared");
+        let following = plan.get(i + 1).copied();
+        let (done, prepared) = futures_util::join!(q.execute(&mut *conn), async {
+            following.map(|p| prepare(&mut hashes, p))
+        });
+        done?;
+        next = prepared;
+    }
+    Ok(hashes)
+}
+
+impl AuditStore {
+    /// Open (creating if needed) the database at `path`, apply migrations, and mark runs whose
+    /// process is gone as interrupted.
+    pub async fn open(path: &Path) -> Result<AuditStore, AuditError> {
+        path::prepare(path).map_err(|source| AuditError::Io {
+            path: path.to_path_buf(),
+            what: "cannot create",
+            source,
+        })?;
+        let options = connect_options(path);
+        let mut conn = connect(path, &options).await?;
+        migrate(path, &mut conn).await?;
+        path::tighten_sidecars(path);
+        let store = AuditStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                options,
+                writer: tokio::sync::Mutex::new(Writer { conn, head: None }),
+                mirror: Mirror::system(),
+                me: ProcessIdentity::current(),
+            }),
+        };
+        store.recover_interrupted().await?;
+        Ok(store)
+    }
+
+    /// Like [`AuditStore::open`], but `None` when the file does not exist (for read-only
+    /// commands, which should not create a database at a mistyped path).
+    pub async fn open_existing(path: &Path) -> Result<Option<AuditStore>, AuditError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        AuditStore::open(path).await.map(Some)
+    }
+
+    /// Close the write connection now (checkpointing the WAL into the database file) if this is
+    /// the last handle on the store; otherwise just drop this handle. Dropping the last handle
+    /// closes it too, in the background.
+    pub async fn close(self) -> Result<(), AuditError> {
+        if let Ok(inner) = Arc::try_unwrap(self.inner) {
+            inner.writer.into_inner().conn.close().await?;
+        }
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// A separate connection for reading (`log`, `replay`, `verify`, `export`).
+    pub async fn reader(&self) -> Result<SqliteConnection, AuditError> {
+        let options = self.inner.options.clone().row_buffer_size(8192);
+        connect(&self.inner.path, &options).await
+    }
+
+    /// Record the start of a run: store the source once, insert the `runs` row and append the
+    /// durable `run-start` event, all in one transaction.
+    pub async fn start_run(&self, run: NewRun) -> Result<RunRecorder, AuditError> {
+        let redactor = Redactor::new();
+        let source_sha256 = hex::encode(Sha256::digest(run.source.as_bytes()));
+        let mut payload = json!({
+            "runbook": run.runbook,
+            "source_sha256": source_sha256,
+            "params": run.params,
+            "operator": run.operator,
+            "host": run.host,
+            "dry_run": run.dry_run,
+            "dry_run_reason": run.dry_run_reason,
+        });
+        let obj = payload.as_object_mut().expect("an object");
+        if let Value::Object(me) = self.inner.me.to_json() {
+            obj.extend(me);
+        }
+        obj.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+        redactor.redact_json(&mut payload);
+        let payload_text: Arc<str> = serde_json::to_string(&payload)
+            .expect("JSON values serialize")
+            .into();
+        let runbook = payload["runbook"].as_str().unwrap_or_default().to_string();
+        let host = payload["host"].as_str().unwrap_or_default().to_string();
+        let params = payload["params"].to_string();
+        let operator = payload["operator"].to_string();
+
+        let mut w = self.inner.writer.lock().await;
+        for _ in 0..8 {
+            let started = chrono::Utc::now();
+            let id: Arc<str> = clock::new_run_id(started).into();
+            let time: Arc<str> = clock::format_time(started).into();
+            let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query(
+                "INSERT INTO sources (sha256, text) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(source_sha256.clone())
+            .bind(run.source.clone())
+            .execute(&mut *tx)
+            .await?;
+            let inserted = sqlx::query(
+                "INSERT INTO runs (id, runbook, source_sha256, params, operator, host, dry_run, \
+                 started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id.clone())
+            .bind(runbook.clone())
+            .bind(source_sha256.clone())
+            .bind(params.clone())
+            .bind(operator.clone())
+            .bind(host.clone())
+            .bind(run.dry_run)
+            .bind(time.clone())
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                // Two runs started in the same second drew the same random suffix.
+                tx.rollback().await?;
+                continue;
+            }
+            let event = Pending {
+                run: id.clone(),
+                seq: 1,
+                time,
+                kind: "run-start".into(),
+                step: None,
+                payload: payload_text.clone(),
+            };
+            let hashes = insert_chained(&mut tx, std::slice::from_ref(&event)).await?;
+            tx.commit().await?;
+            w.head = hashes.last().cloned();
+            drop(w);
+            self.mirror(std::slice::from_ref(&event), &hashes);
+            return Ok(RunRecorder::new(self.clone(), id, redactor, 2));
+        }
+        Err(AuditError::Inconsistent(
+            "could not find an unused run id".into(),
+        ))
+    }
+
+    /// Append events to the chain, in order. Returns their hashes. On error nothing was written.
+    pub(crate) async fn append(&self, events: &[Pending]) -> Result<Vec<Arc<str>>, AuditError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut w = self.inner.writer.lock().await;
+        let result = self.append_locked(&mut w, events).await;
+        if result.is_err() {
+            w.head = None;
+        }
+        result
+    }
+
+    async fn append_locked(
+        &self,
+        w: &mut Writer,
+        events: &[Pending],
+    ) -> Result<Vec<Arc<str>>, AuditError> {
+        if events.len() <= CONDITIONAL_MAX {
+            // Optimistic: hash against the cached head; the statement checks it is still the
+            // head. A few retries cover other processes appending in between.
+            for _ in 0..4 {
+                let prev = match w.head.take() {
+                    Some(h) => h,
+                    None => read_head(&mut w.conn).await?,
+                };
+                let hashes = seal(&prev, events);
+                let q = sqlx::query(INSERT_IF_HEAD[events.len() - 1].as_str());
+                let done = bind_rows(q, &prev, events, &hashes)
+                    .bind(prev.clone())
+                    .execute(&mut w.conn)
+                    .await?;
+                if done.rows_affected() == events.len() as u64 {
+                    w.head = hashes.last().cloned();
+                    return Ok(hashes);
+                }
+                if done.rows_affected() != 0 {
+                    return Err(AuditError::Inconsistent(format!(
+                        "appended {} of {} events",
+                        done.rows_affected(),
+                        events.len()
+                    )));
+                }
+            }
+        }
+        let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
+        let hashes = insert_chained(&mut tx, events).await?;
+        tx.commit().await?;
+        w.head = hashes.last().cloned();
+        Ok(hashes)
+    }
+
+    /// Copy mirrored kinds to the journal. Best effort.
+    pub(crate) fn mirror(&self, events: &[Pending], hashes: &[Arc<str>]) {
+        for (e, hash) in events.iter().zip(hashes) {
+            if is_mirrored(&e.kind) {
+                self.inner.mirror.send(&MirrorEntry {
+                    run: &e.run,
+                    seq: e.seq,
+                    kind: &e.kind,
+                    step: e.step.as_deref(),
+                    payload: &e.payload,
+                    hash,
+                });
+            }
+        }
+    }
+
+    /// Append an `interrupted` event to every run that has no end event and whose process is
+    /// gone. Returns the ids of the runs marked.
+    pub async fn recover_interrupted(&self) -> Result<Vec<String>, AuditError> {
+        let mut w = self.inner.writer.lock().await;
+        let candidates = unended_runs(&mut w.conn).await?;
+        let gone: Vec<(String, ProcessIdentity)> = candidates
+            .into_iter()
+            .filter(|(_, who)| liveness(who, &self.inner.me) == Liveness::Gone)
+            .collect();
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
+        // Re-check inside the write transaction: a run may have ended since we looked.
+        let still_open: Vec<String> = unended_runs(&mut tx)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let now: Arc<str> = clock::now().into();
+        let mut events = Vec::new();
+        for (run, who) in gone.iter().filter(|(id, _)| still_open.contains(id)) {
+            let last = sqlx::query(
+                "SELECT seq, kind, time FROM events WHERE run = ? ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(run.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+            let last_seq: i64 = last.try_get(0)?;
+            let last_kind: String = last.try_get(1)?;
+            let last_time: String = last.try_get(2)?;
+            let payload = json!({
+                "reason": format!(
+                    "the process that ran it (pid {}) is gone and it recorded no end",
+                    who.pid
+                ),
+                "pid": who.pid,
+                "last_seq": last_seq,
+                "last_kind": last_kind,
+                "last_time": last_time,
+                "detected_by": {
+                    "pid": self.inner.me.pid,
+                    "host": super::process::hostname(),
+                },
+            });
+            events.push(Pending {
+                run: run.as_str().into(),
+                seq: last_seq + 1,
+                time: now.clone(),
+                kind: "interrupted".into(),
+                step: None,
+                payload: payload.to_string().into(),
+            });
+        }
+        let hashes = insert_chained(&mut tx, &events).await?;
+        tx.commit().await?;
+        w.head = hashes.last().cloned();
+        drop(w);
+        self.mirror(&events, &hashes);
+        Ok(events.iter().map(|e| e.run.to_string()).collect())
+    }
+}
+
+/// Runs without an end event, with the process identity from their `run-start` payload.
+async fn unended_runs(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, ProcessIdentity)>, AuditError> {
+    let rows = sqlx::query(
+        "SELECT r.id, s.payload FROM runs r JOIN events s ON s.run = r.id AND s.seq = 1 \
+         WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run = r.id \
+                           AND e.kind IN ('run-end', 'interrupted'))",
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let payload: String = row.try_get(1)?;
+        let who = serde_json::from_str::<Value>(&payload)
+            .ok()
+            .and_then(|v| ProcessIdentity::from_json(&v))
+            // No process recorded: nothing can be waiting to finish it.
+            .unwrap_or(ProcessIdentity {
+                pid: 0,
+                start_ticks: None,
+                boot_id: Some(String::new()),
+                pid_ns: None,
+            });
+        out.push((id, who));
+    }
+    Ok(out)
+}

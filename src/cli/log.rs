@@ -1,0 +1,193 @@
+//! `runbook log`: the runs in the audit store, newest first.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use console::Style;
+use tokio::runtime::Runtime;
+
+use crate::audit::clock::{self, human_duration};
+use crate::audit::{list_runs, AuditStore, RunFilter, RunState, RunSummary};
+use crate::error::{Error, Result};
+
+/// List runs, newest first.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Only runs of this runbook.
+    #[arg(long, value_name = "NAME")]
+    pub runbook: Option<String>,
+    /// Only runs by this operator (login name).
+    #[arg(long, value_name = "USER")]
+    pub operator: Option<String>,
+    /// Only runs started at or after TIME: RFC 3339 (2026-11-21T05:00:00Z), a local date
+    /// (2026-11-21), or a duration ago (30m, 2h, 3d, 1w).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Show at most N runs; 0 shows all.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: u32,
+    /// Print a JSON array of runs instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &LogArgs, db: &Path, rt: &Runtime) -> Result<()> {
+    color_setup();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    ignore_broken_pipe(render(args, db, rt, &mut out).and_then(|()| flush(&mut out)))
+}
+
+/// Turn colors off when `NO_COLOR` is set (console already checks that stdout is a terminal).
+pub(crate) fn color_setup() {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        console::set_colors_enabled(false);
+    }
+}
+
+pub(crate) fn flush(out: &mut dyn Write) -> Result<()> {
+    out.flush().map_err(io)
+}
+
+/// A closed pipe (`runbook log | head`) is not an error.
+pub(crate) fn ignore_broken_pipe(r: Result<()>) -> Result<()> {
+    match r {
+        Err(Error::Other(e))
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// A serialization error while writing output; I/O errors keep their kind (broken pipe).
+pub(crate) fn json_err(e: serde_json::Error) -> Error {
+    if e.is_io() {
+        io(e.into())
+    } else {
+        Error::Other(e.into())
+    }
+}
+
+pub(crate) fn io(e: std::io::Error) -> Error {
+    Error::Other(e.into())
+}
+
+/// Status text and style, dry runs marked.
+pub(crate) fn status_cell(status: RunState, dry_run: bool) -> (String, Style) {
+    let style = match status {
+        RunState::Ok => Style::new().green(),
+        RunState::Failed => Style::new().red().bold(),
+        RunState::Refused | RunState::Canceled => Style::new().yellow(),
+        RunState::Interrupted => Style::new().magenta().bold(),
+        RunState::Running => Style::new().cyan(),
+    };
+    let mut text = status.as_str().to_string();
+    if dry_run {
+        text.push_str(" (dry run)");
+    }
+    (text, style)
+}
+
+/// Print the runs that match `args` to `out`.
+pub fn render(args: &LogArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -> Result<()> {
+    let since = match &args.since {
+        None => None,
+        Some(s) => Some(clock::format_time(
+            clock::parse_since(s, chrono::Utc::now()).map_err(Error::Usage)?,
+        )),
+    };
+    let filter = RunFilter {
+        runbook: args.runbook.clone(),
+        operator: args.operator.clone(),
+        since,
+        limit: (args.limit > 0).then_some(args.limit),
+    };
+    let runs = rt.block_on(async {
+        match AuditStore::open_existing(db).await? {
+            None => Ok::<_, crate::audit::AuditError>(None),
+            Some(store) => {
+                let mut conn = store.reader().await?;
+                list_runs(&mut conn, &filter).await.map(Some)
+            }
+        }
+    })?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &runs.unwrap_or_default()).map_err(json_err)?;
+        writeln!(out).map_err(io)?;
+        return Ok(());
+    }
+    let Some(runs) = runs else {
+        writeln!(
+            out,
+            "No runs recorded yet ({} does not exist).",
+            db.display()
+        )
+        .map_err(io)?;
+        return Ok(());
+    };
+    if runs.is_empty() {
+        writeln!(out, "No runs match.").map_err(io)?;
+        return Ok(());
+    }
+    table(&runs, out)
+}
+
+fn table(runs: &[RunSummary], out: &mut dyn Write) -> Result<()> {
+    let cells: Vec<[String; 6]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.id.clone(),
+                r.runbook.clone(),
+                status_cell(r.status, r.dry_run).0,
+                r.operator.clone(),
+                clock::local_display(&r.started_at),
+                match (r.status, r.duration_ms) {
+                    (RunState::Running, _) => "-".to_string(),
+                    (_, Some(ms)) => human_duration(ms as f64 / 1000.0),
+                    (_, None) => "-".to_string(),
+                },
+            ]
+        })
+        .collect();
+    let headers = [
+        "RUN", "RUNBOOK", "STATUS", "OPERATOR", "STARTED", "DURATION",
+    ];
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let dim = Style::new().dim();
+    let header: Vec<String> = headers
+        .iter()
+        .zip(widths)
+        .map(|(h, w)| format!("{h:<w$}"))
+        .collect();
+    writeln!(out, "{}", dim.apply_to(header.join("  ").trim_end())).map_err(io)?;
+    for (row, run) in cells.iter().zip(runs) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            let padded = if i + 1 == row.len() {
+                cell.clone()
+            } else {
+                format!("{cell:<w$}  ")
+            };
+            let styled = match i {
+                0 => Style::new().bold().apply_to(padded).to_string(),
+                2 => status_cell(run.status, run.dry_run)
+                    .1
+                    .apply_to(padded)
+                    .to_string(),
+                _ => padded,
+            };
+            line.push_str(&styled);
+        }
+        writeln!(out, "{}", line.trim_end()).map_err(io)?;
+    }
+    Ok(())
+}
