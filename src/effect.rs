@@ -88,10 +88,17 @@ impl Door {
     }
 
     /// Append one event to the run's audit trail.
-    pub fn record(&self, kind: &str, payload: Value, durability: Durability) -> Result<u64, AuditError> {
+    pub fn record(
+        &self,
+        kind: &str,
+        payload: Value,
+        durability: Durability,
+    ) -> Result<u64, AuditError> {
         let step = self.step();
-        self.rt
-            .block_on(self.audit.record(kind, step.as_deref(), payload, durability))
+        self.rt.block_on(
+            self.audit
+                .record(kind, step.as_deref(), payload, durability),
+        )
     }
 
     /// Write buffered (read-only) events: called at the end of every step.
@@ -170,7 +177,10 @@ impl Door {
             let result = (f.run)(&host, &args);
             let _ = tx.send((result, started.elapsed().as_millis() as u64));
         });
-        self.prefetched.lock().expect("prefetch lock").insert(key, rx);
+        self.prefetched
+            .lock()
+            .expect("prefetch lock")
+            .insert(key, rx);
         Ok(())
     }
 
@@ -258,7 +268,9 @@ impl Door {
     /// What a mutating call would do, from the function's read-only `plan`. Policy refusals
     /// surface here too, so a dry run refuses exactly what the real run would.
     fn describe(&self, f: &HostFn, args: &Args) -> Result<Value, DoorError> {
-        let Some(plan) = f.plan else { return Ok(Value::Null) };
+        let Some(plan) = f.plan else {
+            return Ok(Value::Null);
+        };
         match plan(&self.host, args) {
             Ok(mut v) => {
                 self.redact(&mut v);
@@ -271,7 +283,13 @@ impl Door {
         }
     }
 
-    fn plan(&self, f: &'static HostFn, name: &str, args: &Args, shown_args: Value) -> Result<Value, DoorError> {
+    fn plan(
+        &self,
+        f: &'static HostFn,
+        name: &str,
+        args: &Args,
+        shown_args: Value,
+    ) -> Result<Value, DoorError> {
         let plan = self.describe(f, args)?;
         self.record(
             "planned",
@@ -279,7 +297,9 @@ impl Door {
             Durability::Buffered,
         )?;
         self.out.planned(name, &shown_args, &plan);
-        Ok(json!({"planned": true, "dry_run": true, "function": name, "args": shown_args, "plan": plan}))
+        Ok(
+            json!({"planned": true, "dry_run": true, "function": name, "args": shown_args, "plan": plan}),
+        )
     }
 }
 

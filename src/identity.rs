@@ -30,7 +30,11 @@ impl Operator {
             .filter(|&u| u != u32::MAX);
         let sudo_user = std::env::var("SUDO_USER").ok().filter(|s| !s.is_empty());
         let (login, source, uid) = match (loginuid, sudo_user) {
-            (Some(u), _) => (user_name(u).unwrap_or_else(|| u.to_string()), "loginuid", Some(u)),
+            (Some(u), _) => (
+                user_name(u).unwrap_or_else(|| u.to_string()),
+                "loginuid",
+                Some(u),
+            ),
             (None, Some(s)) => (s, "sudo", None),
             (None, None) => (effective_user.clone(), "euid", Some(euid)),
         };

@@ -24,7 +24,9 @@ pub fn init_colors() {
 
 /// `key=value` pairs of a JSON map, short enough for one line.
 pub fn compact_args(args: &Value) -> String {
-    let Value::Object(map) = args else { return compact_value(args, 60) };
+    let Value::Object(map) = args else {
+        return compact_value(args, 60);
+    };
     map.iter()
         .map(|(k, v)| format!("{k}={}", compact_value(v, 60)))
         .collect::<Vec<_>>()
@@ -70,7 +72,10 @@ impl Printer {
 
     pub fn step_end(&self, name: &str, ok: bool, ms: u64) {
         if !ok {
-            self.line(format!("  {} step \"{name}\" failed after {ms} ms", style("✗").red()));
+            self.line(format!(
+                "  {} step \"{name}\" failed after {ms} ms",
+                style("✗").red()
+            ));
         } else if self.verbose {
             self.line(format!("  {} {ms} ms", style("✓").green()));
         }
@@ -78,16 +83,28 @@ impl Printer {
 
     pub fn read_call(&self, name: &str, args: &Value, ms: u64) {
         if self.verbose {
-            self.line(format!("  {} {name} {} ({ms} ms)", style("·").dim(), compact_args(args)));
+            self.line(format!(
+                "  {} {name} {} ({ms} ms)",
+                style("·").dim(),
+                compact_args(args)
+            ));
         }
     }
 
     pub fn mutation(&self, name: &str, args: &Value) {
-        self.line(format!("  {} {name} {}", style("→").yellow().bold(), compact_args(args)));
+        self.line(format!(
+            "  {} {name} {}",
+            style("→").yellow().bold(),
+            compact_args(args)
+        ));
     }
 
     pub fn outcome(&self, name: &str, ok: bool, value: &Value) {
-        let mark = if ok { style("✓").green() } else { style("✗").red() };
+        let mark = if ok {
+            style("✓").green()
+        } else {
+            style("✗").red()
+        };
         self.line(format!("    {mark} {name}: {}", compact_value(value, 100)));
     }
 
@@ -117,7 +134,10 @@ impl Printer {
     }
 
     pub fn planned_gate(&self, question: &str) {
-        self.line(format!("  {} would ask: {question}", style("DRY RUN").yellow().bold()));
+        self.line(format!(
+            "  {} would ask: {question}",
+            style("DRY RUN").yellow().bold()
+        ));
     }
 
     pub fn print(&self, text: &str) {
@@ -164,7 +184,12 @@ impl Printer {
             ));
             if sev == "warn" || sev == "crit" {
                 if let Some(next) = f["next_step"].as_str().filter(|s| !s.is_empty()) {
-                    self.line(format!("{:<5} {:<width$} {} {next}", "", "", style("next:").dim()));
+                    self.line(format!(
+                        "{:<5} {:<width$} {} {next}",
+                        "",
+                        "",
+                        style("next:").dim()
+                    ));
                 }
             }
         }

@@ -8,8 +8,6 @@
 //! `Site::openclaw()` is the built-in default (`site/openclaw.yaml`, embedded at compile time), so
 //! `runbook run triage` works on a fresh machine that has no `/etc/runbook/site.yaml` yet.
 
-
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -449,18 +447,18 @@ pub struct Verify {
 
 /// The verification kinds runbooks implement.
 pub const VERIFY_KINDS: &[&str] = &[
-    "sshd_t",        // key/value in `sshd -T` output
-    "sysctl",        // key/value of `sysctl -n key`
-    "findmnt",       // path is mounted with all `options`
-    "fstab",         // path has an /etc/fstab entry with all `options`
-    "daemon_json",   // key/value in /etc/docker/daemon.json (value compared as JSON text)
-    "unit_active",   // key = unit name
-    "ufw_default",   // key = incoming/outgoing, value = deny/allow
-    "ufw_allow",     // value = "22022/tcp"
-    "fail2ban",      // key = "jail.setting" (e.g. sshd.maxretry), value
-    "file_mode",     // path has mode value (octal) or stricter
-    "file_contains", // path contains the text value
-    "path_exists",   // path exists
+    "sshd_t",           // key/value in `sshd -T` output
+    "sysctl",           // key/value of `sysctl -n key`
+    "findmnt",          // path is mounted with all `options`
+    "fstab",            // path has an /etc/fstab entry with all `options`
+    "daemon_json",      // key/value in /etc/docker/daemon.json (value compared as JSON text)
+    "unit_active",      // key = unit name
+    "ufw_default",      // key = incoming/outgoing, value = deny/allow
+    "ufw_allow",        // value = "22022/tcp"
+    "fail2ban",         // key = "jail.setting" (e.g. sshd.maxretry), value
+    "file_mode",        // path has mode value (octal) or stricter
+    "file_contains",    // path contains the text value
+    "path_exists",      // path exists
     "sudoers_nopasswd", // key = user has `NOPASSWD: ALL` in path (mode 0440)
     "sudoers_none",     // key = user has no general (ALL) sudo grant anywhere
 ];

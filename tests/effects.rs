@@ -23,8 +23,16 @@ fn dry_run_flag_writes_nothing_and_says_what_would_be_written() {
         .code(0);
     assert!(!path.exists(), "dry run created the file");
     assert!(out.stdout.contains("DRY RUN (--dry-run)"), "{}", out.stdout);
-    assert!(out.stdout.contains("would call files::replace"), "{}", out.stdout);
-    assert!(out.stdout.contains("+written by runbook"), "the plan shows the content: {}", out.stdout);
+    assert!(
+        out.stdout.contains("would call files::replace"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+written by runbook"),
+        "the plan shows the content: {}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -59,7 +67,12 @@ fn unknown_dry_run_value_is_refused_before_anything_runs() {
         .args(["run", "typed-params", "-p", "unit=a.service"])
         .run()
         .code(2);
-    assert!(out.stderr.contains("OPENCLAW_DRY_RUN=perhaps is not understood"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("OPENCLAW_DRY_RUN=perhaps is not understood"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -74,7 +87,10 @@ fn real_run_writes_the_file() {
         .arg_path("path=", &path)
         .run()
         .code(0);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "written by runbook\n");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "written by runbook\n"
+    );
 }
 
 #[test]
@@ -91,7 +107,11 @@ fn gate_without_terminal_refuses_with_exit_3_and_nothing_changes() {
         .run()
         .code(3);
     assert!(!path.exists(), "the write after the gate happened");
-    assert!(out.stderr.contains("no terminal") && out.stderr.contains("--yes"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no terminal") && out.stderr.contains("--yes"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -107,9 +127,22 @@ fn yes_passes_ordinary_gates_but_never_a_typed_one() {
         .arg_path("path=", &path)
         .run()
         .code(3);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "first\n", "second write must not happen");
-    assert!(out.stderr.contains("--yes does not satisfy typed gates"), "{}", out.stderr);
-    let replay = sb.cmd().args(["replay", "last", "--json"]).run().code(0).json();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "first\n",
+        "second write must not happen"
+    );
+    assert!(
+        out.stderr.contains("--yes does not satisfy typed gates"),
+        "{}",
+        out.stderr
+    );
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
     let gates: Vec<_> = replay["events"]
         .as_array()
         .unwrap()
@@ -137,7 +170,11 @@ fn read_only_runbook_cannot_mutate_even_by_catching() {
         .run()
         .code(3);
     assert!(!path.exists());
-    assert!(!out.stdout.contains("caught:"), "the refusal was catchable: {}", out.stdout);
+    assert!(
+        !out.stdout.contains("caught:"),
+        "the refusal was catchable: {}",
+        out.stdout
+    );
     assert!(out.stderr.contains("mutates: false"), "{}", out.stderr);
 }
 
@@ -153,7 +190,12 @@ fn command_off_the_allowlist_is_refused_with_exit_3_and_audited() {
         .run()
         .code(3);
     assert!(out.stderr.contains("/usr/bin/id"), "{}", out.stderr);
-    let replay = sb.cmd().args(["replay", "last", "--json"]).run().code(0).json();
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
     let refused = replay["events"]
         .as_array()
         .unwrap()

@@ -10,10 +10,20 @@ use common::Sandbox;
 fn endless_loop_ends_with_the_budget_error_quickly() {
     let sb = Sandbox::new();
     let started = Instant::now();
-    let out = sb.cmd().fixtures().args(["run", "endless-loop"]).run().code(1);
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let out = sb
+        .cmd()
+        .fixtures()
+        .args(["run", "endless-loop"])
+        .run()
+        .code(1);
     assert!(
-        out.stderr.contains("runbook exceeded its operation budget at")
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr
+            .contains("runbook exceeded its operation budget at")
             && out.stderr.contains("endless-loop.rhai:5"),
         "{}",
         out.stderr
@@ -33,14 +43,24 @@ fn imports_outside_stdlib_are_refused() {
         let sb = Sandbox::new();
         let out = sb.cmd().fixtures().args(["run", name]).run();
         assert_ne!(out.code, 0, "{name} succeeded");
-        assert!(out.stderr.contains("refused: runbooks may import stdlib modules only"), "{name}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("refused: runbooks may import stdlib modules only"),
+            "{name}: {}",
+            out.stderr
+        );
     }
 }
 
 #[test]
 fn stdlib_imports_work_and_findings_reach_json() {
     let sb = Sandbox::new();
-    let out = sb.cmd().fixtures().args(["run", "findings-demo", "--json"]).run().code(0);
+    let out = sb
+        .cmd()
+        .fixtures()
+        .args(["run", "findings-demo", "--json"])
+        .run()
+        .code(0);
     let v = out.json();
     let f = v["findings"].as_array().unwrap();
     assert_eq!(f.len(), 3);
@@ -66,7 +86,12 @@ fn sigint_cancels_the_run_and_is_recorded() {
     // SAFETY: plain kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = sb.cmd().args(["log", "--json"]).run().code(0).json();
     assert_eq!(log[0]["status"], "canceled", "{log}");
 }

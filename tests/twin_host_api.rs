@@ -30,7 +30,13 @@ fn systemd_docker_and_journal_functions_on_real_services() {
         "/tmp/probe/host-probe.rhai",
     );
     let out = runbook(&[
-        "--runbooks", "/tmp/probe", "run", "host-probe", "--json", "-p", "failed_unit=openclaw-bg-dispatcher.service",
+        "--runbooks",
+        "/tmp/probe",
+        "run",
+        "host-probe",
+        "--json",
+        "-p",
+        "failed_unit=openclaw-bg-dispatcher.service",
     ]);
     must("reset", &[]);
     assert_eq!(out.code, 0, "{}", out.all());
@@ -59,7 +65,10 @@ fn systemd_docker_and_journal_functions_on_real_services() {
     assert_eq!(evidence(&r, "reload-supported")["result"], "done");
 
     let containers = evidence(&r, "containers").as_array().unwrap();
-    let pg = containers.iter().find(|c| c["name"] == "aurora-postgres").expect("aurora-postgres listed");
+    let pg = containers
+        .iter()
+        .find(|c| c["name"] == "aurora-postgres")
+        .expect("aurora-postgres listed");
     assert_eq!(pg["state"], "running");
     assert_eq!(evidence(&r, "container")["running"], true);
     let ex = evidence(&r, "exec");
@@ -67,5 +76,10 @@ fn systemd_docker_and_journal_functions_on_real_services() {
     assert_eq!(ex["stdout"].as_str().unwrap().trim(), "5");
 
     assert!(!evidence(&r, "entries").as_array().unwrap().is_empty());
-    assert_eq!(exec(&["systemctl", "is-active", "openclaw-bg-worker"]).stdout.trim(), "active");
+    assert_eq!(
+        exec(&["systemctl", "is-active", "openclaw-bg-worker"])
+            .stdout
+            .trim(),
+        "active"
+    );
 }

@@ -43,15 +43,30 @@ fn triage_on_a_healthy_twin_reports_no_warning() {
     let report = triage();
     assert_eq!(report["status"], "ok");
     let bad = troubles(&report);
-    assert!(bad.is_empty(), "a healthy twin has troubles:\n{}", brief(&bad));
+    assert!(
+        bad.is_empty(),
+        "a healthy twin has troubles:\n{}",
+        brief(&bad)
+    );
     let subjects: Vec<&str> = report["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["subject"].as_str().unwrap())
         .collect();
-    for expected in ["systemd", "disk /", "memory", "aurora-postgres", "aurora-pgadmin", "journal", "openclaw-bg-worker.service"] {
-        assert!(subjects.iter().any(|s| s.starts_with(expected)), "no finding about {expected}: {subjects:?}");
+    for expected in [
+        "systemd",
+        "disk /",
+        "memory",
+        "aurora-postgres",
+        "aurora-pgadmin",
+        "journal",
+        "openclaw-bg-worker.service",
+    ] {
+        assert!(
+            subjects.iter().any(|s| s.starts_with(expected)),
+            "no finding about {expected}: {subjects:?}"
+        );
     }
 }
 
@@ -71,7 +86,10 @@ fn triage_names_the_culprit_of_every_fault_and_reset_clears_it() {
     ];
     let listed = must("fault", &["list"]);
     for (fault, _) in culprits {
-        assert!(listed.contains(fault), "fault {fault} is not in `fault list`:\n{listed}");
+        assert!(
+            listed.contains(fault),
+            "fault {fault} is not in `fault list`:\n{listed}"
+        );
     }
     for (fault, culprit) in culprits {
         must("reset", &[]);
@@ -79,14 +97,19 @@ fn triage_names_the_culprit_of_every_fault_and_reset_clears_it() {
         let report = triage();
         let bad = troubles(&report);
         assert!(
-            bad.iter().any(|f| f["subject"].as_str().unwrap().contains(culprit)),
+            bad.iter()
+                .any(|f| f["subject"].as_str().unwrap().contains(culprit)),
             "{fault}: no warn/crit finding names {culprit}:\n{}",
             brief(&bad)
         );
         must("reset", &[]);
         let after = triage();
         let bad = troubles(&after);
-        assert!(bad.is_empty(), "{fault}: still troubled after reset:\n{}", brief(&bad));
+        assert!(
+            bad.is_empty(),
+            "{fault}: still troubled after reset:\n{}",
+            brief(&bad)
+        );
     }
 }
 
@@ -99,26 +122,80 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
     must("reset", &[]);
 
     // signal-required without a signal: refused, exit 3, the gateway untouched.
-    let pid_before = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-gateway"]);
-    let out = runbook(&["run", "restart-unit", "-p", "unit=openclaw-gateway", "--yes"]);
+    let pid_before = exec_ok(&[
+        "systemctl",
+        "show",
+        "-p",
+        "MainPID",
+        "--value",
+        "openclaw-gateway",
+    ]);
+    let out = runbook(&[
+        "run",
+        "restart-unit",
+        "-p",
+        "unit=openclaw-gateway",
+        "--yes",
+    ]);
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(out.stderr.contains("explicit signal"), "{}", out.stderr);
     // With a signal, the typed confirmation still cannot be given without a terminal.
-    let out = runbook(&["run", "restart-unit", "-p", "unit=openclaw-gateway", "-p", "signal=miguel on call", "--yes"]);
+    let out = runbook(&[
+        "run",
+        "restart-unit",
+        "-p",
+        "unit=openclaw-gateway",
+        "-p",
+        "signal=miguel on call",
+        "--yes",
+    ]);
     assert_eq!(out.code, 3, "{}", out.all());
-    let pid_after = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-gateway"]);
+    let pid_after = exec_ok(&[
+        "systemctl",
+        "show",
+        "-p",
+        "MainPID",
+        "--value",
+        "openclaw-gateway",
+    ]);
     assert_eq!(pid_before, pid_after, "the gateway was restarted");
 
     // Units the site policy does not list: refused.
     let out = runbook(&["run", "restart-unit", "-p", "unit=cron.service", "--yes"]);
     assert_eq!(out.code, 3, "{}", out.all());
-    assert!(out.stderr.contains("not in the site policy"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not in the site policy"),
+        "{}",
+        out.stderr
+    );
 
     // A safe unit restarts with --yes, and the trail shows intent, job result, verification.
-    let before = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-bg-worker"]);
-    let out = runbook(&["run", "restart-unit", "-p", "unit=openclaw-bg-worker", "-p", "reason=e2e test", "--yes"]);
+    let before = exec_ok(&[
+        "systemctl",
+        "show",
+        "-p",
+        "MainPID",
+        "--value",
+        "openclaw-bg-worker",
+    ]);
+    let out = runbook(&[
+        "run",
+        "restart-unit",
+        "-p",
+        "unit=openclaw-bg-worker",
+        "-p",
+        "reason=e2e test",
+        "--yes",
+    ]);
     assert_eq!(out.code, 0, "{}", out.all());
-    let after = exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "openclaw-bg-worker"]);
+    let after = exec_ok(&[
+        "systemctl",
+        "show",
+        "-p",
+        "MainPID",
+        "--value",
+        "openclaw-bg-worker",
+    ]);
     assert_ne!(before, after, "the worker's main PID did not change");
     assert!(out.stdout.contains("heartbeat written"), "{}", out.stdout);
 
@@ -137,12 +214,14 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
     assert!(intent < outcome, "the intent must come before the outcome");
     assert_eq!(events[outcome]["payload"]["result"]["result"], "done");
     assert!(
-        events[outcome..]
-            .iter()
-            .any(|e| e["step"] == "Verify" && e["kind"] == "call" && e["payload"]["function"] == "files::stat"),
+        events[outcome..].iter().any(|e| e["step"] == "Verify"
+            && e["kind"] == "call"
+            && e["payload"]["function"] == "files::stat"),
         "no verification after the restart"
     );
-    assert!(events.iter().any(|e| e["kind"] == "gate" && e["payload"]["via"] == "--yes"));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "gate" && e["payload"]["via"] == "--yes"));
 }
 
 #[test]
@@ -153,7 +232,7 @@ fn restart_safe_units_fixes_safe_units_and_leaves_others_alone() {
     let _g = lock();
     must("reset", &[]);
     must("fault", &["failed-unit"]); // openclaw-bg-dispatcher: policy safe
-    // aurora is ask-first: fail it too.
+                                     // aurora is ask-first: fail it too.
     exec_ok(&["systemctl", "kill", "-s", "KILL", "aurora"]);
     twin::poll(std::time::Duration::from_secs(10), || {
         exec(&["systemctl", "is-failed", "aurora"]).stdout.trim() == "failed"
@@ -164,14 +243,22 @@ fn restart_safe_units_fixes_safe_units_and_leaves_others_alone() {
     }
     let out = runbook(&["run", "restart-safe-units", "--yes", "--json"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert_eq!(exec(&["systemctl", "is-active", "openclaw-bg-dispatcher"]).stdout.trim(), "active");
-    assert_ne!(exec(&["systemctl", "is-active", "aurora"]).stdout.trim(), "active", "aurora was restarted");
+    assert_eq!(
+        exec(&["systemctl", "is-active", "openclaw-bg-dispatcher"])
+            .stdout
+            .trim(),
+        "active"
+    );
+    assert_ne!(
+        exec(&["systemctl", "is-active", "aurora"]).stdout.trim(),
+        "active",
+        "aurora was restarted"
+    );
     let v = out.json();
-    let left = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["subject"].as_str().unwrap().starts_with("aurora") && f["summary"].as_str().unwrap().contains("left alone"));
+    let left = v["findings"].as_array().unwrap().iter().any(|f| {
+        f["subject"].as_str().unwrap().starts_with("aurora")
+            && f["summary"].as_str().unwrap().contains("left alone")
+    });
     assert!(left, "the run does not say it left aurora alone: {v}");
     must("reset", &[]);
 }
@@ -204,38 +291,88 @@ fn verify_hardening_reports_every_control_and_catches_a_broken_one() {
             .to_string()
     };
     // Every control of the site's list is reported.
-    for line in site.lines().filter(|l| l.trim_start().starts_with("- {id: ")) {
-        let id = line.trim_start().trim_start_matches("- {id: ").split(',').next().unwrap();
+    for line in site
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- {id: "))
+    {
+        let id = line
+            .trim_start()
+            .trim_start_matches("- {id: ")
+            .split(',')
+            .next()
+            .unwrap();
         result(id);
     }
     for id in [
-        "ssh-port", "ssh-no-password", "ssh-no-root", "ssh-no-x11", "ssh-no-tcp-forwarding", "ssh-maxauthtries",
-        "ssh-logingracetime", "shm-mount", "shm-fstab", "docker-no-new-privileges", "docker-icc",
-        "docker-userland-proxy", "docker-live-restore", "fail2ban-active", "fail2ban-maxretry", "fail2ban-bantime",
-        "sudoers-miguel", "sudoers-juanesteban", "sudoers-nat", "agent-no-sudo",
+        "ssh-port",
+        "ssh-no-password",
+        "ssh-no-root",
+        "ssh-no-x11",
+        "ssh-no-tcp-forwarding",
+        "ssh-maxauthtries",
+        "ssh-logingracetime",
+        "shm-mount",
+        "shm-fstab",
+        "docker-no-new-privileges",
+        "docker-icc",
+        "docker-userland-proxy",
+        "docker-live-restore",
+        "fail2ban-active",
+        "fail2ban-maxretry",
+        "fail2ban-bantime",
+        "sudoers-miguel",
+        "sudoers-juanesteban",
+        "sudoers-nat",
+        "agent-no-sudo",
     ] {
         assert_eq!(result(id), "pass", "{id}: {findings:?}");
     }
-    for id in ["kernel-dmesg-restrict", "kernel-aslr", "kernel-syncookies", "ufw-default-deny", "ufw-ssh"] {
-        assert_eq!(result(id), "n/a", "{id} must be reported as not verifiable in a container");
+    for id in [
+        "kernel-dmesg-restrict",
+        "kernel-aslr",
+        "kernel-syncookies",
+        "ufw-default-deny",
+        "ufw-ssh",
+    ] {
+        assert_eq!(
+            result(id),
+            "n/a",
+            "{id} must be reported as not verifiable in a container"
+        );
     }
 
     // Break exactly one control.
-    exec_ok(&["sh", "-c", "echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-e2e-broken.conf"]);
+    exec_ok(&[
+        "sh",
+        "-c",
+        "echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-e2e-broken.conf",
+    ]);
     let broken = run();
     exec_ok(&["rm", "-f", "/etc/ssh/sshd_config.d/00-e2e-broken.conf"]);
     let before: Vec<(String, String)> = findings
         .iter()
-        .map(|f| (f["subject"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["subject"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let changed: Vec<String> = broken["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| {
-            !before.contains(&(f["subject"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string()))
+            !before.contains(&(
+                f["subject"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+            ))
         })
         .map(|f| format!("{} {}", f["subject"], f["severity"]))
         .collect();
-    assert_eq!(changed, vec!["\"ssh-no-password\" \"crit\"".to_string()], "exactly one control must fail");
+    assert_eq!(
+        changed,
+        vec!["\"ssh-no-password\" \"crit\"".to_string()],
+        "exactly one control must fail"
+    );
 }

@@ -49,7 +49,12 @@ pub fn run(args: &ApiArgs) -> Result<i32> {
             crate::host::Effect::Read => console::style(f.effect.describe()).green(),
             _ => console::style(f.effect.describe()).yellow(),
         };
-        println!("{}({})  {}", console::style(f.qualified_name()).bold(), params.join(", "), effect);
+        println!(
+            "{}({})  {}",
+            console::style(f.qualified_name()).bold(),
+            params.join(", "),
+            effect
+        );
         println!("    {}", f.doc);
     }
     Ok(exit::OK)

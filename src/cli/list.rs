@@ -36,7 +36,11 @@ pub fn run(args: &ListArgs, globals: &Globals) -> Result<i32> {
         print_json(&rows);
         return Ok(exit::OK);
     }
-    let width = rows.iter().map(|r| r["name"].as_str().unwrap_or("").len()).max().unwrap_or(4);
+    let width = rows
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("").len())
+        .max()
+        .unwrap_or(4);
     for r in &rows {
         let kind = match r["mutates"].as_bool() {
             Some(true) => console::style("mutates  ").yellow().to_string(),
@@ -48,7 +52,10 @@ pub fn run(args: &ListArgs, globals: &Globals) -> Result<i32> {
             Some("built-in") | None => String::new(),
             Some(o) => format!("  ({o})"),
         };
-        println!("{:<width$}  {kind}  {text}{origin}", r["name"].as_str().unwrap_or(""));
+        println!(
+            "{:<width$}  {kind}  {text}{origin}",
+            r["name"].as_str().unwrap_or("")
+        );
     }
     Ok(exit::OK)
 }

@@ -52,7 +52,9 @@ fn parse_kv(raw: &str) -> std::result::Result<(String, String), String> {
 pub fn load_site(cli_site: Option<&Path>) -> Result<Site> {
     let path: Option<PathBuf> = match cli_site {
         Some(p) => Some(p.to_path_buf()),
-        None => Path::new(DEFAULT_SITE).exists().then(|| PathBuf::from(DEFAULT_SITE)),
+        None => Path::new(DEFAULT_SITE)
+            .exists()
+            .then(|| PathBuf::from(DEFAULT_SITE)),
     };
     match path {
         Some(p) => Site::load(&p).map_err(|e| Error::Usage(e.to_string())),

@@ -19,8 +19,12 @@ pub struct ShowArgs {
 pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
     let catalog = globals.catalog()?;
     let entry = catalog.runbook(&args.name)?;
-    let h = header::parse(&entry.source)
-        .map_err(|e| Error::Usage(format!("{}:{}: invalid header: {}", entry.file, e.line, e.message)))?;
+    let h = header::parse(&entry.source).map_err(|e| {
+        Error::Usage(format!(
+            "{}:{}: invalid header: {}",
+            entry.file, e.line, e.message
+        ))
+    })?;
     let steps = header::steps(&entry.source);
     // `one of site.X` parameters list their values from the site config in force.
     let site = super::run::load_site(globals.cli_site.as_deref())?;
@@ -50,7 +54,11 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
     println!("file: {}", entry.file);
     println!(
         "mutates: {}",
-        if h.mutates { "yes: it can change the host (try --dry-run first)" } else { "no: read-only" }
+        if h.mutates {
+            "yes: it can change the host (try --dry-run first)"
+        } else {
+            "no: read-only"
+        }
     );
     if !h.description.is_empty() {
         println!("\n{}", h.description);
@@ -78,7 +86,11 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
         }
         println!("  -p {}=…  ({})  {}", p.name, attrs.join(", "), p.help);
         if let Some(choices) = j["choices"].as_array() {
-            let width = choices.iter().map(|c| c["value"].as_str().unwrap_or("").len()).max().unwrap_or(0);
+            let width = choices
+                .iter()
+                .map(|c| c["value"].as_str().unwrap_or("").len())
+                .max()
+                .unwrap_or(0);
             for c in choices {
                 println!(
                     "       {:<width$}  {}",

@@ -49,7 +49,9 @@ pub fn lock() -> MutexGuard<'static, ()> {
 }
 
 pub fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("twin")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("twin")
 }
 
 pub fn script(name: &str, args: &[&str]) -> Output {
