@@ -185,6 +185,14 @@ fn wait_started(child: &mut std::process::Child) -> String {
 
 // ---------------------------------------------------------------------------------------------
 
+#[test]
+fn handles_can_cross_threads() {
+    fn check<T: Send + Sync>() {}
+    check::<AuditStore>();
+    check::<runbook::audit::RunRecorder>();
+    check::<runbook::audit::Redactor>();
+}
+
 #[tokio::test]
 async fn new_database_and_its_wal_are_private() {
     let dir = tempfile::tempdir().unwrap();
