@@ -185,6 +185,14 @@ fn wait_started(child: &mut std::process::Child) -> String {
 
 // ---------------------------------------------------------------------------------------------
 
+#[test]
+fn handles_can_cross_threads() {
+    fn check<T: Send + Sync>() {}
+    check::<AuditStore>();
+    check::<runbook::audit::RunRecorder>();
+    check::<runbook::audit::Redactor>();
+}
+
 #[tokio::test]
 async fn new_database_and_its_wal_are_private() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,6 +262,66 @@ async fn verify_names_the_run_and_seq_of_an_edited_event() {
     assert!(msg.contains("changed"), "{msg}");
     // The CLI maps it to exit code 4.
     assert_eq!(runbook::error::Error::from(err).exit_code(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_break_is_found_across_parallel_batches() {
+    // verify checks batches of 8192 events on several threads; breaks in later batches, at a
+    // batch boundary, and in two batches at once must still name the first bad event.
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.db");
+    let store = AuditStore::open(&base).await.unwrap();
+    let run = store.start_run(new_run("many")).await.unwrap();
+    for i in 0..20_000 {
+        run.record("call", Some("s"), call(i), Durability::Buffered)
+            .await
+            .unwrap();
+        if i % 5000 == 4999 {
+            run.flush().await.unwrap();
+        }
+    }
+    run.finish(RunStatus::Ok, json!({})).await.unwrap();
+    let id = run.id().to_string();
+    drop(run);
+    assert_eq!(
+        verify(&store, &VerifyOptions::default())
+            .await
+            .unwrap()
+            .events,
+        20_002
+    );
+    store.close().await.unwrap();
+    sqlite3_ok(&base, DROP_TRIGGERS);
+
+    // (SQL that damages the copy, the seq verify must name)
+    let cases = [
+        (
+            "UPDATE events SET payload = payload || ' ' WHERE id IN (12000, 18000)".to_string(),
+            12000,
+        ),
+        (
+            "UPDATE events SET payload = payload || ' ' WHERE id = 8193".into(),
+            8193,
+        ),
+        (
+            "UPDATE events SET payload = payload || ' ' WHERE id = 8192".into(),
+            8192,
+        ),
+        ("DELETE FROM events WHERE id = 16385".into(), 16386),
+    ];
+    for (n, (sql, seq)) in cases.into_iter().enumerate() {
+        let db = dir.path().join(format!("case{n}.db"));
+        std::fs::copy(&base, &db).unwrap();
+        sqlite3_ok(&db, &sql);
+        let store = AuditStore::open(&db).await.unwrap();
+        let err = verify(&store, &VerifyOptions::default()).await.unwrap_err();
+        let AuditError::ChainBroken(b) = &err else {
+            panic!("{sql}: expected a chain break, got {err}");
+        };
+        // Event id n is seq n of the only run (run-start is id 1, seq 1).
+        assert_eq!((b.run.as_str(), b.seq), (id.as_str(), seq), "{sql}: {err}");
+        store.close().await.unwrap();
+    }
 }
 
 #[tokio::test]

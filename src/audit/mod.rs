@@ -81,6 +81,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Notes for callers:
+//!
+//! - `RunRecorder` is `Send + Sync` and its futures are `Send`: host functions on the engine
+//!   thread call it through `Handle::block_on`, and it can be used from spawned tasks.
+//! - Call [`RunRecorder::flush`] at the end of every step and [`RunRecorder::finish`] at the end
+//!   of the run; buffered events still in memory when the recorder is dropped are lost (and the
+//!   run is marked `interrupted` by the next invocation once this process has exited).
+//! - If a `Durable` record fails, do not perform the action: nothing of it was written.
+//! - [`AuditStore::close`] checkpoints the WAL into the database file; call it last (after the
+//!   recorders are dropped) for a tidy exit. Dropping the store also closes it.
+//!
+//! # Reading
+//!
+//! [`list_runs`], [`resolve_run`] (`last` or a unique id prefix), [`run_detail`],
+//! [`source_text`], [`for_each_event`] (a run's events, or a tail of the chain), [`export`]
+//! and [`verify`] take a connection from [`AuditStore::reader`]. `for_each_event`, `export` and
+//! `verify` read with SQLite's C API on that connection for speed ([`scan`]) and block the
+//! calling thread while they run, which is what the CLI wants.
+//!
 //! # Event kinds
 //!
 //! The store accepts any kind; `replay` and the journal mirror understand these (payload
@@ -99,7 +118,7 @@
 //! | `log`         | executor            | level, message: output of the runbook itself                   |
 //! | `finding`     | executor            | subject, severity, summary, evidence, next                     |
 //! | `run-end`     | `finish`            | status, exit_code, error, and any fields of `detail`           |
-//! | `interrupted` | `open` (recovery)   | reason, pid, last_seq, last_kind, detected_by                  |
+//! | `interrupted` | `open` (recovery)   | reason, pid, last_seq, last_kind, last_time, detected_by       |
 
 pub mod chain;
 pub mod clock;
@@ -110,7 +129,7 @@ pub mod process;
 mod query;
 mod recorder;
 pub mod redact;
-mod scan;
+pub mod scan;
 mod store;
 mod verify;
 
