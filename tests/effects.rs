@@ -89,7 +89,7 @@ fn real_run_writes_the_file() {
         .code(0);
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
-        "written by runbook\n"
+        "written by runbook"
     );
 }
 

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::twin::{available as twin_available, exec_ok, lock, must, poll};

@@ -143,11 +143,11 @@ impl RunRecorder {
         match durability {
             Durability::Buffered => {
                 if st.buffer.len() >= AUTO_FLUSH {
-                    self.write_buffer(&mut st).await?;
+                    self.write_buffer(&mut st, false).await?;
                 }
             }
             Durability::Durable => {
-                if let Err(e) = self.write_buffer(&mut st).await {
+                if let Err(e) = self.write_buffer(&mut st, true).await {
                     // The durable event was not written: take it back so that no gap in seq
                     // and no record of an action that never happened remains.
                     st.buffer.pop();
@@ -160,17 +160,18 @@ impl RunRecorder {
         Ok(seq as u64)
     }
 
-    /// Write all buffered events in one transaction.
+    /// Write all buffered events in one transaction, committed without an fsync of its own
+    /// (see [`AuditStore::append`]): the next durable event syncs them too.
     pub async fn flush(&self) -> Result<(), AuditError> {
         let mut st = self.state.lock().await;
-        self.write_buffer(&mut st).await
+        self.write_buffer(&mut st, false).await
     }
 
-    async fn write_buffer(&self, st: &mut State) -> Result<(), AuditError> {
+    async fn write_buffer(&self, st: &mut State, durable: bool) -> Result<(), AuditError> {
         if st.buffer.is_empty() {
             return Ok(());
         }
-        let hashes = self.store.append(&st.buffer).await?;
+        let hashes = self.store.append(&st.buffer, durable).await?;
         self.store.mirror(&st.buffer, &hashes);
         st.buffer.clear();
         Ok(())

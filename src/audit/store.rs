@@ -446,12 +446,32 @@ impl AuditStore {
     }
 
     /// Append events to the chain, in order. Returns their hashes. On error nothing was written.
-    pub(crate) async fn append(&self, events: &[Pending]) -> Result<Vec<Arc<str>>, AuditError> {
+    ///
+    /// `durable`: the commit is fsync'd before this returns (intents, gates, run start and
+    /// end). Otherwise (a step's group of read-only events) the commit skips the fsync: it
+    /// survives the process being killed at once, and the next durable commit, which syncs the
+    /// write-ahead log, makes it survive a power cut too. A read-only step then costs no disk
+    /// flush, while an intent still reaches the disk before its action runs.
+    pub(crate) async fn append(
+        &self,
+        events: &[Pending],
+        durable: bool,
+    ) -> Result<Vec<Arc<str>>, AuditError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let mut w = self.inner.writer.lock().await;
+        if !durable {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut w.conn)
+                .await?;
+        }
         let result = self.append_locked(&mut w, events).await;
+        if !durable {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut w.conn)
+                .await?;
+        }
         if result.is_err() {
             w.head = None;
         }

@@ -70,18 +70,56 @@ mod tests {
         assert!(engine().compile(&deep).is_err());
     }
 
-    #[test]
-    fn string_array_and_map_sizes_are_limited() {
+    /// An engine whose operation budget is off, so the size limits are what stops a loop.
+    fn unbudgeted() -> Engine {
         let mut e = engine();
-        // Unlimited operations here, so the size limits are what stops these loops.
         e.set_max_operations(0);
-        assert!(e.run(r#"let s = "x"; loop { s += s; }"#).is_err());
-        let err = e.run("let a = []; loop { a.push(1); }").unwrap_err();
+        e
+    }
+
+    #[test]
+    fn string_size_is_limited() {
+        let err = unbudgeted()
+            .run(r#"let s = "x"; loop { s += s; }"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("Length of string"), "{err}");
+    }
+
+    #[test]
+    fn array_size_is_limited() {
+        let err = unbudgeted()
+            .run("let a = []; loop { a.push(1); }")
+            .unwrap_err();
         assert!(err.to_string().contains("Size of array"), "{err}");
+    }
+
+    #[test]
+    fn map_size_is_limited() {
+        // Merging maps (a function returning a map) is checked against the limit, here made
+        // small so the test is quick.
+        let mut e = unbudgeted();
+        e.set_max_map_size(1_000);
+        let err = e
+            .run(
+                "let m = #{}; let i = 0; loop { let x = #{}; x[`k${i}`] = i; m.mixin(x); i += 1; }",
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("Size of object map"), "{err}");
+        // Growing a map by indexing (`m[k] = v`) is not checked by Rhai; the operation budget
+        // bounds it (next test).
+    }
+
+    #[test]
+    fn the_budget_bounds_maps_grown_by_indexing() {
+        let mut e = engine();
+        e.set_max_operations(100_000);
         let err = e
             .run("let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }")
             .unwrap_err();
-        assert!(err.to_string().contains("Size of object map"), "{err}");
+        assert!(
+            matches!(*err, EvalAltResult::ErrorTooManyOperations(_)),
+            "{err}"
+        );
     }
 
     #[test]

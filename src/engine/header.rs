@@ -143,9 +143,11 @@ pub fn parse(source: &str) -> Result<Header, HeaderError> {
                 };
                 seen_mutates = true;
             }
-            other => return Err(err(format!(
+            other => {
+                return Err(err(format!(
                 "unknown header key `{other}` (known: name, summary, description, mutates, param)"
-            ))),
+            )))
+            }
         }
     }
     if header.name.is_empty() {

@@ -125,8 +125,8 @@ pub fn register_prefetch(engine: &mut Engine, state: &Arc<RunState>) {
                         pos,
                     ));
                 }
-                let mut refs: Vec<&mut Dynamic> = list.iter_mut().collect();
-                let args = named_args(f, &mut refs, pos)?;
+                let refs: Vec<&mut Dynamic> = list.iter_mut().collect();
+                let args = named_args(f, &refs, pos)?;
                 st.door
                     .prefetch(f, args)
                     .map_err(|e| runtime(e.to_string(), pos))?;

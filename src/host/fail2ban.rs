@@ -40,14 +40,14 @@ fn jail(ctx: &HostCtx, a: &Args) -> HostResult {
             .busy_timeout(Duration::from_secs(2));
         let mut conn = opts.connect().await.map_err(|e| unreachable(e.to_string()))?;
         let enabled: Option<i64> = sqlx::query("SELECT enabled FROM jails WHERE name = ?")
-            .bind(&name)
+            .bind(name)
             .fetch_optional(&mut conn)
             .await
             .map_err(|e| HostError::Failed(format!("reading {db}: {e}")))?
             .map(|r| r.get(0));
         let now = chrono::Utc::now().timestamp();
         let rows = sqlx::query("SELECT ip, timeofban, bantime FROM bips WHERE jail = ? ORDER BY timeofban")
-            .bind(&name)
+            .bind(name)
             .fetch_all(&mut conn)
             .await
             .map_err(|e| HostError::Failed(format!("reading {db}: {e}")))?;
