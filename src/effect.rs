@@ -193,6 +193,10 @@ impl Door {
         rx.recv().ok()
     }
 
+    /// Record a read's result (redacted) and hand the runbook the real value: redaction
+    /// guards the sinks (the audit trail, the terminal, findings), and a runbook comparing a
+    /// setting named `key` must see its value. Secret files never reach it at all: the files
+    /// backend returns only their key names.
     fn finish_call_read(
         &self,
         name: &str,
@@ -201,8 +205,7 @@ impl Door {
         ms: u64,
     ) -> Result<Value, DoorError> {
         match result {
-            Ok(mut value) => {
-                self.redact(&mut value);
+            Ok(value) => {
                 self.record(
                     "call",
                     json!({"function": name, "args": shown_args, "ok": true, "result": value, "ms": ms}),
@@ -223,14 +226,15 @@ impl Door {
         durability: Durability,
     ) -> Result<Value, DoorError> {
         match result {
-            Ok(mut value) => {
-                self.redact(&mut value);
+            Ok(value) => {
+                let mut shown = value.clone();
+                self.redact(&mut shown);
                 self.record(
                     kind,
-                    json!({"function": name, "ok": true, "result": value, "ms": ms}),
+                    json!({"function": name, "ok": true, "result": shown, "ms": ms}),
                     durability,
                 )?;
-                self.out.outcome(name, true, &value);
+                self.out.outcome(name, true, &shown);
                 Ok(value)
             }
             Err(err) => {

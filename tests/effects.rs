@@ -212,3 +212,51 @@ fn command_off_the_allowlist_is_refused_with_exit_3_and_audited() {
         .run()
         .code(0);
 }
+
+#[test]
+fn a_planted_secret_reaches_neither_the_database_nor_any_output() {
+    let sb = Sandbox::new();
+    let site = sb.site(&["/usr/bin/printf"]);
+    let run = sb
+        .cmd()
+        .fixtures()
+        .args(["--site".as_ref(), site.as_os_str()])
+        .args(["run", "print-secret"])
+        .run()
+        .code(1);
+    let json = sb
+        .cmd()
+        .fixtures()
+        .args(["--site".as_ref(), site.as_os_str()])
+        .args(["run", "print-secret", "--json"])
+        .run()
+        .code(1);
+    let replay = sb.cmd().args(["replay", "last", "--full"]).run().code(0);
+    let replay_json = sb.cmd().args(["replay", "last", "--json"]).run().code(0);
+    let export = sb.cmd().args(["audit", "export"]).run().code(0);
+    assert!(
+        replay.stdout.contains("POSTGRES_PASSWORD"),
+        "the key name stays: {}",
+        replay.stdout
+    );
+    for (what, text) in [
+        ("run", run.all()),
+        ("run --json", json.all()),
+        ("replay", replay.all()),
+        ("replay --json", replay_json.all()),
+        ("export", export.all()),
+    ] {
+        assert!(
+            !text.contains("hunter2-planted"),
+            "{what} shows the secret:\n{text}"
+        );
+    }
+    for suffix in ["", "-wal"] {
+        let mut path = sb.db().into_os_string();
+        path.push(suffix);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let found = bytes.windows(15).any(|w| w == b"hunter2-planted");
+            assert!(!found, "{path:?} holds the secret");
+        }
+    }
+}

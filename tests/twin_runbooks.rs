@@ -232,15 +232,21 @@ fn restart_safe_units_fixes_safe_units_and_leaves_others_alone() {
     let _g = lock();
     must("reset", &[]);
     must("fault", &["failed-unit"]); // openclaw-bg-dispatcher: policy safe
-                                     // aurora is ask-first: fail it too.
-    exec_ok(&["systemctl", "kill", "-s", "KILL", "aurora"]);
-    twin::poll(std::time::Duration::from_secs(10), || {
-        exec(&["systemctl", "is-failed", "aurora"]).stdout.trim() == "failed"
-    });
-    // aurora has Restart= in the twin? If systemd brought it back, mark it failed for good.
-    if exec(&["systemctl", "is-failed", "aurora"]).stdout.trim() != "failed" {
-        exec_ok(&["systemctl", "stop", "aurora"]);
-    }
+                                     // aurora is ask-first: make it fail too, with the same kind of runtime drop-in the twin's
+                                     // faults use (so tests/twin/reset removes it).
+    exec_ok(&[
+        "sh",
+        "-c",
+        "mkdir -p /run/systemd/system/aurora.service.d && \
+         printf '[Service]\\nRestart=no\\n' > /run/systemd/system/aurora.service.d/50-twin-fault.conf && \
+         systemctl daemon-reload && systemctl kill -s KILL aurora",
+    ]);
+    assert!(
+        twin::poll(std::time::Duration::from_secs(10), || {
+            exec(&["systemctl", "is-failed", "aurora"]).stdout.trim() == "failed"
+        }),
+        "aurora did not fail"
+    );
     let out = runbook(&["run", "restart-safe-units", "--yes", "--json"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(

@@ -221,6 +221,11 @@ fn redact_assignment(c: &Captures<'_>) -> String {
     if !is_secret_key(&c[1]) {
         return c[0].to_string();
     }
+    // `word: text` is also how prose reads ("pass: all controls", "(secrets): /root/..."),
+    // so the colon form needs a key that looks like a setting, not a plain lower-case word.
+    if c[2].trim_start().starts_with(':') && !looks_like_setting(&c[1]) {
+        return c[0].to_string();
+    }
     let quoted = match c[3].as_bytes()[0] {
         q @ (b'"' | b'\'') => {
             let q = q as char;
@@ -229,6 +234,27 @@ fn redact_assignment(c: &Captures<'_>) -> String {
         _ => REDACTED.to_string(),
     };
     format!("{}{}{quoted}", &c[1], &c[2])
+}
+
+/// A key written as a setting: it has an upper-case letter or a separator (`DB_PASSWORD`,
+/// `api-key`, `Authorization`), or is one of the unambiguous secret words on its own.
+fn looks_like_setting(key: &str) -> bool {
+    key.bytes()
+        .any(|b| b.is_ascii_uppercase() || matches!(b, b'_' | b'-' | b'.'))
+        || matches!(
+            key,
+            "password"
+                | "passwd"
+                | "passphrase"
+                | "secret"
+                | "token"
+                | "apikey"
+                | "credential"
+                | "credentials"
+                | "privatekey"
+                | "authorization"
+                | "cookie"
+        )
 }
 
 impl Redactor {
@@ -559,5 +585,18 @@ mod tests {
     fn idempotent() {
         let once = r("PASSWORD=x token: y Authorization: Bearer z");
         assert_eq!(r(&once), once);
+    }
+
+    #[test]
+    fn prose_with_colons_is_left_alone() {
+        let r = Redactor::new();
+        for text in [
+            "pass: /dev/shm noexec,nosuid,nodev (filesystem)",
+            "SOPS age master key present and private (secrets): /root/.config/sops/age/keys.txt",
+        ] {
+            assert_eq!(r.redact_str(text), text);
+        }
+        assert_eq!(r.redact_str("password: hunter22"), "password: [REDACTED]");
+        assert_eq!(r.redact_str("DB_PASS: hunter22"), "DB_PASS: [REDACTED]");
     }
 }
