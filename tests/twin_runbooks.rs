@@ -61,7 +61,7 @@ fn triage_on_a_healthy_twin_reports_no_warning() {
         "aurora-postgres",
         "aurora-pgadmin",
         "journal",
-        "openclaw-bg-worker.service",
+        "openclaw-bg-worker",
     ] {
         assert!(
             subjects.iter().any(|s| s.starts_with(expected)),
