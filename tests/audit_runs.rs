@@ -1,0 +1,104 @@
+//! The audit trail of real `runbook run` processes: concurrency and crashes.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Sandbox, FIXTURES};
+
+#[test]
+fn eight_concurrent_runs_of_500_events_all_land_and_the_chain_verifies() {
+    let sb = Sandbox::new();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_runbook"))
+                .args(["--runbooks", FIXTURES, "run", "many-events", "--json"])
+                .env("RUNBOOK_AUDIT_DB", sb.db())
+                .env("NO_COLOR", "1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("locked"), "{stderr}");
+    }
+    let log = sb.cmd().args(["log", "--json"]).run().code(0).json();
+    assert_eq!(log.as_array().unwrap().len(), 8);
+    assert!(log.as_array().unwrap().iter().all(|r| r["status"] == "ok"));
+    let v = sb
+        .cmd()
+        .args(["audit", "verify", "--json"])
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(v["ok"], true);
+    // run-start, step-start, 500 outputs, step-end, run-end per run
+    assert!(v["events"].as_u64().unwrap() >= 8 * 504, "{v}");
+}
+
+#[test]
+fn a_run_killed_with_sigkill_leaves_a_verifiable_trail_with_every_intent() {
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let dir = sb.path().join("files");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .args(["--runbooks", FIXTURES, "--site"])
+        .arg(&site)
+        .args(["run", "slow-writes", "-p"])
+        .arg(format!("dir={}", dir.display()))
+        .env("RUNBOOK_AUDIT_DB", sb.db())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has written a few files.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(&dir).unwrap().count() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        // Only finished writes: not the temporary files of an interrupted one.
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with('f'))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        written.len() >= 5 && written.len() < 200,
+        "{} files",
+        written.len()
+    );
+
+    sb.cmd().args(["audit", "verify"]).run().code(0);
+    let log = sb.cmd().args(["log", "--json"]).run().code(0).json();
+    assert_eq!(log[0]["status"], "interrupted", "{log}");
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
+    let intents: Vec<String> = replay["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "intent")
+        .map(|e| e["payload"]["args"]["path"].as_str().unwrap().to_string())
+        .collect();
+    for path in &written {
+        assert!(
+            intents.contains(path),
+            "{path} was written without an intent event"
+        );
+    }
+}
