@@ -167,6 +167,33 @@ fn is_busy(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Leave the write-ahead log in place when this process closes the database. By default the
+/// last connection to close checkpoints the log into the database (two more fsyncs) and
+/// deletes it (the next open recreates it and syncs the directory): for a command that runs a
+/// few dozen milliseconds that was most of the audit store's cost. Checkpoints still happen
+/// as the log grows (`wal_autocheckpoint`), and a reader sees committed data either way.
+async fn skip_checkpoint_on_close(conn: &mut SqliteConnection) -> Result<(), AuditError> {
+    use libsqlite3_sys as ffi;
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: the handle is locked away from sqlx's worker thread while `handle` lives;
+    // sqlite3_db_config with this option takes an int and an optional int pointer.
+    let rc = unsafe {
+        ffi::sqlite3_db_config(
+            db,
+            ffi::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            1 as std::os::raw::c_int,
+            std::ptr::null_mut::<std::os::raw::c_int>(),
+        )
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(AuditError::Inconsistent(format!(
+            "sqlite3_db_config(NO_CKPT_ON_CLOSE) failed with code {rc}"
+        )));
+    }
+    Ok(())
+}
+
 /// Connect, retrying while another process holds the exclusive lock that switching a new
 /// database to WAL needs (SQLite does not wait for that one with busy_timeout).
 async fn connect(
@@ -177,7 +204,10 @@ async fn connect(
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     loop {
         match options.connect().await {
-            Ok(conn) => return Ok(conn),
+            Ok(mut conn) => {
+                skip_checkpoint_on_close(&mut conn).await?;
+                return Ok(conn);
+            }
             Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_millis(200));
