@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::audit::process::{hostname, user_name};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Operator {
     /// The human, by name.
@@ -50,26 +52,10 @@ impl Operator {
     }
 }
 
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
+/// The terminal on stdin, if any (`/dev/pts/3`).
 fn tty_name() -> Option<String> {
     std::fs::read_link("/proc/self/fd/0")
         .ok()
         .map(|p| p.display().to_string())
         .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"))
-}
-
-/// The user name of a uid, from the password database.
-pub fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let id = f.nth(1)?.parse::<u32>().ok()?;
-        (id == uid).then(|| name.to_string())
-    })
 }

@@ -14,9 +14,7 @@ fn dry_run_flag_writes_nothing_and_says_what_would_be_written() {
     let site = sb.site(&[]);
     let path = target(&sb);
     let out = sb
-        .cmd()
-        .fixtures()
-        .args(["--site".as_ref(), site.as_os_str()])
+        .with_site(&site)
         .args(["run", "write-file", "--dry-run", "-p"])
         .arg_path("path=", &path)
         .run()
@@ -42,10 +40,8 @@ fn openclaw_dry_run_env_writes_nothing() {
         let site = sb.site(&[]);
         let path = target(&sb);
         let out = sb
-            .cmd()
-            .fixtures()
+            .with_site(&site)
             .env("OPENCLAW_DRY_RUN", value)
-            .args(["--site".as_ref(), site.as_os_str()])
             .args(["run", "write-file", "--json", "-p"])
             .arg_path("path=", &path)
             .run()
@@ -80,9 +76,7 @@ fn real_run_writes_the_file() {
     let sb = Sandbox::new();
     let site = sb.site(&[]);
     let path = target(&sb);
-    sb.cmd()
-        .fixtures()
-        .args(["--site".as_ref(), site.as_os_str()])
+    sb.with_site(&site)
         .args(["run", "write-file", "-p"])
         .arg_path("path=", &path)
         .run()
@@ -99,9 +93,7 @@ fn gate_without_terminal_refuses_with_exit_3_and_nothing_changes() {
     let site = sb.site(&[]);
     let path = target(&sb);
     let out = sb
-        .cmd()
-        .fixtures()
-        .args(["--site".as_ref(), site.as_os_str()])
+        .with_site(&site)
         .args(["run", "gated-write", "-p"])
         .arg_path("path=", &path)
         .run()
@@ -120,9 +112,7 @@ fn yes_passes_ordinary_gates_but_never_a_typed_one() {
     let site = sb.site(&[]);
     let path = target(&sb);
     let out = sb
-        .cmd()
-        .fixtures()
-        .args(["--site".as_ref(), site.as_os_str()])
+        .with_site(&site)
         .args(["run", "gated-write", "--yes", "-p"])
         .arg_path("path=", &path)
         .run()
@@ -162,9 +152,7 @@ fn read_only_runbook_cannot_mutate_even_by_catching() {
     let site = sb.site(&[]);
     let path = target(&sb);
     let out = sb
-        .cmd()
-        .fixtures()
-        .args(["--site".as_ref(), site.as_os_str()])
+        .with_site(&site)
         .args(["run", "sneaky-write", "-p"])
         .arg_path("path=", &path)
         .run()
@@ -218,16 +206,12 @@ fn a_planted_secret_reaches_neither_the_database_nor_any_output() {
     let sb = Sandbox::new();
     let site = sb.site(&["/usr/bin/printf"]);
     let run = sb
-        .cmd()
-        .fixtures()
-        .args(["--site".as_ref(), site.as_os_str()])
+        .with_site(&site)
         .args(["run", "print-secret"])
         .run()
         .code(1);
     let json = sb
-        .cmd()
-        .fixtures()
-        .args(["--site".as_ref(), site.as_os_str()])
+        .with_site(&site)
         .args(["run", "print-secret", "--json"])
         .run()
         .code(1);

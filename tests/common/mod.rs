@@ -61,6 +61,13 @@ impl Sandbox {
         path
     }
 
+    /// `runbook --runbooks FIXTURES --site SITE` on this sandbox's database.
+    pub fn with_site(&self, site: &Path) -> Runbook {
+        self.cmd()
+            .fixtures()
+            .args(["--site".as_ref(), site.as_os_str()])
+    }
+
     pub fn cmd(&self) -> Runbook {
         Runbook::new().env("RUNBOOK_AUDIT_DB", self.db())
     }
