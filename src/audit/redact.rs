@@ -122,6 +122,10 @@ fn mentions_secret_word(key: &str) -> bool {
 
 /// Whether an assignment or object key names a secret. See the module documentation.
 pub fn is_secret_key(key: &str) -> bool {
+    // sudo's `NOPASSWD:` tag says no password is asked; what follows it is a command list.
+    if key.eq_ignore_ascii_case("nopasswd") {
+        return false;
+    }
     mentions_secret_word(key)
         && split_words(key).any(|part| {
             let p = part.to_ascii_lowercase();
@@ -598,5 +602,7 @@ mod tests {
         }
         assert_eq!(r.redact_str("password: hunter22"), "password: [REDACTED]");
         assert_eq!(r.redact_str("DB_PASS: hunter22"), "DB_PASS: [REDACTED]");
+        let sudoers = "jane ALL=(ALL) NOPASSWD: ALL";
+        assert_eq!(r.redact_str(sudoers), sudoers);
     }
 }
