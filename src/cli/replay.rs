@@ -246,7 +246,11 @@ impl Timeline {
 
     /// `fn(a="x", b=2)`.
     fn call(&self, p: &Value) -> String {
-        let name = p.get("fn").and_then(Value::as_str).unwrap_or("?");
+        let name = p
+            .get("function")
+            .or_else(|| p.get("fn"))
+            .and_then(Value::as_str)
+            .unwrap_or("?");
         let args = match p.get("args") {
             Some(Value::Object(m)) => m
                 .iter()
@@ -368,7 +372,10 @@ impl Timeline {
                 } else {
                     format!(
                         "    {mark} {}",
-                        p.get("fn").and_then(Value::as_str).unwrap_or("result")
+                        p.get("function")
+                            .or_else(|| p.get("fn"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("result")
                     )
                 };
                 let took = p

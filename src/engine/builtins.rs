@@ -29,9 +29,11 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
         let shown = v.as_str().unwrap_or_default();
         st.door.out.print(shown);
         // A failed write here surfaces at the step's flush, which stops the run.
-        let _ = st
-            .door
-            .record("output", json!({"text": shown}), Durability::Buffered);
+        let _ = st.door.record(
+            "log",
+            json!({"level": "info", "message": shown}),
+            Durability::Buffered,
+        );
     });
     engine.on_debug(|_, _, _| {});
 
