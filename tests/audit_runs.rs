@@ -59,20 +59,14 @@ fn a_run_killed_with_sigkill_leaves_a_verifiable_trail_with_every_intent() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it once it has written a few files.
+    // Kill it once it has finished a few writes.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::fs::read_dir(&dir).unwrap().count() < 5 && std::time::Instant::now() < deadline {
+    while finished_writes(&dir).len() < 5 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let written: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        // Only finished writes: not the temporary files of an interrupted one.
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with('f'))
-        .map(|p| p.display().to_string())
-        .collect();
+    let written = finished_writes(&dir);
     assert!(
         written.len() >= 5 && written.len() < 200,
         "{} files",
@@ -101,4 +95,14 @@ fn a_run_killed_with_sigkill_leaves_a_verifiable_trail_with_every_intent() {
             "{path} was written without an intent event"
         );
     }
+}
+
+/// The files a `slow-writes` run has finished: not the temporary file of a write in progress.
+fn finished_writes(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with('f'))
+        .map(|p| p.display().to_string())
+        .collect()
 }
