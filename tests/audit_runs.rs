@@ -82,11 +82,8 @@ fn a_run_killed_with_sigkill_leaves_a_verifiable_trail_with_every_intent() {
         .run()
         .code(0)
         .json();
-    let intents: Vec<String> = replay["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "intent")
+    let intents: Vec<String> = common::events_of(&replay, "intent")
+        .into_iter()
         .map(|e| e["payload"]["args"]["path"].as_str().unwrap().to_string())
         .collect();
     for path in &written {

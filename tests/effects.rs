@@ -133,12 +133,7 @@ fn yes_passes_ordinary_gates_but_never_a_typed_one() {
         .run()
         .code(0)
         .json();
-    let gates: Vec<_> = replay["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "gate")
-        .collect();
+    let gates = common::events_of(&replay, "gate");
     assert_eq!(gates.len(), 2, "{replay}");
     assert_eq!(gates[0]["payload"]["approved"], true);
     assert_eq!(gates[0]["payload"]["via"], "--yes");
@@ -184,11 +179,8 @@ fn command_off_the_allowlist_is_refused_with_exit_3_and_audited() {
         .run()
         .code(0)
         .json();
-    let refused = replay["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "refused")
+    let refused = *common::events_of(&replay, "refused")
+        .first()
         .unwrap_or_else(|| panic!("no refused event: {replay}"));
     assert_eq!(refused["payload"]["function"], "cmd::run");
     assert_eq!(replay["run"]["status"], "refused");

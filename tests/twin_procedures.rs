@@ -131,12 +131,7 @@ fn add_operator_creates_one_account_after_a_typed_confirmation() {
     // The gate's answer and who gave it are in the trail.
     let replay = runbook(&["replay", "last", "--json"]);
     let v = replay.json();
-    let gate = v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "gate")
-        .expect("gate event");
+    let gate = *common::events_of(&v, "gate").first().expect("gate event");
     assert_eq!(gate["payload"]["approved"], true);
     assert_eq!(gate["payload"]["answer"], "jane");
     exec(&[

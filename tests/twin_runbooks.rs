@@ -19,6 +19,11 @@ fn troubles(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The unit's main PID as systemd reports it.
+fn main_pid(unit: &str) -> String {
+    exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", unit])
+}
+
 fn triage() -> Value {
     let out = runbook(&["run", "triage", "--json"]);
     assert_eq!(out.code, 0, "triage failed: {}", out.all());
@@ -122,14 +127,7 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
     must("reset", &[]);
 
     // signal-required without a signal: refused, exit 3, the gateway untouched.
-    let pid_before = exec_ok(&[
-        "systemctl",
-        "show",
-        "-p",
-        "MainPID",
-        "--value",
-        "openclaw-gateway",
-    ]);
+    let pid_before = main_pid("openclaw-gateway");
     let out = runbook(&[
         "run",
         "restart-unit",
@@ -150,14 +148,7 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
         "--yes",
     ]);
     assert_eq!(out.code, 3, "{}", out.all());
-    let pid_after = exec_ok(&[
-        "systemctl",
-        "show",
-        "-p",
-        "MainPID",
-        "--value",
-        "openclaw-gateway",
-    ]);
+    let pid_after = main_pid("openclaw-gateway");
     assert_eq!(pid_before, pid_after, "the gateway was restarted");
 
     // Units the site policy does not list: refused.
@@ -170,14 +161,7 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
     );
 
     // A safe unit restarts with --yes, and the trail shows intent, job result, verification.
-    let before = exec_ok(&[
-        "systemctl",
-        "show",
-        "-p",
-        "MainPID",
-        "--value",
-        "openclaw-bg-worker",
-    ]);
+    let before = main_pid("openclaw-bg-worker");
     let out = runbook(&[
         "run",
         "restart-unit",
@@ -188,14 +172,7 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
         "--yes",
     ]);
     assert_eq!(out.code, 0, "{}", out.all());
-    let after = exec_ok(&[
-        "systemctl",
-        "show",
-        "-p",
-        "MainPID",
-        "--value",
-        "openclaw-bg-worker",
-    ]);
+    let after = main_pid("openclaw-bg-worker");
     assert_ne!(before, after, "the worker's main PID did not change");
     assert!(out.stdout.contains("heartbeat written"), "{}", out.stdout);
 

@@ -73,6 +73,16 @@ impl Sandbox {
     }
 }
 
+/// The events of one kind in a `replay --json` document, in order.
+pub fn events_of<'a>(replay: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
+    replay["events"]
+        .as_array()
+        .expect("replay --json has events")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
 pub struct Runbook {
     cmd: Command,
 }
