@@ -58,6 +58,21 @@ fn systemd_docker_and_journal_functions_on_real_services() {
         .iter()
         .any(|u| u["name"] == "openclaw-bg-dispatcher.service"));
     assert!(evidence(&r, "list").as_array().unwrap().len() >= 4);
+    let many = evidence(&r, "statuses").as_array().unwrap();
+    assert_eq!(many.len(), 3, "{many:?}");
+    let by = |u: &str| {
+        many.iter()
+            .find(|s| s["unit"] == u)
+            .unwrap_or_else(|| panic!("{u} missing"))
+    };
+    assert_eq!(by("openclaw-gateway.service")["active_state"], "active");
+    assert!(by("openclaw-gateway.service")["main_pid"].as_i64().unwrap() > 1);
+    assert_eq!(by("openclaw-gateway.service")["n_restarts"], 0);
+    assert_eq!(
+        by("openclaw-bg-dispatcher.service")["active_state"],
+        "failed"
+    );
+    assert_eq!(by("no-such-unit.service")["load_state"], "not-found");
 
     assert_eq!(evidence(&r, "restart")["result"], "done");
     let reload_err = evidence(&r, "reload-unsupported-error").as_str().unwrap();
