@@ -359,3 +359,56 @@ fn verify_hardening_reports_every_control_and_catches_a_broken_one() {
         "exactly one control must fail"
     );
 }
+
+#[test]
+fn diagnose_runs_a_symptoms_first_checks_and_names_the_likely_cause() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    let likely = |symptom: &str| -> Value {
+        let out = runbook(&[
+            "run",
+            "diagnose",
+            "-p",
+            &format!("symptom={symptom}"),
+            "--json",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        let v = out.json();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["subject"] == symptom)
+            .unwrap_or_else(|| panic!("no conclusion about {symptom}: {v}"))
+            .clone()
+    };
+    // Healthy: the first checks find nothing, and the run says so.
+    let healthy = likely("agent-502");
+    assert_eq!(healthy["severity"], "info", "{healthy}");
+    // The gateway answers 503: the guide's likely cause is named, with its next step.
+    must("fault", &["failing-healthz"]);
+    let sick = likely("agent-502");
+    must("reset", &[]);
+    assert_eq!(sick["severity"], "crit", "{sick}");
+    assert!(
+        sick["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Gateway down or tunnel disconnected"),
+        "{sick}"
+    );
+    assert!(!sick["next_step"].as_str().unwrap().is_empty());
+    // Symptoms come from the site config; anything else is refused before a step runs.
+    let out = runbook(&["run", "diagnose", "-p", "symptom=haunted"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("must be one of"), "{}", out.stderr);
+    let show = runbook(&["show", "diagnose"]);
+    assert!(
+        show.stdout.contains("aurora-502") && show.stdout.contains("disk-filling"),
+        "{}",
+        show.stdout
+    );
+}
