@@ -106,7 +106,7 @@ impl Door {
         self.rt.block_on(self.audit.flush())
     }
 
-    /// Redact a value for display or for returning to the script.
+    /// Redact a value before it is recorded or shown (runbooks themselves get real values).
     pub fn redact(&self, value: &mut Value) {
         self.audit.redactor().redact_json(value);
     }
