@@ -77,7 +77,7 @@ fn new_run(name: &str) -> NewRun {
         runbook: name.into(),
         source: format!("//! name: {name}\nstep \"one\" {{ }}\n"),
         params: json!({"unit": "nginx.service"}),
-        operator: runbook::audit::operator_identity(),
+        operator: serde_json::to_value(runbook::identity::Operator::detect()).unwrap(),
         host: "bench".into(),
         dry_run: false,
         dry_run_reason: None,

@@ -22,7 +22,7 @@ fn new_run(name: &str) -> NewRun {
         runbook: name.into(),
         source: format!("//! name: {name}\nstep \"one\" {{ print(\"hi\"); }}\n"),
         params: json!({"unit": "nginx.service"}),
-        operator: runbook::audit::operator_identity(),
+        operator: serde_json::to_value(runbook::identity::Operator::detect()).unwrap(),
         host: "testhost".into(),
         dry_run: false,
         dry_run_reason: None,

@@ -58,7 +58,7 @@
 //!         runbook: "restart-unit".into(),
 //!         source: "//! name: restart-unit\n...".into(),
 //!         params: json!({"unit": "nginx.service"}),
-//!         operator: runbook::audit::operator_identity(),
+//!         operator: serde_json::to_value(runbook::identity::Operator::detect()).unwrap(),
 //!         host: runbook::audit::hostname(),
 //!         dry_run: false,
 //!         dry_run_reason: None,
@@ -138,7 +138,7 @@ use std::path::PathBuf;
 pub use export::export;
 pub use journal::{is_mirrored, JOURNAL_SOCKET};
 pub use path::default_path;
-pub use process::{hostname, operator_identity};
+pub use process::hostname;
 pub use query::{
     list_runs, resolve_run, run_detail, source_text, RunDetail, RunFilter, RunSummary,
 };

@@ -141,8 +141,9 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// The name of a user id from the password database.
-pub fn user_name(uid: u32) -> Option<String> {
+/// One field of a user id's password database entry, read with `getpwuid_r`.
+fn passwd_field(uid: u32, field: fn(&libc::passwd) -> *const libc::c_char) -> Option<String> {
+    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to overwrite.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buf = vec![0u8; 4096];
     let mut result: *mut libc::passwd = std::ptr::null_mut();
@@ -156,86 +157,23 @@ pub fn user_name(uid: u32) -> Option<String> {
             &mut result,
         )
     };
-    if r != 0 || result.is_null() {
+    let ptr = field(&pwd);
+    if r != 0 || result.is_null() || ptr.is_null() {
         return None;
     }
-    // SAFETY: pw_name is a NUL-terminated string inside buf.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    Some(name.to_string_lossy().into_owned())
+    // SAFETY: the field is a NUL-terminated string inside buf.
+    let text = unsafe { std::ffi::CStr::from_ptr(ptr) };
+    Some(text.to_string_lossy().into_owned())
+}
+
+/// The name of a user id from the password database.
+pub fn user_name(uid: u32) -> Option<String> {
+    passwd_field(uid, |p| p.pw_name)
 }
 
 /// The home directory of a user id from the password database.
 pub fn user_home(uid: u32) -> Option<String> {
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 4096];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: as in user_name.
-    let r = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut pwd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if r != 0 || result.is_null() || pwd.pw_dir.is_null() {
-        return None;
-    }
-    // SAFETY: pw_dir is a NUL-terminated string inside buf.
-    let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
-    Some(dir.to_string_lossy().into_owned())
-}
-
-fn tty() -> Option<String> {
-    for fd in [0, 1, 2] {
-        let mut buf = [0u8; 256];
-        // SAFETY: ttyname_r writes a NUL-terminated path of at most buf.len() bytes.
-        let r = unsafe { libc::ttyname_r(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if r == 0 {
-            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-            return Some(String::from_utf8_lossy(&buf[..end]).into_owned());
-        }
-    }
-    None
-}
-
-/// The operator's identity as stored in `runs.operator` and the `run-start` payload:
-///
-/// ```json
-/// {"login": "alice", "login_source": "loginuid", "uid": 0, "euid": 0, "user": "root",
-///  "sudo_user": "alice", "hostname": "openclaw", "tty": "/dev/pts/0"}
-/// ```
-///
-/// `login` is the person behind the session, determined in this order of trust:
-/// `loginuid` (the kernel's audit login uid, set at login and kept across sudo and su),
-/// `sudo` (`SUDO_USER`, only when running as root), `uid` (the real user id). `user` is the
-/// effective user the run acts as.
-pub fn operator_identity() -> Value {
-    // SAFETY: these calls cannot fail.
-    let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
-    let sudo_user = std::env::var("SUDO_USER").ok().filter(|s| !s.is_empty());
-    let loginuid = std::fs::read_to_string("/proc/self/loginuid")
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok())
-        .filter(|&u| u != u32::MAX);
-    let (login, source) = if let Some(name) = loginuid.and_then(user_name) {
-        (name, "loginuid")
-    } else if let (Some(name), 0) = (&sudo_user, euid) {
-        (name.clone(), "sudo")
-    } else {
-        (user_name(uid).unwrap_or_else(|| uid.to_string()), "uid")
-    };
-    json!({
-        "login": login,
-        "login_source": source,
-        "uid": uid,
-        "euid": euid,
-        "user": user_name(euid).unwrap_or_else(|| euid.to_string()),
-        "sudo_user": sudo_user,
-        "hostname": hostname(),
-        "tty": tty(),
-    })
+    passwd_field(uid, |p| p.pw_dir)
 }
 
 /// The short operator name shown by `runbook log`: `login`, else `user`, else `?`.
@@ -298,10 +236,19 @@ mod tests {
     }
 
     #[test]
-    fn operator() {
-        let op = operator_identity();
-        assert!(op["login"].is_string());
-        assert!(op["uid"].is_u64());
-        assert_eq!(operator_name(&op), op["login"].as_str().unwrap());
+    fn operator_name_prefers_the_login() {
+        assert_eq!(
+            operator_name(&json!({"login": "miguel", "user": "root"})),
+            "miguel"
+        );
+        assert_eq!(operator_name(&json!({"user": "root"})), "root");
+        assert_eq!(operator_name(&json!({})), "?");
+    }
+
+    #[test]
+    fn users_are_looked_up_by_uid() {
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        assert!(user_home(0).is_some());
+        assert_eq!(user_name(u32::MAX - 1), None);
     }
 }

@@ -103,7 +103,7 @@ pub struct NewRun {
     pub source: String,
     /// Validated parameters, as a JSON object. Redacted before storing.
     pub params: Value,
-    /// Who runs it: see [`super::operator_identity`].
+    /// Who runs it: see [`crate::identity::Operator`].
     pub operator: Value,
     /// The host the run acts on.
     pub host: String,
