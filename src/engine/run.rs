@@ -90,8 +90,9 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         std::env::var("OPENCLAW_DRY_RUN").ok().as_deref(),
     )?;
     let dry_run = dry_run_reason.is_some();
-    // Compile once without host access: a syntax error must not open a run.
-    compile(
+    // Compile before the audit store opens, so a syntax error exits 2 and records nothing.
+    // The engine without host access knows the same syntax; its AST is the one that runs.
+    let ast = compile(
         &build_engine(env.catalog, None),
         entry,
         &initial_scope(validated.script.clone()),
@@ -158,13 +159,9 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let engine = build_engine(env.catalog, Some(&state));
     let mut scope = initial_scope(validated.script);
     let started = Instant::now();
-    let result = compile(&engine, entry, &scope)
-        .map_err(|e| e.to_string())
-        .and_then(|ast| {
-            engine
-                .run_ast_with_scope(&mut scope, &ast)
-                .map_err(|e| describe(&e, entry))
-        });
+    let result = engine
+        .run_ast_with_scope(&mut scope, &ast)
+        .map_err(|e| describe(&e, entry));
     let duration_ms = started.elapsed().as_millis() as u64;
     let (status, exit_code, error) = outcome(&state, result);
 
