@@ -82,6 +82,44 @@ impl Catalog {
     pub fn modules(&self) -> impl Iterator<Item = &Entry> {
         self.stdlib.values()
     }
+
+    /// Which of `backends` (host module names such as `systemd`, `docker`) `entry` or a stdlib
+    /// module it imports, directly or through another module, calls into: the executor opens
+    /// their connections while the audit record is being opened, instead of on the first call.
+    /// A textual scan: a name in a comment counts too, which costs at most an idle connection.
+    pub fn backends_named<'b>(&self, entry: &Entry, backends: &[&'b str]) -> Vec<&'b str> {
+        let mut sources = vec![entry.source.as_str()];
+        let mut seen: Vec<&str> = Vec::new();
+        let mut at = 0;
+        while at < sources.len() {
+            for name in imports(sources[at]) {
+                if !seen.contains(&name) {
+                    seen.push(name);
+                    if let Some(module) = self.module(name) {
+                        sources.push(&module.source);
+                    }
+                }
+            }
+            at += 1;
+        }
+        backends
+            .iter()
+            .copied()
+            .filter(|b| {
+                let call = format!("{b}::");
+                sources.iter().any(|s| s.contains(&call))
+            })
+            .collect()
+    }
+}
+
+/// The module names of `import "NAME"` statements in a source text.
+fn imports(source: &str) -> impl Iterator<Item = &str> {
+    source.lines().filter_map(|line| {
+        let rest = line.trim_start().strip_prefix("import")?;
+        let rest = rest.trim_start().strip_prefix('"')?;
+        rest.split_once('"').map(|(name, _)| name)
+    })
 }
 
 fn add_embedded(into: &mut BTreeMap<String, Entry>, dir: &Dir<'static>, prefix: &str) {
@@ -137,4 +175,41 @@ fn add_dir(into: &mut BTreeMap<String, Entry>, dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BACKENDS: [&str; 2] = ["systemd", "docker"];
+
+    #[test]
+    fn backends_named_follow_imports() {
+        let cat = Catalog::load(&[]).unwrap();
+        // triage names neither itself; stdlib `checks` calls both.
+        let triage = cat.runbook("triage").unwrap();
+        assert_eq!(cat.backends_named(triage, &BACKENDS), BACKENDS);
+        let add_operator = cat.runbook("add-operator").unwrap();
+        assert!(cat.backends_named(add_operator, &BACKENDS).is_empty());
+    }
+
+    #[test]
+    fn backends_named_without_imports_and_with_unknown_modules() {
+        let cat = Catalog::load(&[]).unwrap();
+        let entry = |source: &str| Entry {
+            name: "t".into(),
+            origin: Origin::Embedded,
+            file: "t.rhai".into(),
+            source: source.into(),
+        };
+        let own = entry("import \"nosuch\" as n;\nlet u = docker::containers(true);");
+        assert_eq!(cat.backends_named(&own, &BACKENDS), ["docker"]);
+        assert!(cat
+            .backends_named(&entry("let x = 1;"), &BACKENDS)
+            .is_empty());
+        assert_eq!(
+            imports("  import \"checks\" as c;\nimport x;").collect::<Vec<_>>(),
+            ["checks"]
+        );
+    }
 }

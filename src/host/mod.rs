@@ -194,6 +194,29 @@ impl HostCtx {
         }
     }
 
+    /// Backends whose connection [`HostCtx::warm_up`] can open ahead of the first call.
+    pub const WARMABLE: [&'static str; 2] = ["systemd", "docker"];
+
+    /// Open the connections of `backends` (see [`HostCtx::WARMABLE`]) in the background, so
+    /// that a runbook's first call does not pay for the handshake (D-Bus authentication and
+    /// `Hello`, Docker's version check: several milliseconds each). This reads nothing from
+    /// the host beyond what the connection itself needs; a backend that cannot be reached is
+    /// reported by the first real call, as before.
+    pub fn warm_up(self: &Arc<Self>, backends: &[&str]) {
+        for backend in backends {
+            let host = self.clone();
+            match *backend {
+                "systemd" => drop(self.runtime.spawn(async move {
+                    let _ = host.system_bus().await;
+                })),
+                "docker" => drop(self.runtime.spawn(async move {
+                    let _ = host.docker().await;
+                })),
+                _ => {}
+            }
+        }
+    }
+
     /// Run an async backend call to completion. Host functions run on the engine thread,
     /// which is outside the runtime, so blocking here is allowed (never call this from
     /// async code: tokio panics). Build timers inside the future (`async { timeout(..).await }`):

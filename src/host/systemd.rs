@@ -52,7 +52,7 @@ fn unreachable(reason: impl Into<String>) -> HostError {
 
 impl HostCtx {
     /// The cached system bus connection, opened (again, if the bus closed it) on demand.
-    async fn system_bus(&self) -> Result<Connection, HostError> {
+    pub(crate) async fn system_bus(&self) -> Result<Connection, HostError> {
         let mut slot = self.bus.lock().await;
         if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(conn.clone());
