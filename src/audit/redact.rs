@@ -61,8 +61,9 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
         r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*".to_string(),
         // url_password
         r#"\b([A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@"']+:)[^\s/@"']+@"#.to_string(),
-        // json_pair
-        r#""([^"\\\n]{1,128})"(\s*:\s*)"(?:[^"\\]|\\.)*""#.to_string(),
+        // json_pair. (A bounded key length, `{1,128}`, made this one pattern a third of the
+        // rules' compile time, paid by every run.)
+        r#""([^"\\\n]+)"(\s*:\s*)"(?:[^"\\]|\\.)*""#.to_string(),
         // sql_password
         r"(?i)\b(password)(\s+)'(?:[^']|'')*'".to_string(),
         // assign_eq, `KEY=value`: the value ends at white space, as in a shell.
@@ -264,6 +265,12 @@ fn looks_like_setting(key: &str) -> bool {
 impl Redactor {
     pub fn new() -> Redactor {
         Redactor::default()
+    }
+
+    /// Compile the redaction rules now. They are compiled on first use otherwise, which takes
+    /// about 3 ms: a command that will record events calls this on a spare thread at start.
+    pub fn warm_up() {
+        LazyLock::force(&RULES);
     }
 
     /// Redact `value` wherever it appears from now on. Values shorter than [`MIN_SECRET_LEN`]

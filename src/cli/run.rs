@@ -63,9 +63,12 @@ pub fn load_site(cli_site: Option<&Path>) -> Result<Site> {
 }
 
 pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
+    // Every run redacts what it records; compile the rules beside the loading below.
+    std::thread::spawn(crate::audit::Redactor::warm_up);
     let catalog = globals.catalog()?;
     let site = Arc::new(load_site(globals.cli_site.as_deref())?);
     let rt = runtime()?;
+    tracing::debug!("catalog, site and runtime ready");
     let cancel = watch_sigint(&rt);
     let req = RunRequest {
         name: args.name.clone(),
