@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::audit::{AuditError, Durability, RunRecorder};
+use crate::audit::{AuditError, Durability, RunAudit};
 use crate::host::{Args, HostCtx, HostError, HostFn};
 use crate::output::Printer;
 
@@ -42,7 +42,7 @@ type Pending = mpsc::Receiver<(Result<Value, HostError>, u64)>;
 
 pub struct Door {
     pub host: Arc<HostCtx>,
-    pub audit: Arc<RunRecorder>,
+    pub audit: Arc<RunAudit>,
     pub rt: tokio::runtime::Handle,
     pub dry_run: bool,
     pub out: Arc<Printer>,
@@ -55,14 +55,14 @@ pub struct Door {
 
 impl Door {
     pub fn new(
-        host: HostCtx,
-        audit: Arc<RunRecorder>,
+        host: impl Into<Arc<HostCtx>>,
+        audit: Arc<RunAudit>,
         rt: tokio::runtime::Handle,
         dry_run: bool,
         out: Arc<Printer>,
     ) -> Self {
         Door {
-            host: Arc::new(host),
+            host: host.into(),
             audit,
             rt,
             dry_run,
@@ -93,7 +93,7 @@ impl Door {
         kind: &str,
         payload: Value,
         durability: Durability,
-    ) -> Result<u64, AuditError> {
+    ) -> Result<(), AuditError> {
         let step = self.step();
         self.rt.block_on(
             self.audit

@@ -195,16 +195,21 @@ impl Printer {
         }
     }
 
-    pub fn summary(&self, status: &str, run_id: &str, ms: u64) {
+    /// The last line of a run. `run_id` is None when the run has no record (its audit store
+    /// could not be opened): then the line must not point at a replay.
+    pub fn summary(&self, status: &str, run_id: Option<&str>, ms: u64) {
         let st = match status {
             "ok" => style(status).green().bold(),
             "refused" | "canceled" => style(status).yellow().bold(),
             _ => style(status).red().bold(),
         };
-        self.line(format!(
-            "\n{st} in {:.1}s; `runbook replay {run_id}` shows every step",
-            ms as f64 / 1000.0
-        ));
+        let secs = ms as f64 / 1000.0;
+        self.line(match run_id {
+            Some(id) => format!("\n{st} in {secs:.1}s; `runbook replay {id}` shows every step"),
+            None => format!(
+                "\n{st} in {secs:.1}s; nothing was recorded: the audit store could not be opened"
+            ),
+        });
     }
 }
 

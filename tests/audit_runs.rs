@@ -103,3 +103,39 @@ fn finished_writes(dir: &std::path::Path) -> Vec<String> {
         .map(|p| p.display().to_string())
         .collect()
 }
+
+/// The store opens while the runbook starts (reads may begin meanwhile), but nothing that
+/// changes the machine happens without it: a store that cannot be opened ends the run with
+/// exit 4 before the runbook's first write.
+#[test]
+fn a_run_whose_audit_store_cannot_open_changes_nothing() {
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let target = sb.path().join("files").join("motd.txt");
+    // The database's directory would have to be created inside a regular file.
+    let blocker = sb.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    let db = blocker.join("audit.db");
+    let out = common::Runbook::new()
+        .fixtures()
+        .args(["--site".as_ref(), site.as_os_str()])
+        .env("RUNBOOK_AUDIT_DB", &db)
+        .args(["run", "write-file", "--yes", "-p"])
+        .arg_path("path=", &target)
+        .run()
+        .code(4);
+    assert!(
+        !target.exists(),
+        "the runbook wrote without an audit record"
+    );
+    assert!(
+        out.stdout.contains("nothing was recorded"),
+        "no replay is promised: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(&blocker.display().to_string()),
+        "the error names the database path: {}",
+        out.stderr
+    );
+}

@@ -31,10 +31,15 @@
 //!   documented there precisely enough to re-verify an export in a few lines of Python
 //!   (`tests/verify_export.py`).
 //! - **Durability** ([`Durability`]): the executor makes the intent of every mutating host call,
-//!   run start and end, and gates `Durable` (fsync'd before the call returns); read-only calls
+//!   run end, refusals and gates `Durable` (fsync'd before the call returns); read-only calls
 //!   are `Buffered` and group-committed by [`RunRecorder::flush`] at the end of each step. A
-//!   durable append writes the run's buffered events first, so order is preserved. A crash can
-//!   leave an intent without an outcome, never an outcome without an intent.
+//!   durable append writes the run's buffered events first, so order is preserved. The
+//!   `run-start` commit is not fsync'd by itself: the run's first durable commit syncs the log
+//!   and so makes it durable too. A crash can leave an intent without an outcome, never an
+//!   outcome without an intent.
+//! - **Opening in the background** ([`RunAudit`]): the executor opens the store and records
+//!   `run-start` while the runbook starts; read-only events that happen meanwhile are kept in
+//!   memory and written first, and anything durable, and every step's end, waits for the store.
 //! - **Crash recovery**: [`AuditStore::open`] (every invocation) appends an `interrupted` event
 //!   to each run that has no end event and whose process is gone (pid, process start time, boot
 //!   id and pid namespace are in the `run-start` payload; see [`process`]). Runs of live
@@ -129,6 +134,7 @@ pub mod process;
 mod query;
 mod recorder;
 pub mod redact;
+mod run_audit;
 pub mod scan;
 mod store;
 mod verify;
@@ -144,8 +150,9 @@ pub use query::{
 };
 pub use recorder::RunRecorder;
 pub use redact::Redactor;
+pub use run_audit::RunAudit;
 pub use scan::{for_each_event, EventFilter, EventRef};
-pub use store::{AuditStore, NewRun};
+pub use store::{AuditStore, NewRun, RunStart};
 pub use verify::{verify, ChainBreak, VerifyOptions, VerifyReport};
 
 /// How soon an event must be on disk.
@@ -264,6 +271,10 @@ pub enum AuditError {
     Finished(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The run's audit store could not be opened: the first caller got the cause itself,
+    /// later ones get its message.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<AuditError> for crate::error::Error {

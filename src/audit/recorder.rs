@@ -107,11 +107,26 @@ impl RunRecorder {
         payload: Value,
         durability: Durability,
     ) -> Result<u64, AuditError> {
-        self.push(kind, step, payload, durability, false).await
+        self.push(None, kind, step, payload, durability, false)
+            .await
+    }
+
+    /// [`RunRecorder::record`] for an event that happened earlier, at `time` (from
+    /// [`clock::now`]): events kept in memory while the store was being opened.
+    pub(crate) async fn record_at(
+        &self,
+        time: String,
+        kind: &str,
+        step: Option<&str>,
+        payload: Value,
+    ) -> Result<u64, AuditError> {
+        self.push(Some(time), kind, step, payload, Durability::Buffered, false)
+            .await
     }
 
     async fn push(
         &self,
+        time: Option<String>,
         kind: &str,
         step: Option<&str>,
         mut payload: Value,
@@ -135,7 +150,7 @@ impl RunRecorder {
         st.buffer.push(Pending {
             run: self.id.clone(),
             seq,
-            time: clock::now().into(),
+            time: time.unwrap_or_else(clock::now).into(),
             kind,
             step,
             payload,
@@ -198,6 +213,7 @@ impl RunRecorder {
             }
         }
         self.push(
+            None,
             "run-end",
             None,
             Value::Object(payload),

@@ -112,10 +112,49 @@ pub struct NewRun {
     pub dry_run_reason: Option<String>,
 }
 
+/// When a run starts and the id it asks for: chosen before the store is open, so the run's
+/// header can be printed while it opens. The id is used unless another run already has it
+/// (same second, same random suffix); then [`RunRecorder::id`] names the one recorded.
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    pub id: String,
+    pub time: chrono::DateTime<chrono::Utc>,
+}
+
+impl RunStart {
+    pub fn now() -> RunStart {
+        let time = chrono::Utc::now();
+        RunStart {
+            id: clock::new_run_id(time),
+            time,
+        }
+    }
+}
+
 struct Writer {
     conn: SqliteConnection,
     /// The chain head as of our last append, or None when unknown.
     head: Option<Arc<str>>,
+    /// Whether commits currently fsync the write-ahead log (`synchronous=FULL`, the
+    /// connection's setting from open) or not (`NORMAL`).
+    sync_full: bool,
+}
+
+impl Writer {
+    /// Make the next commit fsync the log (`durable`) or not. Set before every write, never
+    /// restored after one, so that a failure half-way cannot leave a durable write unsynced.
+    async fn set_durable(&mut self, durable: bool) -> Result<(), sqlx::Error> {
+        if self.sync_full != durable {
+            let pragma = if durable {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            };
+            sqlx::query(pragma).execute(&mut self.conn).await?;
+            self.sync_full = durable;
+        }
+        Ok(())
+    }
 }
 
 struct Inner {
@@ -356,7 +395,11 @@ impl AuditStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 options,
-                writer: tokio::sync::Mutex::new(Writer { conn, head: None }),
+                writer: tokio::sync::Mutex::new(Writer {
+                    conn,
+                    head: None,
+                    sync_full: true,
+                }),
                 mirror: Mirror::system(),
                 me: ProcessIdentity::current(),
             }),
@@ -396,9 +439,21 @@ impl AuditStore {
     }
 
     /// Record the start of a run: store the source once, insert the `runs` row and append the
-    /// durable `run-start` event, all in one transaction.
+    /// `run-start` event, all in one transaction. The commit is not fsync'd by itself: the
+    /// run's first durable event (an intent, a gate, at the latest its end) syncs it.
     pub async fn start_run(&self, run: NewRun) -> Result<RunRecorder, AuditError> {
-        let redactor = Redactor::new();
+        self.start_run_with(run, RunStart::now(), Redactor::new())
+            .await
+    }
+
+    /// [`AuditStore::start_run`] with a start chosen beforehand and the redactor the run's
+    /// output already uses (so secrets registered early apply to its events too).
+    pub async fn start_run_with(
+        &self,
+        run: NewRun,
+        start: RunStart,
+        redactor: Redactor,
+    ) -> Result<RunRecorder, AuditError> {
         let source_sha256 = hex::encode(Sha256::digest(run.source.as_bytes()));
         let mut payload = json!({
             "runbook": run.runbook,
@@ -424,10 +479,18 @@ impl AuditStore {
         let operator = payload["operator"].to_string();
 
         let mut w = self.inner.writer.lock().await;
-        for _ in 0..8 {
-            let started = chrono::Utc::now();
-            let id: Arc<str> = clock::new_run_id(started).into();
-            let time: Arc<str> = clock::format_time(started).into();
+        // The run-start commit needs no fsync of its own: whatever the run does that must
+        // survive a power cut (an intent, a gate, its end) is a durable commit, and syncing
+        // the log then makes this earlier commit durable too.
+        w.set_durable(false).await?;
+        let time: Arc<str> = clock::format_time(start.time).into();
+        for attempt in 0..8 {
+            let id: Arc<str> = if attempt == 0 {
+                start.id.as_str().into()
+            } else {
+                clock::new_run_id(start.time).into()
+            };
+            let time = time.clone();
             let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
             sqlx::query(
                 "INSERT INTO sources (sha256, text) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
@@ -491,17 +554,8 @@ impl AuditStore {
             return Ok(Vec::new());
         }
         let mut w = self.inner.writer.lock().await;
-        if !durable {
-            sqlx::query("PRAGMA synchronous = NORMAL")
-                .execute(&mut w.conn)
-                .await?;
-        }
+        w.set_durable(durable).await?;
         let result = self.append_locked(&mut w, events).await;
-        if !durable {
-            sqlx::query("PRAGMA synchronous = FULL")
-                .execute(&mut w.conn)
-                .await?;
-        }
         if result.is_err() {
             w.head = None;
         }
@@ -575,6 +629,7 @@ impl AuditStore {
         if gone.is_empty() {
             return Ok(Vec::new());
         }
+        w.set_durable(true).await?;
         let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
         // Re-check inside the write transaction: a run may have ended since we looked.
         let still_open: Vec<String> = unended_runs(&mut tx)
@@ -626,21 +681,24 @@ impl AuditStore {
     }
 }
 
+/// Runs without an end event, and their `run-start` payload. Driven by `runs`: one index probe
+/// per run for its end, one for its start. (A join on `events` let SQLite choose to scan every
+/// event, on every open.)
+const UNENDED_RUNS: &str = "SELECT r.id, \
+     (SELECT s.payload FROM events s WHERE s.run = r.id AND s.seq = 1) \
+     FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run = r.id \
+                                   AND e.kind IN ('run-end', 'interrupted'))";
+
 /// Runs without an end event, with the process identity from their `run-start` payload.
 async fn unended_runs(
     conn: &mut SqliteConnection,
 ) -> Result<Vec<(String, ProcessIdentity)>, AuditError> {
-    let rows = sqlx::query(
-        "SELECT r.id, s.payload FROM runs r JOIN events s ON s.run = r.id AND s.seq = 1 \
-         WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run = r.id \
-                           AND e.kind IN ('run-end', 'interrupted'))",
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(UNENDED_RUNS).fetch_all(conn).await?;
     let mut out = Vec::new();
     for row in rows {
         let id: String = row.try_get(0)?;
-        let payload: String = row.try_get(1)?;
+        // A run row without its start event (cannot happen: both are one transaction).
+        let payload: String = row.try_get::<Option<String>, _>(1)?.unwrap_or_default();
         let who = serde_json::from_str::<Value>(&payload)
             .ok()
             .and_then(|v| ProcessIdentity::from_json(&v))
@@ -654,4 +712,37 @@ async fn unended_runs(
         out.push((id, who));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every open runs the recovery query: it must not read every event of the database.
+    #[tokio::test]
+    async fn recovery_query_reads_no_event_table_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuditStore::open(&dir.path().join("audit.db"))
+            .await
+            .unwrap();
+        let mut conn = store.reader().await.unwrap();
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {UNENDED_RUNS}"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(3))
+        .collect();
+        assert!(
+            plan.iter()
+                .all(|step| !step.starts_with("SCAN e") && !step.starts_with("SCAN s")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().any(|step| step.contains("events_run_end")),
+            "{plan:?}"
+        );
+    }
 }

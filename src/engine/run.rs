@@ -19,7 +19,7 @@ use super::catalog::{Catalog, Entry};
 use super::gates::Gates;
 use super::state::{RunState, Stop};
 use super::{build_engine, compile, header, initial_scope, params};
-use crate::audit::{AuditStore, NewRun, RunStatus};
+use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart, RunStatus};
 use crate::effect::Door;
 use crate::error::{exit, Error, Result};
 use crate::host::HostCtx;
@@ -90,45 +90,62 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         std::env::var("OPENCLAW_DRY_RUN").ok().as_deref(),
     )?;
     let dry_run = dry_run_reason.is_some();
-    // Compile before the audit store opens, so a syntax error exits 2 and records nothing.
-    // The engine without host access knows the same syntax; its AST is the one that runs.
-    let ast = compile(
-        &build_engine(env.catalog, None),
-        entry,
-        &initial_scope(validated.script.clone()),
-    )
-    .map_err(|e| Error::Usage(e.to_string()))?;
-
-    let store = env
-        .rt
-        .block_on(AuditStore::open(&env.audit_db))
-        .map_err(|e| {
-            Error::Audit(format!(
-                "cannot open audit store {}: {e}",
-                env.audit_db.display()
-            ))
-        })?;
+    // The run's pieces, none of which touches the machine or the audit store yet.
     let operator = Operator::detect();
-    let recorder = env
-        .rt
-        .block_on(store.start_run(NewRun {
-            runbook: header.name.clone(),
-            source: entry.source.clone(),
-            params: Value::Object(validated.recorded.clone()),
-            operator: serde_json::to_value(&operator).expect("operator serializes"),
-            host: operator.hostname.clone(),
-            dry_run,
-            dry_run_reason: dry_run_reason.clone(),
-        }))
-        .map_err(|e| Error::Audit(e.to_string()))?;
+    let start = RunStart::now();
+    let redactor = Redactor::new();
     for secret in &validated.secrets {
-        recorder.redactor().add_secret(secret);
+        redactor.add_secret(secret);
     }
-    let run_id = recorder.id().to_string();
+    let audit = Arc::new(RunAudit::new(start.id.clone(), redactor.clone()));
     let out = Arc::new(Printer {
         json: req.json,
         verbose: req.verbose,
     });
+    let host = Arc::new(HostCtx::new(env.rt.handle().clone(), env.site.clone()));
+    let door = Door::new(
+        host.clone(),
+        audit.clone(),
+        env.rt.handle().clone(),
+        dry_run,
+        out.clone(),
+    )
+    .with_mutation_allowed(header.mutates);
+    let state = Arc::new(RunState::new(
+        door,
+        Gates::new(req.yes, env.cancel.clone()),
+        operator.login.clone(),
+        env.cancel.clone(),
+    ));
+    let engine = build_engine(env.catalog, Some(&state));
+    // Compile before the audit store opens, so a syntax error exits 2 and records nothing.
+    let mut scope = initial_scope(validated.script);
+    let ast = compile(&engine, entry, &scope).map_err(|e| Error::Usage(e.to_string()))?;
+    tracing::debug!(runbook = %header.name, "compiled");
+
+    // Input is valid. Connect to the backends the runbook will use, and open the audit store
+    // and record the run's start, in the background: the runbook starts meanwhile, and
+    // whatever must be on disk first waits for the store (see `audit::RunAudit`).
+    host.warm_up(&env.catalog.backends_named(entry, &HostCtx::WARMABLE));
+    let new_run = NewRun {
+        runbook: header.name.clone(),
+        source: entry.source.clone(),
+        params: Value::Object(validated.recorded.clone()),
+        operator: serde_json::to_value(&operator).expect("operator serializes"),
+        host: operator.hostname.clone(),
+        dry_run,
+        dry_run_reason: dry_run_reason.clone(),
+    };
+    let path = env.audit_db.clone();
+    audit.begin(env.rt.spawn(async move {
+        let store = AuditStore::open(&path).await?;
+        tracing::debug!(path = %path.display(), "audit store open");
+        let recorder = store.start_run_with(new_run, start, redactor).await?;
+        tracing::debug!(run = recorder.id(), "run started");
+        Ok(recorder)
+    }));
+
+    let run_id = audit.requested_id().to_string();
     let mode = match &dry_run_reason {
         Some(why) => format!(
             "{} ({why}): nothing will be changed",
@@ -142,27 +159,12 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     };
     out.run_header(&header.name, &run_id, &operator.login, &mode);
 
-    let door = Door::new(
-        HostCtx::new(env.rt.handle().clone(), env.site.clone()),
-        Arc::new(recorder),
-        env.rt.handle().clone(),
-        dry_run,
-        out.clone(),
-    )
-    .with_mutation_allowed(header.mutates);
-    let state = Arc::new(RunState::new(
-        door,
-        Gates::new(req.yes, env.cancel.clone()),
-        operator.login.clone(),
-        env.cancel.clone(),
-    ));
-    let engine = build_engine(env.catalog, Some(&state));
-    let mut scope = initial_scope(validated.script);
     let started = Instant::now();
     let result = engine
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|e| describe(&e, entry));
     let duration_ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(duration_ms, "script done");
     let (status, exit_code, error) = outcome(&state, result);
 
     let door = &state.door;
@@ -184,9 +186,18 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         door.redact(&mut v);
         v.as_str().unwrap_or_default().to_string()
     });
+    tracing::debug!("run ended");
+    // The id asked for, unless another run took it first (same second, same random suffix);
+    // none if the store never opened.
+    let recorded_id = env
+        .rt
+        .block_on(door.audit.recorder())
+        .ok()
+        .map(|recorder| recorder.id().to_string());
     let findings = std::mem::take(&mut *state.findings.lock().expect("findings lock"));
     out.findings(&findings);
-    out.summary(status.as_str(), &run_id, duration_ms);
+    out.summary(status.as_str(), recorded_id.as_deref(), duration_ms);
+    let run_id = recorded_id.unwrap_or(run_id);
     Ok(RunReport {
         run_id,
         runbook: header.name,
