@@ -873,6 +873,8 @@ async fn a_durable_event_writes_the_buffered_ones_first() {
         .await
         .unwrap();
     run.flush().await.unwrap();
+    // The flush writes in the background.
+    run.wait_written().await.unwrap();
     assert_eq!(count(&db), "5");
 }
 

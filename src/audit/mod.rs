@@ -9,7 +9,8 @@
 //! ```text
 //!  executor ──► RunRecorder::record(kind, step, payload, Durable | Buffered)
 //!                 │  redact payload (redact.rs) → JSON text, seq, time
-//!                 │  Buffered: keep in memory until flush() (group commit, end of each step)
+//!                 │  Buffered: keep in memory until flush() (group commit in the
+//!                 │            background, end of each step)
 //!                 │  Durable:  buffered events + this one, committed before returning
 //!                 ▼
 //!               AuditStore (store.rs): one write connection per process
@@ -32,8 +33,10 @@
 //!   (`tests/verify_export.py`).
 //! - **Durability** ([`Durability`]): the executor makes the intent of every mutating host call,
 //!   run end, refusals and gates `Durable` (fsync'd before the call returns); read-only calls
-//!   are `Buffered` and group-committed by [`RunRecorder::flush`] at the end of each step. A
-//!   durable append writes the run's buffered events first, so order is preserved. The
+//!   are `Buffered` and group-committed by [`RunRecorder::flush`] at the end of each step, in
+//!   the background (the next step runs meanwhile; one batch at a time is in flight). A
+//!   durable append waits for that write and writes the run's buffered events first, so order
+//!   is preserved. The
 //!   `run-start` commit is not fsync'd by itself: the run's first durable commit syncs the log
 //!   and so makes it durable too. A crash can leave an intent without an outcome, never an
 //!   outcome without an intent.
@@ -128,6 +131,7 @@
 pub mod chain;
 pub mod clock;
 mod export;
+mod insert;
 mod journal;
 mod path;
 pub mod process;

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio::task::JoinHandle;
+
 use serde_json::{Map, Value};
 
 use super::store::{AuditStore, Pending};
@@ -14,6 +16,8 @@ const AUTO_FLUSH: usize = 4096;
 struct State {
     next_seq: i64,
     buffer: Vec<Pending>,
+    /// The batch being written in the background by the last flush, if any.
+    writing: Option<JoinHandle<Result<(), AuditError>>>,
     finished: bool,
     /// Kind and step names seen so far, shared between events instead of copied.
     names: Vec<Arc<str>>,
@@ -66,6 +70,7 @@ impl RunRecorder {
             state: tokio::sync::Mutex::new(State {
                 next_seq,
                 buffer: Vec::new(),
+                writing: None,
                 finished: false,
                 names: Vec::new(),
             }),
@@ -175,20 +180,52 @@ impl RunRecorder {
         Ok(seq as u64)
     }
 
-    /// Write all buffered events in one transaction, committed without an fsync of its own
-    /// (see [`AuditStore::append`]): the next durable event syncs them too.
+    /// Hand all buffered events to a background write: one transaction, committed without an
+    /// fsync of its own (see [`AuditStore::append`]); the next durable event syncs them too.
+    /// Returns once the previous background write has finished (so at most one batch is in
+    /// flight while the next one fills), with that write's error if it failed.
     pub async fn flush(&self) -> Result<(), AuditError> {
         let mut st = self.state.lock().await;
         self.write_buffer(&mut st, false).await
     }
 
+    /// Wait until everything flushed so far is written (committed, not necessarily synced).
+    pub async fn wait_written(&self) -> Result<(), AuditError> {
+        Self::written(&mut *self.state.lock().await).await
+    }
+
+    /// Wait for the background write, if any.
+    async fn written(st: &mut State) -> Result<(), AuditError> {
+        match st.writing.take() {
+            None => Ok(()),
+            Some(task) => task.await.unwrap_or_else(|e| {
+                Err(AuditError::Inconsistent(format!(
+                    "a background audit write did not complete: {e}"
+                )))
+            }),
+        }
+    }
+
+    /// `durable`: write the buffer (ending with the durable event) now and fsync it, after
+    /// the background write. Otherwise start a background write of the buffer.
     async fn write_buffer(&self, st: &mut State, durable: bool) -> Result<(), AuditError> {
+        Self::written(st).await?;
         if st.buffer.is_empty() {
             return Ok(());
         }
-        let hashes = self.store.append(&st.buffer, durable).await?;
-        self.store.mirror(&st.buffer, &hashes);
-        st.buffer.clear();
+        if durable {
+            let hashes = self.store.append(&st.buffer, true).await?;
+            self.store.mirror(&st.buffer, &hashes);
+            st.buffer.clear();
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut st.buffer);
+        let store = self.store.clone();
+        st.writing = Some(tokio::spawn(async move {
+            let hashes = store.append(&batch, false).await?;
+            store.mirror(&batch, &hashes);
+            Ok(())
+        }));
         Ok(())
     }
 

@@ -27,7 +27,7 @@ use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::process::{liveness, Liveness, ProcessIdentity};
 use super::recorder::RunRecorder;
 use super::redact::Redactor;
-use super::{clock, path, AuditError};
+use super::{clock, insert, path, AuditError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -37,10 +37,6 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const COLUMNS: &str = "run, seq, time, kind, step, payload, prev_hash, hash";
 const PARAMS_PER_ROW: usize = 8;
 
-/// Multi-row INSERT sizes used inside a write transaction, largest first. A few fixed sizes
-/// keep the prepared-statement cache small.
-const CHUNKS: [usize; 4] = [512, 64, 8, 1];
-
 /// The largest batch appended by the single-statement, head-checking path.
 const CONDITIONAL_MAX: usize = 8;
 
@@ -48,13 +44,6 @@ fn values_clause(rows: usize) -> String {
     let row = format!("({})", ["?"; PARAMS_PER_ROW].join(", "));
     vec![row; rows].join(", ")
 }
-
-static INSERT_CHUNK: LazyLock<Vec<String>> = LazyLock::new(|| {
-    CHUNKS
-        .iter()
-        .map(|&n| format!("INSERT INTO events ({COLUMNS}) VALUES {}", values_clause(n)))
-        .collect()
-});
 
 /// `INSERT_IF_HEAD[n - 1]` appends n rows only if the chain head is still the bound hash.
 static INSERT_IF_HEAD: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -81,7 +70,7 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    fn fields<'a>(&'a self, prev_hash: &'a str) -> EventFields<'a> {
+    pub(crate) fn fields<'a>(&'a self, prev_hash: &'a str) -> EventFields<'a> {
         EventFields {
             prev_hash,
             run: &self.run,
@@ -328,54 +317,12 @@ fn bind_rows(mut q: Query, prev: &Arc<str>, events: &[Pending], hashes: &[Arc<st
 }
 
 /// Insert `events` after the current head. The caller holds a write transaction.
-///
-/// Events go in multi-row statements of [`CHUNKS`] sizes. While SQLite's worker thread inserts
-/// one chunk, this thread hashes and binds the next, so the two overlap on two cores.
 async fn insert_chained(
     conn: &mut SqliteConnection,
     events: &[Pending],
-) -> Result<Vec<Arc<str>>, sqlx::Error> {
+) -> Result<Vec<Arc<str>>, AuditError> {
     let prev = read_head(conn).await?;
-    // (start, rows, index into CHUNKS) for each statement.
-    let mut plan = Vec::new();
-    let mut at = 0;
-    while at < events.len() {
-        let left = events.len() - at;
-        let (k, &n) = CHUNKS
-            .iter()
-            .enumerate()
-            .find(|(_, &n)| n <= left)
-            .expect("chunk size 1 always fits");
-        plan.push((at, n, k));
-        at += n;
-    }
-    let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len());
-    let prepare = |hashes: &mut Vec<Arc<str>>, (at, n, k): (usize, usize, usize)| {
-        let chunk = &events[at..at + n];
-        let chunk_prev = if at == 0 {
-            prev.clone()
-        } else {
-            hashes[at - 1].clone()
-        };
-        hashes.extend(seal(&chunk_prev, chunk));
-        bind_rows(
-            sqlx::query(INSERT_CHUNK[k].as_str()),
-            &chunk_prev,
-            chunk,
-            &hashes[at..at + n],
-        )
-    };
-    let mut next = plan.first().map(|&p| prepare(&mut hashes, p));
-    for i in 0..plan.len() {
-        let q = next.take().expect("prepared");
-        let following = plan.get(i + 1).copied();
-        let (done, prepared) = futures_util::join!(q.execute(&mut *conn), async {
-            following.map(|p| prepare(&mut hashes, p))
-        });
-        done?;
-        next = prepared;
-    }
-    Ok(hashes)
+    insert::insert_events(conn, prev, events).await
 }
 
 impl AuditStore {
