@@ -32,7 +32,8 @@
 //!   documented there precisely enough to re-verify an export in a few lines of Python
 //!   (`tests/verify_export.py`).
 //! - **Durability** ([`Durability`]): the executor makes the intent of every mutating host call,
-//!   run end, refusals and gates `Durable` (fsync'd before the call returns); read-only calls
+//!   refusals and gates `Durable` (fsync'd before the call returns), and so is the run's end
+//!   when any of those happened ([`RunRecorder::finish`]); read-only calls
 //!   are `Buffered` and group-committed by [`RunRecorder::flush`] at the end of each step, in
 //!   the background (the next step runs meanwhile; one batch at a time is in flight). A
 //!   durable append waits for that write and writes the run's buffered events first, so order

@@ -9,6 +9,15 @@ use serde_json::{Map, Value};
 use super::store::{AuditStore, Pending};
 use super::{clock, AuditError, Durability, Redactor, RunStatus};
 
+/// How [`RunRecorder::write_buffer`] writes.
+#[derive(Clone, Copy)]
+enum Write {
+    /// Hand the batch to a background task (a flush).
+    Background,
+    /// Write it before returning; `fsync`: and sync the log (a durable event).
+    Now { fsync: bool },
+}
+
 /// Buffered events kept in memory before a flush is forced, to bound memory use in runs that
 /// make many read-only calls within one step.
 const AUTO_FLUSH: usize = 4096;
@@ -18,6 +27,9 @@ struct State {
     buffer: Vec<Pending>,
     /// The batch being written in the background by the last flush, if any.
     writing: Option<JoinHandle<Result<(), AuditError>>>,
+    /// Whether any event of this run was durable (an intent, a gate, a refusal): then its end
+    /// is fsync'd too.
+    any_durable: bool,
     finished: bool,
     /// Kind and step names seen so far, shared between events instead of copied.
     names: Vec<Arc<str>>,
@@ -71,6 +83,7 @@ impl RunRecorder {
                 next_seq,
                 buffer: Vec::new(),
                 writing: None,
+                any_durable: false,
                 finished: false,
                 names: Vec::new(),
             }),
@@ -161,13 +174,24 @@ impl RunRecorder {
             payload,
         });
         match durability {
+            Durability::Buffered if last => {
+                // The end of a run that did nothing durable: written now, not fsync'd.
+                if let Err(e) = self
+                    .write_buffer(&mut st, Write::Now { fsync: false })
+                    .await
+                {
+                    st.buffer.pop();
+                    st.next_seq -= 1;
+                    return Err(e);
+                }
+            }
             Durability::Buffered => {
                 if st.buffer.len() >= AUTO_FLUSH {
-                    self.write_buffer(&mut st, false).await?;
+                    self.write_buffer(&mut st, Write::Background).await?;
                 }
             }
             Durability::Durable => {
-                if let Err(e) = self.write_buffer(&mut st, true).await {
+                if let Err(e) = self.write_buffer(&mut st, Write::Now { fsync: true }).await {
                     // The durable event was not written: take it back so that no gap in seq
                     // and no record of an action that never happened remains.
                     st.buffer.pop();
@@ -186,7 +210,7 @@ impl RunRecorder {
     /// flight while the next one fills), with that write's error if it failed.
     pub async fn flush(&self) -> Result<(), AuditError> {
         let mut st = self.state.lock().await;
-        self.write_buffer(&mut st, false).await
+        self.write_buffer(&mut st, Write::Background).await
     }
 
     /// Wait until everything flushed so far is written (committed, not necessarily synced).
@@ -206,17 +230,18 @@ impl RunRecorder {
         }
     }
 
-    /// `durable`: write the buffer (ending with the durable event) now and fsync it, after
-    /// the background write. Otherwise start a background write of the buffer.
-    async fn write_buffer(&self, st: &mut State, durable: bool) -> Result<(), AuditError> {
+    /// Write the buffer after the background write (if any) is done: now, or in the
+    /// background.
+    async fn write_buffer(&self, st: &mut State, how: Write) -> Result<(), AuditError> {
         Self::written(st).await?;
         if st.buffer.is_empty() {
             return Ok(());
         }
-        if durable {
-            let hashes = self.store.append(&st.buffer, true).await?;
+        if let Write::Now { fsync } = how {
+            let hashes = self.store.append(&st.buffer, fsync).await?;
             self.store.mirror(&st.buffer, &hashes);
             st.buffer.clear();
+            st.any_durable |= fsync;
             return Ok(());
         }
         let batch = std::mem::take(&mut st.buffer);
@@ -229,9 +254,14 @@ impl RunRecorder {
         Ok(())
     }
 
-    /// Record the durable `run-end` event: `{"status", "exit_code", ...detail}`. `detail`'s
-    /// fields (an object, e.g. `{"error": "..."}`) are merged in; any other non-null value is
-    /// stored as `"detail"`. After this, `record` fails with [`AuditError::Finished`].
+    /// Record the `run-end` event: `{"status", "exit_code", ...detail}`. `detail`'s fields (an
+    /// object, e.g. `{"error": "..."}`) are merged in; any other non-null value is stored as
+    /// `"detail"`. After this, `record` fails with [`AuditError::Finished`].
+    ///
+    /// Every event of the run is written when this returns. It is fsync'd, with everything
+    /// before it, if the run recorded any durable event; the end of a run that only read (no
+    /// intent, gate or refusal) is committed like a step's reads, without an fsync: a power
+    /// cut in the next seconds can lose the record of a read-only run, never of an action.
     pub async fn finish(&self, status: RunStatus, detail: Value) -> Result<(), AuditError> {
         let mut payload = Map::new();
         payload.insert("status".into(), status.as_str().into());
@@ -249,12 +279,17 @@ impl RunRecorder {
                 payload.insert("detail".into(), other);
             }
         }
+        let durability = if self.state.lock().await.any_durable {
+            Durability::Durable
+        } else {
+            Durability::Buffered
+        };
         self.push(
             None,
             "run-end",
             None,
             Value::Object(payload),
-            Durability::Durable,
+            durability,
             true,
         )
         .await?;
