@@ -90,7 +90,9 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         print_json(&report);
     }
     let code = report.exit_code;
-    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    // Everything the run recorded is written (finish waits for it): leave connections and
+    // idle tasks to the process exit instead of waiting for their orderly shutdown.
+    rt.shutdown_background();
     match (code, report.error) {
         (exit::OK, _) => Ok(exit::OK),
         (_, Some(message)) => Err(match code {

@@ -83,25 +83,32 @@ impl Catalog {
         self.stdlib.values()
     }
 
-    /// Which of `backends` (host module names such as `systemd`, `docker`) `entry` or a stdlib
-    /// module it imports, directly or through another module, calls into: the executor opens
-    /// their connections while the audit record is being opened, instead of on the first call.
-    /// A textual scan: a name in a comment counts too, which costs at most an idle connection.
-    pub fn backends_named<'b>(&self, entry: &Entry, backends: &[&'b str]) -> Vec<&'b str> {
+    /// The stdlib modules `entry` imports, directly or through another module, each once.
+    /// Names that are no module are left out (the import fails when it runs).
+    pub fn imported_modules(&self, entry: &Entry) -> Vec<&Entry> {
+        let mut found: Vec<&Entry> = Vec::new();
         let mut sources = vec![entry.source.as_str()];
-        let mut seen: Vec<&str> = Vec::new();
-        let mut at = 0;
-        while at < sources.len() {
-            for name in imports(sources[at]) {
-                if !seen.contains(&name) {
-                    seen.push(name);
-                    if let Some(module) = self.module(name) {
+        while let Some(source) = sources.pop() {
+            for name in imports(source) {
+                if let Some(module) = self.module(name) {
+                    if !found.iter().any(|m| m.name == module.name) {
+                        found.push(module);
                         sources.push(&module.source);
                     }
                 }
             }
-            at += 1;
         }
+        found
+    }
+
+    /// Which of `backends` (host module names such as `systemd`, `docker`) `entry` or a stdlib
+    /// module it imports calls into: the executor opens their connections while the audit
+    /// record is being opened, instead of on the first call. A textual scan: a name in a
+    /// comment counts too, which costs at most an idle connection.
+    pub fn backends_named<'b>(&self, entry: &Entry, backends: &[&'b str]) -> Vec<&'b str> {
+        let modules = self.imported_modules(entry);
+        let mut sources = vec![entry.source.as_str()];
+        sources.extend(modules.iter().map(|m| m.source.as_str()));
         backends
             .iter()
             .copied()
@@ -191,6 +198,20 @@ mod tests {
         assert_eq!(cat.backends_named(triage, &BACKENDS), BACKENDS);
         let add_operator = cat.runbook("add-operator").unwrap();
         assert!(cat.backends_named(add_operator, &BACKENDS).is_empty());
+    }
+
+    #[test]
+    fn imported_modules_are_transitive_and_listed_once() {
+        let cat = Catalog::load(&[]).unwrap();
+        // triage imports checks and findings; checks imports findings again.
+        let names: Vec<&str> = cat
+            .imported_modules(cat.runbook("triage").unwrap())
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(sorted, ["checks", "findings"], "{names:?}");
     }
 
     #[test]

@@ -45,9 +45,22 @@ impl std::fmt::Display for CompileError {
 /// Build an engine. With a run state it is the real thing: host modules, gates, findings.
 /// Without one (for `check` and `show`) it knows the same syntax but cannot touch anything.
 pub fn build_engine(catalog: &Catalog, state: Option<&Arc<RunState>>) -> Engine {
+    build_engine_with(catalog, state, None)
+}
+
+/// [`build_engine`] whose imports use module ASTs compiled ahead ([`resolver::precompile`]).
+pub fn build_engine_with(
+    catalog: &Catalog,
+    state: Option<&Arc<RunState>>,
+    precompiled: Option<resolver::Precompiled>,
+) -> Engine {
     let mut engine = Engine::new();
     harden::harden(&mut engine);
-    engine.set_module_resolver(resolver::StdlibResolver::new(catalog.modules()));
+    let mut modules = resolver::StdlibResolver::new(catalog.modules());
+    if let Some(p) = precompiled {
+        modules = modules.with_precompiled(p);
+    }
+    engine.set_module_resolver(modules);
     host_fns::register(&mut engine, state);
     match state {
         Some(state) => {

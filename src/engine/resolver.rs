@@ -5,14 +5,24 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::thread::JoinHandle;
 
-use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared, AST};
 
 use super::catalog::Entry;
+
+/// Module ASTs compiled on another thread while the run was being prepared.
+pub type Precompiled = JoinHandle<BTreeMap<String, AST>>;
 
 pub struct StdlibResolver {
     modules: BTreeMap<String, Entry>,
     cache: Mutex<BTreeMap<String, Shared<Module>>>,
+    ahead: Mutex<Ahead>,
+}
+
+enum Ahead {
+    Compiling(Precompiled),
+    Done(BTreeMap<String, AST>),
 }
 
 impl StdlibResolver {
@@ -20,8 +30,50 @@ impl StdlibResolver {
         StdlibResolver {
             modules: modules.map(|e| (e.name.clone(), e.clone())).collect(),
             cache: Mutex::new(BTreeMap::new()),
+            ahead: Mutex::new(Ahead::Done(BTreeMap::new())),
         }
     }
+
+    /// Use the ASTs `precompile` is compiling, when a module is first imported.
+    pub fn with_precompiled(mut self, precompiled: Precompiled) -> Self {
+        self.ahead = Mutex::new(Ahead::Compiling(precompiled));
+        self
+    }
+
+    /// The AST compiled ahead for `name`, if any (waiting for the thread that compiles them).
+    fn take_ast(&self, name: &str) -> Option<AST> {
+        let mut ahead = self.ahead.lock().expect("resolver precompiled");
+        if let Ahead::Compiling(_) = &*ahead {
+            let Ahead::Compiling(thread) =
+                std::mem::replace(&mut *ahead, Ahead::Done(BTreeMap::new()))
+            else {
+                unreachable!("checked above");
+            };
+            *ahead = Ahead::Done(thread.join().unwrap_or_default());
+        }
+        match &mut *ahead {
+            Ahead::Done(asts) => asts.remove(name),
+            Ahead::Compiling(_) => None,
+        }
+    }
+}
+
+/// Compile `modules` on a thread of their own, with an engine that parses as the run engine
+/// does (same limits; stdlib modules use no custom syntax). A module that fails here is
+/// compiled again at its import, which reports the error.
+pub fn precompile(modules: Vec<Entry>) -> Precompiled {
+    std::thread::spawn(move || {
+        let mut engine = Engine::new_raw();
+        super::harden::harden(&mut engine);
+        modules
+            .into_iter()
+            .filter_map(|m| {
+                let mut ast = engine.compile(&m.source).ok()?;
+                ast.set_source(m.file.as_str());
+                Some((m.name, ast))
+            })
+            .collect()
+    })
 }
 
 /// A stdlib module name: lower-case letters, digits, `_` and `-`. Nothing that looks like a path.
@@ -57,10 +109,16 @@ impl ModuleResolver for StdlibResolver {
             .modules
             .get(path)
             .ok_or_else(|| Box::new(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos)))?;
-        let mut ast = engine
-            .compile(&entry.source)
-            .map_err(|e| EvalAltResult::ErrorInModule(path.to_string(), e.into(), pos))?;
-        ast.set_source(entry.file.as_str());
+        let ast = match self.take_ast(path) {
+            Some(ast) => ast,
+            None => {
+                let mut ast = engine
+                    .compile(&entry.source)
+                    .map_err(|e| EvalAltResult::ErrorInModule(path.to_string(), e.into(), pos))?;
+                ast.set_source(entry.file.as_str());
+                ast
+            }
+        };
         let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(|e| EvalAltResult::ErrorInModule(path.to_string(), e, pos))?
             .into();
@@ -91,5 +149,43 @@ mod tests {
         ] {
             assert!(!is_module_name(bad), "{bad}");
         }
+    }
+
+    fn module(name: &str, source: &str) -> Entry {
+        Entry {
+            name: name.into(),
+            origin: super::super::catalog::Origin::Embedded,
+            file: format!("stdlib/{name}.rhai"),
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn precompile_skips_modules_that_do_not_compile() {
+        let asts = precompile(vec![module("good", "fn f() { 1 }"), module("bad", "fn (")])
+            .join()
+            .unwrap();
+        assert_eq!(asts.keys().collect::<Vec<_>>(), ["good"]);
+    }
+
+    #[test]
+    fn imports_use_the_precompiled_ast_once_then_the_cache() {
+        // The catalog's text says 0; the AST compiled ahead says 42: the import must use it.
+        let catalog_entry = module("m", "fn f() { 0 }");
+        let ahead = precompile(vec![module("m", "fn f() { 41 + 1 }")]);
+        let mut engine = Engine::new();
+        engine.set_module_resolver(
+            StdlibResolver::new(std::iter::once(&catalog_entry)).with_precompiled(ahead),
+        );
+        let script = r#"import "m" as m; m::f()"#;
+        assert_eq!(engine.eval::<i64>(script).unwrap(), 42);
+        assert_eq!(engine.eval::<i64>(script).unwrap(), 42, "cached module");
+        // A module not compiled ahead is compiled from the catalog.
+        let other = module("n", "fn g() { 7 }");
+        let mut engine = Engine::new();
+        engine.set_module_resolver(
+            StdlibResolver::new(std::iter::once(&other)).with_precompiled(precompile(vec![])),
+        );
+        assert_eq!(engine.eval::<i64>(r#"import "n" as n; n::g()"#).unwrap(), 7);
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::catalog::{Catalog, Entry};
 use super::gates::Gates;
 use super::state::{RunState, Stop};
-use super::{build_engine, compile, header, initial_scope, params};
+use super::{build_engine_with, compile, header, initial_scope, params, resolver};
 use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart, RunStatus};
 use crate::effect::Door;
 use crate::error::{exit, Error, Result};
@@ -77,6 +77,14 @@ pub fn dry_run_mode(flag: bool, env: Option<&str>) -> Result<Option<String>> {
 
 pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let entry = env.catalog.runbook(&req.name)?;
+    // The stdlib modules it imports compile on another thread while this one prepares.
+    let precompiled = resolver::precompile(
+        env.catalog
+            .imported_modules(entry)
+            .into_iter()
+            .cloned()
+            .collect(),
+    );
     let header = header::parse(&entry.source).map_err(|e| {
         Error::Usage(format!(
             "{}:{}: invalid header: {}",
@@ -117,7 +125,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         operator.login.clone(),
         env.cancel.clone(),
     ));
-    let engine = build_engine(env.catalog, Some(&state));
+    let engine = build_engine_with(env.catalog, Some(&state), Some(precompiled));
     // Compile before the audit store opens, so a syntax error exits 2 and records nothing.
     let mut scope = initial_scope(validated.script);
     let ast = compile(&engine, entry, &scope).map_err(|e| Error::Usage(e.to_string()))?;
