@@ -63,7 +63,9 @@ pub fn load_site(cli_site: Option<&Path>) -> Result<Site> {
 }
 
 pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
-    // Every run redacts what it records; compile the rules beside the loading below.
+    // Every run builds an engine and redacts what it records: prepare both beside the
+    // loading below.
+    crate::engine::warm_up();
     std::thread::spawn(crate::audit::Redactor::warm_up);
     let catalog = globals.catalog()?;
     let site = Arc::new(load_site(globals.cli_site.as_deref())?);

@@ -12,9 +12,10 @@ pub mod resolver;
 pub mod run;
 pub mod state;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use rhai::{Engine, Scope, AST};
+use rhai::packages::{Package, StandardPackage};
+use rhai::{Engine, Scope, Shared, AST};
 
 use catalog::{Catalog, Entry};
 use state::RunState;
@@ -42,6 +43,30 @@ impl std::fmt::Display for CompileError {
     }
 }
 
+/// Rhai's standard library as one module. Building it is most of the cost of an engine
+/// (about 1 ms), so it is built once per process, and [`warm_up`] builds it on a spare thread
+/// while the command loads its files.
+fn standard_library() -> Shared<rhai::Module> {
+    static STD: OnceLock<Shared<rhai::Module>> = OnceLock::new();
+    STD.get_or_init(|| StandardPackage::new().as_shared_module())
+        .clone()
+}
+
+/// Start building what every engine needs, on a thread of its own.
+pub fn warm_up() {
+    std::thread::spawn(standard_library);
+}
+
+/// What `Engine::new` makes, from the shared standard library: its default module resolver
+/// and print/debug callbacks are left out because `build_engine` sets its own (or, for
+/// `check` and `show`, runs nothing that prints).
+fn new_engine() -> Engine {
+    let mut engine = Engine::new_raw();
+    engine.set_max_strings_interned(256);
+    engine.register_global_module(standard_library());
+    engine
+}
+
 /// Build an engine. With a run state it is the real thing: host modules, gates, findings.
 /// Without one (for `check` and `show`) it knows the same syntax but cannot touch anything.
 pub fn build_engine(catalog: &Catalog, state: Option<&Arc<RunState>>) -> Engine {
@@ -54,7 +79,7 @@ pub fn build_engine_with(
     state: Option<&Arc<RunState>>,
     precompiled: Option<resolver::Precompiled>,
 ) -> Engine {
-    let mut engine = Engine::new();
+    let mut engine = new_engine();
     harden::harden(&mut engine);
     let mut modules = resolver::StdlibResolver::new(catalog.modules());
     if let Some(p) = precompiled {
