@@ -7,6 +7,8 @@
 mod common;
 
 use common::twin::{self, available, exec, exec_ok, lock, must, runbook};
+use std::time::Duration;
+
 use serde_json::Value;
 
 /// Findings of severity warn or crit.
@@ -219,7 +221,7 @@ fn restart_safe_units_fixes_safe_units_and_leaves_others_alone() {
          systemctl daemon-reload && systemctl kill -s KILL aurora",
     ]);
     assert!(
-        twin::poll(std::time::Duration::from_secs(10), || {
+        twin::poll(Duration::from_secs(10), || {
             exec(&["systemctl", "is-failed", "aurora"]).stdout.trim() == "failed"
         }),
         "aurora did not fail"
@@ -411,4 +413,84 @@ fn diagnose_runs_a_symptoms_first_checks_and_names_the_likely_cause() {
         "{}",
         show.stdout
     );
+}
+
+/// The journal keeps a copy of each run's start, intents, outcomes and end, with the hashes
+/// the audit database holds for them: deleting the database does not erase the trace, and
+/// truncating it shows.
+#[test]
+fn the_journal_mirrors_a_run_with_its_hashes() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    let out = runbook(&[
+        "run",
+        "restart-unit",
+        "-p",
+        "unit=openclaw-bg-worker",
+        "-p",
+        "reason=mirror test",
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+
+    // The database's hashes, by seq.
+    let export = runbook(&["audit", "export", "--run", &run]);
+    assert_eq!(export.code, 0, "{}", export.all());
+    let stored: std::collections::BTreeMap<i64, (String, String)> = export
+        .stdout
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            (
+                e["seq"].as_i64().unwrap(),
+                (
+                    e["kind"].as_str().unwrap().to_string(),
+                    e["hash"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+
+    // journald indexes new entries within a moment.
+    let filter = format!("RUNBOOK_RUN={run}");
+    let mut mirrored: Vec<Value> = Vec::new();
+    let ended = twin::poll(Duration::from_secs(10), || {
+        let j = exec_ok(&[
+            "journalctl",
+            "-o",
+            "json",
+            "--no-pager",
+            "SYSLOG_IDENTIFIER=runbook",
+            &filter,
+        ]);
+        mirrored = j
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        mirrored.iter().any(|e| e["RUNBOOK_KIND"] == "run-end")
+    });
+    assert!(ended, "no run-end of {run} in the journal: {mirrored:?}");
+
+    let kinds: Vec<&str> = mirrored
+        .iter()
+        .map(|e| e["RUNBOOK_KIND"].as_str().unwrap())
+        .collect();
+    for kind in ["run-start", "intent", "outcome", "run-end"] {
+        assert!(kinds.contains(&kind), "{kind} not mirrored: {kinds:?}");
+    }
+    assert!(
+        !kinds.contains(&"call"),
+        "read-only calls are not mirrored: {kinds:?}"
+    );
+    for e in &mirrored {
+        let seq: i64 = e["RUNBOOK_SEQ"].as_str().unwrap().parse().unwrap();
+        let (kind, hash) = &stored[&seq];
+        assert_eq!(e["RUNBOOK_KIND"].as_str().unwrap(), kind, "seq {seq}");
+        assert_eq!(e["RUNBOOK_HASH"].as_str().unwrap(), hash, "seq {seq}");
+    }
 }
