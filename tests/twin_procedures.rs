@@ -140,3 +140,111 @@ fn add_operator_creates_one_account_after_a_typed_confirmation() {
         "userdel -r jane 2>/dev/null; rm -f /etc/sudoers.d/90-jane",
     ]);
 }
+
+const TUNNEL_CONFIG: &str = "/etc/cloudflared/config.yml";
+
+/// Put the tunnel config back as it was and reload cloudflared, whatever the test did.
+struct RestoreTunnel(String);
+
+impl Drop for RestoreTunnel {
+    fn drop(&mut self) {
+        let script = format!(
+            "cat > {TUNNEL_CONFIG} <<'EOF'\n{}EOF\nsystemctl reload cloudflared",
+            self.0
+        );
+        exec(&["sh", "-c", &script]);
+    }
+}
+
+#[test]
+fn add_hostname_puts_the_rule_above_the_catch_all_and_reloads_the_tunnel() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    let original = exec_ok(&["cat", TUNNEL_CONFIG]);
+    let _restore = RestoreTunnel(original.clone());
+    let pid = || {
+        exec_ok(&[
+            "systemctl",
+            "show",
+            "-p",
+            "MainPID",
+            "--value",
+            "cloudflared",
+        ])
+    };
+    let before_pid = pid();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "add-hostname",
+            "-p",
+            "hostname=shop.nheo.ai",
+            "-p",
+            "port=3000",
+        ];
+        args.extend_from_slice(extra);
+        runbook(&args)
+    };
+
+    // A name that is not a hostname is refused before anything runs.
+    let bad = runbook(&[
+        "run",
+        "add-hostname",
+        "-p",
+        "hostname=Shop_1",
+        "-p",
+        "port=3000",
+        "--yes",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.all());
+
+    // A dry run shows the change and leaves the file alone.
+    let dry = add(&["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(
+        dry.stdout.contains("+  - hostname: shop.nheo.ai"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(
+        exec_ok(&["cat", TUNNEL_CONFIG]),
+        original,
+        "the dry run changed the file"
+    );
+
+    let live = add(&["--yes"]);
+    assert_eq!(live.code, 0, "{}", live.all());
+    let config = exec_ok(&["cat", TUNNEL_CONFIG]);
+    let rule = config.find("hostname: shop.nheo.ai").expect("rule added");
+    let catch_all = config
+        .find("service: http_status:404")
+        .expect("catch-all kept");
+    assert!(
+        rule < catch_all,
+        "the rule must come before the catch-all:\n{config}"
+    );
+    assert!(
+        config.contains("service: http://127.0.0.1:3000"),
+        "{config}"
+    );
+    // Reloaded (SIGHUP), not restarted: same process, still active.
+    assert_eq!(pid(), before_pid, "cloudflared was restarted, not reloaded");
+    assert_eq!(
+        exec_ok(&["systemctl", "is-active", "cloudflared"]).trim(),
+        "active"
+    );
+    assert!(
+        live.stdout
+            .contains("remaining manual step: add the DNS CNAME"),
+        "{}",
+        live.stdout
+    );
+
+    // The same name again is refused, and nothing changes.
+    let again = add(&["--yes"]);
+    assert_eq!(again.code, 3, "{}", again.all());
+    assert_eq!(exec_ok(&["cat", TUNNEL_CONFIG]), config);
+}
