@@ -494,3 +494,80 @@ fn the_journal_mirrors_a_run_with_its_hashes() {
         assert_eq!(e["RUNBOOK_HASH"].as_str().unwrap(), hash, "seq {seq}");
     }
 }
+
+/// `health -p watch=1` reports every check once, then only changes of state, and Ctrl-C ends
+/// it as canceled (exit 130) with the trail intact.
+#[test]
+fn health_watch_reports_changes_only_and_stops_on_ctrl_c() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    // Inside the twin: start the watch, let it run, interrupt it as a terminal would.
+    let watch = std::process::Command::new(twin::dir().join("exec"))
+        .args([
+            "sh",
+            "-c",
+            "NO_COLOR=1 runbook run health -p watch=1 > /tmp/watch.out 2>&1 & pid=$!; \
+             sleep 9; kill -INT $pid; wait $pid; echo \"exit $?\"",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tests/twin/exec runs");
+    std::thread::sleep(Duration::from_secs(3));
+    must("fault", &["failing-healthz"]);
+    let out = watch.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    must("reset", &[]);
+    assert!(
+        said.contains("exit 130"),
+        "not ended by Ctrl-C as canceled: {said}"
+    );
+
+    let replay = runbook(&["replay", "last", "--json"]);
+    assert_eq!(replay.code, 0, "{}", replay.all());
+    let v = replay.json();
+    assert_eq!(v["run"]["runbook"], "health");
+    assert_eq!(v["run"]["status"], "canceled");
+    let events = v["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "run-end" && e["payload"]["status"] == "canceled"),
+        "no canceled run-end"
+    );
+    let findings: Vec<&Value> = events.iter().filter(|e| e["kind"] == "finding").collect();
+    let about = |subject: &str| {
+        findings
+            .iter()
+            .filter(|e| {
+                e["payload"]["subject"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(subject)
+            })
+            .count()
+    };
+    // Several rounds ran (9 s at one per second), yet an unchanged check is reported once.
+    assert_eq!(about("disk /"), 1, "unchanged disk reported again");
+    // The gateway's health went ok → crit during the watch: reported twice, the second time
+    // as a transition.
+    let gateway: Vec<&&Value> = findings
+        .iter()
+        .filter(|e| {
+            e["payload"]["subject"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("gateway")
+        })
+        .collect();
+    assert_eq!(gateway.len(), 2, "{gateway:?}");
+    assert!(
+        gateway[1]["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("ok → "),
+        "{gateway:?}"
+    );
+}
