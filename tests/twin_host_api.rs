@@ -98,3 +98,63 @@ fn systemd_docker_and_journal_functions_on_real_services() {
         "active"
     );
 }
+
+/// `journal::error_counts` over the whole journal is counted in process (libsystemd's
+/// sd-journal, loaded at run time): it must count what journalctl shows, by the same keys.
+#[test]
+fn in_process_error_counts_match_journalctl() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    must("fault", &["error-burst"]);
+    exec_ok(&["mkdir", "-p", "/tmp/journal-probe"]);
+    copy_in(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/twin/journal-probe.rhai"),
+        "/tmp/journal-probe/journal-probe.rhai",
+    );
+    let out = runbook(&[
+        "--runbooks",
+        "/tmp/journal-probe",
+        "run",
+        "journal-probe",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let counts = evidence(&out.json(), "counts").clone();
+    // The same window through journalctl, keyed as error_counts keys entries.
+    let lines = exec_ok(&[
+        "journalctl",
+        "-o",
+        "json",
+        "--no-pager",
+        "-p",
+        "3",
+        "--since",
+        "10 minutes ago",
+    ]);
+    let mut expected: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in lines.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let key = ["UNIT", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER"]
+            .iter()
+            .find_map(|k| e[*k].as_str())
+            .unwrap_or("unknown")
+            .to_string();
+        *expected.entry(key).or_default() += 1;
+    }
+    must("reset", &[]);
+    let total: u64 = expected.values().sum();
+    assert!(
+        total >= 5,
+        "the error burst is in the journal: {expected:?}"
+    );
+    assert_eq!(counts["reader"], "sd-journal", "{counts}");
+    assert_eq!(counts["total"], total, "{counts}");
+    assert_eq!(
+        counts["by_unit"],
+        serde_json::to_value(&expected).unwrap(),
+        "{counts}"
+    );
+}

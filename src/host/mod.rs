@@ -23,6 +23,7 @@ pub mod fail2ban;
 mod fake_systemd;
 pub mod files;
 pub mod journal;
+pub mod journal_native;
 pub mod metrics;
 pub mod net;
 pub mod registry;
