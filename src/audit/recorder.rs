@@ -173,32 +173,27 @@ impl RunRecorder {
             step,
             payload,
         });
-        match durability {
-            Durability::Buffered if last => {
-                // The end of a run that did nothing durable: written now, not fsync'd.
-                if let Err(e) = self
-                    .write_buffer(&mut st, Write::Now { fsync: false })
-                    .await
-                {
+        // Durable events, and the end of a run that did nothing durable, are written now (the
+        // latter without an fsync); other read-only events wait for a flush.
+        let now = match durability {
+            Durability::Durable => Some(true),
+            Durability::Buffered if last => Some(false),
+            Durability::Buffered => None,
+        };
+        match now {
+            Some(fsync) => {
+                if let Err(e) = self.write_buffer(&mut st, Write::Now { fsync }).await {
+                    // The event was not written: take it back so that no gap in seq and no
+                    // record of an action that never happened remains.
                     st.buffer.pop();
                     st.next_seq -= 1;
                     return Err(e);
                 }
             }
-            Durability::Buffered => {
-                if st.buffer.len() >= AUTO_FLUSH {
-                    self.write_buffer(&mut st, Write::Background).await?;
-                }
+            None if st.buffer.len() >= AUTO_FLUSH => {
+                self.write_buffer(&mut st, Write::Background).await?;
             }
-            Durability::Durable => {
-                if let Err(e) = self.write_buffer(&mut st, Write::Now { fsync: true }).await {
-                    // The durable event was not written: take it back so that no gap in seq
-                    // and no record of an action that never happened remains.
-                    st.buffer.pop();
-                    st.next_seq -= 1;
-                    return Err(e);
-                }
-            }
+            None => {}
         }
         st.finished = last;
         Ok(seq as u64)

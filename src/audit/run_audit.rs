@@ -72,15 +72,6 @@ impl RunAudit {
         panic!("RunAudit::begin called twice or while in use");
     }
 
-    /// A run whose store is already open.
-    pub fn ready(recorder: RunRecorder) -> RunAudit {
-        RunAudit {
-            requested_id: recorder.id().to_string(),
-            redactor: recorder.redactor().clone(),
-            slot: tokio::sync::Mutex::new(Slot::Ready(Arc::new(recorder))),
-        }
-    }
-
     /// The id the run asked for; [`RunAudit::recorder`]'s `id()` is the one recorded.
     pub fn requested_id(&self) -> &str {
         &self.requested_id
