@@ -100,24 +100,24 @@ impl Catalog {
         }
         found
     }
+}
 
-    /// Which of `backends` (host module names such as `systemd`, `docker`) `entry` or a stdlib
-    /// module it imports calls into: the executor opens their connections while the audit
-    /// record is being opened, instead of on the first call. A textual scan: a name in a
-    /// comment counts too, which costs at most an idle connection.
-    pub fn backends_named<'b>(&self, entry: &Entry, backends: &[&'b str]) -> Vec<&'b str> {
-        let modules = self.imported_modules(entry);
-        let mut sources = vec![entry.source.as_str()];
-        sources.extend(modules.iter().map(|m| m.source.as_str()));
-        backends
-            .iter()
-            .copied()
-            .filter(|b| {
-                let call = format!("{b}::");
-                sources.iter().any(|s| s.contains(&call))
-            })
-            .collect()
-    }
+/// Which of `backends` (host module names such as `systemd`, `docker`) `entry` or one of the
+/// stdlib modules it imports (`imports`, from [`Catalog::imported_modules`]) calls into: the
+/// executor opens their connections while the audit record is being opened, instead of on the
+/// first call. A textual scan: a name in a comment counts too, which costs at most an idle
+/// connection.
+pub fn backends_named<'b>(entry: &Entry, imports: &[&Entry], backends: &[&'b str]) -> Vec<&'b str> {
+    let mut sources = vec![entry.source.as_str()];
+    sources.extend(imports.iter().map(|m| m.source.as_str()));
+    backends
+        .iter()
+        .copied()
+        .filter(|b| {
+            let call = format!("{b}::");
+            sources.iter().any(|s| s.contains(&call))
+        })
+        .collect()
 }
 
 /// The module names of `import "NAME"` statements in a source text.
@@ -195,9 +195,14 @@ mod tests {
         let cat = Catalog::load(&[]).unwrap();
         // triage names neither itself; stdlib `checks` calls both.
         let triage = cat.runbook("triage").unwrap();
-        assert_eq!(cat.backends_named(triage, &BACKENDS), BACKENDS);
+        assert_eq!(
+            backends_named(triage, &cat.imported_modules(triage), &BACKENDS),
+            BACKENDS
+        );
         let add_operator = cat.runbook("add-operator").unwrap();
-        assert!(cat.backends_named(add_operator, &BACKENDS).is_empty());
+        assert!(
+            backends_named(add_operator, &cat.imported_modules(add_operator), &BACKENDS).is_empty()
+        );
     }
 
     #[test]
@@ -224,10 +229,11 @@ mod tests {
             source: source.into(),
         };
         let own = entry("import \"nosuch\" as n;\nlet u = docker::containers(true);");
-        assert_eq!(cat.backends_named(&own, &BACKENDS), ["docker"]);
-        assert!(cat
-            .backends_named(&entry("let x = 1;"), &BACKENDS)
-            .is_empty());
+        assert_eq!(
+            backends_named(&own, &cat.imported_modules(&own), &BACKENDS),
+            ["docker"]
+        );
+        assert!(backends_named(&entry("let x = 1;"), &[], &BACKENDS).is_empty());
         assert_eq!(
             imports("  import \"checks\" as c;\nimport x;").collect::<Vec<_>>(),
             ["checks"]

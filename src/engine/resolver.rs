@@ -43,18 +43,13 @@ impl StdlibResolver {
     /// The AST compiled ahead for `name`, if any (waiting for the thread that compiles them).
     fn take_ast(&self, name: &str) -> Option<AST> {
         let mut ahead = self.ahead.lock().expect("resolver precompiled");
-        if let Ahead::Compiling(_) = &*ahead {
-            let Ahead::Compiling(thread) =
-                std::mem::replace(&mut *ahead, Ahead::Done(BTreeMap::new()))
-            else {
-                unreachable!("checked above");
-            };
-            *ahead = Ahead::Done(thread.join().unwrap_or_default());
-        }
-        match &mut *ahead {
-            Ahead::Done(asts) => asts.remove(name),
-            Ahead::Compiling(_) => None,
-        }
+        let mut asts = match std::mem::replace(&mut *ahead, Ahead::Done(BTreeMap::new())) {
+            Ahead::Compiling(thread) => thread.join().unwrap_or_default(),
+            Ahead::Done(asts) => asts,
+        };
+        let ast = asts.remove(name);
+        *ahead = Ahead::Done(asts);
+        ast
     }
 }
 

@@ -15,7 +15,7 @@ use rhai::EvalAltResult;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::catalog::{Catalog, Entry};
+use super::catalog::{backends_named, Catalog, Entry};
 use super::gates::Gates;
 use super::state::{RunState, Stop};
 use super::{build_engine_with, compile, header, initial_scope, params, resolver};
@@ -78,13 +78,8 @@ pub fn dry_run_mode(flag: bool, env: Option<&str>) -> Result<Option<String>> {
 pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let entry = env.catalog.runbook(&req.name)?;
     // The stdlib modules it imports compile on another thread while this one prepares.
-    let precompiled = resolver::precompile(
-        env.catalog
-            .imported_modules(entry)
-            .into_iter()
-            .cloned()
-            .collect(),
-    );
+    let imports = env.catalog.imported_modules(entry);
+    let precompiled = resolver::precompile(imports.iter().map(|m| (*m).clone()).collect());
     let header = header::parse(&entry.source).map_err(|e| {
         Error::Usage(format!(
             "{}:{}: invalid header: {}",
@@ -134,7 +129,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     // Input is valid. Connect to the backends the runbook will use, and open the audit store
     // and record the run's start, in the background: the runbook starts meanwhile, and
     // whatever must be on disk first waits for the store (see `audit::RunAudit`).
-    host.warm_up(&env.catalog.backends_named(entry, &HostCtx::WARMABLE));
+    host.warm_up(&backends_named(entry, &imports, &HostCtx::WARMABLE));
     let new_run = NewRun {
         runbook: header.name.clone(),
         source: entry.source.clone(),

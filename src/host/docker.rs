@@ -64,7 +64,7 @@ impl HostCtx {
 async fn connect() -> Result<Docker, HostError> {
     let host = address();
     let Some(socket) = host.strip_prefix("unix://") else {
-        let d = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        let d = Docker::connect_with_host(&host).map_err(|e| unreachable(e.to_string()))?;
         return d
             .negotiate_version()
             .await

@@ -22,7 +22,7 @@ const MAX_LIMIT: i64 = 10_000;
 /// Messages longer than this are cut (a runbook shows them in a terminal table).
 const MAX_MESSAGE: usize = 8 * 1024;
 /// Upper bound of entries `error_counts` reads, so a log storm cannot stall triage.
-const MAX_COUNTED: &str = "200000";
+const MAX_COUNTED: u64 = 200_000;
 
 /// journalctl priority names, in numeric order.
 const PRIORITIES: [&str; 8] = [
@@ -276,26 +276,25 @@ fn entries(ctx: &HostCtx, a: &Args) -> HostResult {
 fn error_counts(ctx: &HostCtx, a: &Args) -> HostResult {
     let units = units_arg(a)?;
     let since = since_arg(args::string(a, "since")?)?;
-    let argv = journalctl_argv(
-        &units,
-        &since,
-        Some(3),
-        Some(MAX_COUNTED),
-        "PRIORITY,SYSLOG_IDENTIFIER,_SYSTEMD_UNIT,UNIT",
-    );
     // The whole journal, from a time given relative to now: counted in this process when
     // libsystemd is there (journalctl's start-up was most of this call's time).
     if units.is_empty() {
         let from = super::journal_native::since_usec(&since, chrono::Utc::now());
-        let max: u64 = MAX_COUNTED.parse().expect("a number");
         if let Some((total, by_unit)) =
-            from.and_then(|t| super::journal_native::error_counts(t, max))
+            from.and_then(|t| super::journal_native::error_counts(t, MAX_COUNTED))
         {
             return Ok(
                 json!({"since": since, "total": total, "by_unit": by_unit, "reader": "sd-journal"}),
             );
         }
     }
+    let argv = journalctl_argv(
+        &units,
+        &since,
+        Some(3),
+        Some(&MAX_COUNTED.to_string()),
+        "PRIORITY,SYSLOG_IDENTIFIER,_SYSTEMD_UNIT,UNIT",
+    );
     // Requested units appear even with no errors, so a runbook can index them directly.
     let mut by_unit: BTreeMap<String, u64> = units.iter().map(|u| (u.clone(), 0)).collect();
     let mut total = 0u64;
