@@ -288,7 +288,7 @@ pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<Arc<str>, s
 }
 
 /// Hash `events` as a continuation of `prev`.
-fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
+pub(crate) fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
     let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len());
     for e in events {
         let prev = hashes.last().map_or(prev, |h| &**h);
