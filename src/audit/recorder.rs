@@ -25,8 +25,10 @@ const AUTO_FLUSH: usize = 4096;
 struct State {
     next_seq: i64,
     buffer: Vec<Pending>,
-    /// The batch being written in the background by the last flush, if any.
-    writing: Option<JoinHandle<Result<(), AuditError>>>,
+    /// The batch being written in the background by the last flush, if any. It comes back
+    /// when written, to be dropped here and its allocation reused: freeing ten thousand
+    /// events took a tenth of the writer's time.
+    writing: Option<JoinHandle<Result<Vec<Pending>, AuditError>>>,
     /// Whether any event of this run was durable (an intent, a gate, a refusal): then its end
     /// is fsync'd too.
     any_durable: bool,
@@ -215,14 +217,19 @@ impl RunRecorder {
 
     /// Wait for the background write, if any.
     async fn written(st: &mut State) -> Result<(), AuditError> {
-        match st.writing.take() {
-            None => Ok(()),
-            Some(task) => task.await.unwrap_or_else(|e| {
-                Err(AuditError::Inconsistent(format!(
-                    "a background audit write did not complete: {e}"
-                )))
-            }),
+        let Some(task) = st.writing.take() else {
+            return Ok(());
+        };
+        let mut batch = task.await.unwrap_or_else(|e| {
+            Err(AuditError::Inconsistent(format!(
+                "a background audit write did not complete: {e}"
+            )))
+        })?;
+        if st.buffer.is_empty() {
+            batch.clear();
+            st.buffer = batch;
         }
+        Ok(())
     }
 
     /// Write the buffer after the background write (if any) is done: now, or in the
@@ -244,7 +251,7 @@ impl RunRecorder {
         st.writing = Some(tokio::spawn(async move {
             let hashes = store.append(&batch, false).await?;
             store.mirror(&batch, &hashes);
-            Ok(())
+            Ok(batch)
         }));
         Ok(())
     }
