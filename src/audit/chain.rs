@@ -69,12 +69,12 @@ pub struct EventFields<'a> {
     pub payload: &'a str,
 }
 
-fn field(h: &mut Sha256, bytes: &[u8]) {
-    let mut len = itoa(bytes.len() as u64);
-    len.push(b':');
-    h.update(&len);
-    h.update(bytes);
-    h.update(b"\n");
+/// Append one length-prefixed field: `<len>:<bytes>\n`.
+fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(itoa(bytes.len() as u64).as_ref());
+    out.push(b':');
+    out.extend_from_slice(bytes);
+    out.push(b'\n');
 }
 
 /// ASCII decimal without leading zeros, into a stack buffer.
@@ -141,27 +141,34 @@ pub fn digest_bytes(
     step: Option<&[u8]>,
     payload: &[u8],
 ) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(DOMAIN);
-    field(&mut h, prev_hash);
-    field(&mut h, run);
-    let seq_text = if seq < 0 {
-        let mut b = SmallBuf::default();
-        b.push(b'-');
-        b.extend(itoa(seq.unsigned_abs()).as_ref());
-        b
-    } else {
-        itoa(seq as u64)
-    };
-    field(&mut h, seq_text.as_ref());
-    field(&mut h, time);
-    field(&mut h, kind);
-    match step {
-        Some(step) => field(&mut h, step),
-        None => h.update(b"-\n"),
+    // The message is assembled in one buffer and hashed in one call: feeding the hasher
+    // field by field spent as long copying small pieces into its block buffer as hashing.
+    thread_local! {
+        static MESSAGE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    field(&mut h, payload);
-    h.finalize().into()
+    MESSAGE.with_borrow_mut(|m| {
+        m.clear();
+        m.extend_from_slice(DOMAIN);
+        field(m, prev_hash);
+        field(m, run);
+        let seq_text = if seq < 0 {
+            let mut b = SmallBuf::default();
+            b.push(b'-');
+            b.extend(itoa(seq.unsigned_abs()).as_ref());
+            b
+        } else {
+            itoa(seq as u64)
+        };
+        field(m, seq_text.as_ref());
+        field(m, time);
+        field(m, kind);
+        match step {
+            Some(step) => field(m, step),
+            None => m.extend_from_slice(b"-\n"),
+        }
+        field(m, payload);
+        Sha256::digest(&m[..]).into()
+    })
 }
 
 /// The event's hash as stored: 64 lowercase hex characters.
