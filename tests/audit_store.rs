@@ -568,6 +568,40 @@ async fn eight_stores_append_concurrently() {
     assert_eq!(report.runs, 8);
 }
 
+/// A recorder hashes its background batches ahead, against the head its last write left.
+/// Another run writing in between makes that guess wrong: the batch must be hashed again
+/// against the real head, or the chain breaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaved_background_batches_keep_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let store = AuditStore::open(&db).await.unwrap();
+    let a = store.start_run(new_run("a")).await.unwrap();
+    let b = store.start_run(new_run("b")).await.unwrap();
+    for round in 0..6 {
+        for run in [&a, &b] {
+            // More events than the single-statement path takes: a transaction of its own.
+            for i in 0..50 {
+                run.record(
+                    "call",
+                    Some("one"),
+                    call(round * 50 + i),
+                    Durability::Buffered,
+                )
+                .await
+                .unwrap();
+            }
+            run.flush().await.unwrap();
+            run.wait_written().await.unwrap();
+        }
+    }
+    a.finish(RunStatus::Ok, json!({})).await.unwrap();
+    b.finish(RunStatus::Ok, json!({})).await.unwrap();
+    let report = verify(&store, &VerifyOptions::default()).await.unwrap();
+    assert_eq!(report.events, 2 * (1 + 300 + 1));
+    assert_eq!(report.runs, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_processes_append_concurrently() {
     let dir = tempfile::tempdir().unwrap();

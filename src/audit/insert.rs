@@ -12,7 +12,7 @@ use libsqlite3_sys as ffi;
 use sqlx::sqlite::SqliteConnection;
 
 use super::scan::sqlite_error;
-use super::store::{seal, Pending};
+use super::store::{seal, Pending, Sealed};
 use super::AuditError;
 
 /// Rows per INSERT statement. One statement per row spent a third of SQLite's time starting
@@ -33,27 +33,34 @@ fn insert_sql(rows: usize) -> std::ffi::CString {
 }
 
 /// Insert `events`, chained after `prev`, inside the caller's write transaction. Returns
-/// their hashes. Blocks the calling thread while SQLite works.
+/// their hashes: `sealed`'s if it was computed against this same `prev`, else new ones.
+/// Blocks the calling thread while SQLite works.
 pub(crate) async fn insert_events(
     conn: &mut SqliteConnection,
     prev: Arc<str>,
     events: &[Pending],
+    sealed: Option<Sealed>,
 ) -> Result<Vec<Arc<str>>, AuditError> {
+    let hashes = match sealed {
+        Some(s) if s.prev == prev && s.hashes.len() == events.len() => s.hashes,
+        _ => seal(&prev, events),
+    };
     let mut handle = conn.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
     // SAFETY: the handle is locked away from sqlx's worker thread until `handle` drops, after
     // this call; `insert` finalizes its statement before returning.
-    unsafe { insert(db, prev, events) }
+    unsafe { insert(db, &prev, events, &hashes)? };
+    Ok(hashes)
 }
 
 /// # Safety
 /// `db` must be a valid connection that no other thread uses during the call.
 unsafe fn insert(
     db: *mut ffi::sqlite3,
-    prev: Arc<str>,
+    prev: &str,
     events: &[Pending],
-) -> Result<Vec<Arc<str>>, AuditError> {
-    let hashes = seal(&prev, events);
+    hashes: &[Arc<str>],
+) -> Result<(), AuditError> {
     let mut full: Option<Statement> = None;
     let mut start = 0;
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
@@ -70,7 +77,7 @@ unsafe fn insert(
         };
         for (row, e) in chunk.iter().enumerate() {
             let i = start + row;
-            let prev_hash = if i == 0 { &prev } else { &hashes[i - 1] };
+            let prev_hash = if i == 0 { prev } else { &hashes[i - 1] };
             let at = (row * PARAMS_PER_ROW) as i32;
             // SAFETY: the statement is valid; every bound text lives until after its step.
             unsafe {
@@ -96,7 +103,7 @@ unsafe fn insert(
         }
         start += chunk.len();
     }
-    Ok(hashes)
+    Ok(())
 }
 
 /// A prepared statement, finalized when dropped.

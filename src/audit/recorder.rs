@@ -6,7 +6,7 @@ use tokio::task::JoinHandle;
 
 use serde_json::{Map, Value};
 
-use super::store::{AuditStore, Pending};
+use super::store::{seal, AuditStore, Pending, Sealed};
 use super::{clock, AuditError, Durability, Redactor, RunStatus};
 
 /// How [`RunRecorder::write_buffer`] writes.
@@ -28,13 +28,24 @@ struct State {
     /// The batch being written in the background by the last flush, if any. It comes back
     /// when written, to be dropped here and its allocation reused: freeing ten thousand
     /// events took a tenth of the writer's time.
-    writing: Option<JoinHandle<Result<Vec<Pending>, AuditError>>>,
+    writing: Option<JoinHandle<Result<Written, AuditError>>>,
+    /// The chain head as of this run's last write: the hash its next write is expected to
+    /// follow, so that a flush can hash its batch here, while the writer inserts the last
+    /// one. None when unknown (after a failed write).
+    tail: Option<Arc<str>>,
     /// Whether any event of this run was durable (an intent, a gate, a refusal): then its end
     /// is fsync'd too.
     any_durable: bool,
     finished: bool,
     /// Kind and step names seen so far, shared between events instead of copied.
     names: Vec<Arc<str>>,
+}
+
+/// What a background write hands back.
+struct Written {
+    batch: Vec<Pending>,
+    /// The hash of its last event.
+    tail: Option<Arc<str>>,
 }
 
 impl State {
@@ -76,6 +87,7 @@ impl RunRecorder {
         id: Arc<str>,
         redactor: Redactor,
         next_seq: i64,
+        tail: Option<Arc<str>>,
     ) -> RunRecorder {
         RunRecorder {
             store,
@@ -85,6 +97,7 @@ impl RunRecorder {
                 next_seq,
                 buffer: Vec::new(),
                 writing: None,
+                tail,
                 any_durable: false,
                 finished: false,
                 names: Vec::new(),
@@ -220,11 +233,13 @@ impl RunRecorder {
         let Some(task) = st.writing.take() else {
             return Ok(());
         };
-        let mut batch = task.await.unwrap_or_else(|e| {
+        let written = task.await.unwrap_or_else(|e| {
             Err(AuditError::Inconsistent(format!(
                 "a background audit write did not complete: {e}"
             )))
-        })?;
+        });
+        let Written { mut batch, tail } = written.inspect_err(|_| st.tail = None)?;
+        st.tail = tail;
         if st.buffer.is_empty() {
             batch.clear();
             st.buffer = batch;
@@ -240,18 +255,31 @@ impl RunRecorder {
             return Ok(());
         }
         if let Write::Now { fsync } = how {
-            let hashes = self.store.append(&st.buffer, fsync).await?;
+            let hashes = self
+                .store
+                .append(&st.buffer, fsync, None)
+                .await
+                .inspect_err(|_| st.tail = None)?;
             self.store.mirror(&st.buffer, &hashes);
+            st.tail = hashes.last().cloned();
             st.buffer.clear();
             st.any_durable |= fsync;
             return Ok(());
         }
         let batch = std::mem::take(&mut st.buffer);
+        // Hash here, against the head this run's last write left, while the writer may still
+        // be inserting the previous batch; if another run wrote in between, the writer hashes
+        // again against the real head.
+        let sealed = st.tail.take().map(|prev| Sealed {
+            hashes: seal(&prev, &batch),
+            prev,
+        });
         let store = self.store.clone();
         st.writing = Some(tokio::spawn(async move {
-            let hashes = store.append(&batch, false).await?;
+            let hashes = store.append(&batch, false, sealed).await?;
             store.mirror(&batch, &hashes);
-            Ok(batch)
+            let tail = hashes.last().cloned();
+            Ok(Written { batch, tail })
         }));
         Ok(())
     }

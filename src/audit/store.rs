@@ -83,6 +83,15 @@ impl Pending {
     }
 }
 
+/// Hashes computed ahead of a write (by a recorder, for its background batches, so that the
+/// writer does not have to), valid if the chain head is still `prev` when the batch is
+/// inserted. Otherwise the writer hashes the batch again against the real head.
+#[derive(Debug)]
+pub(crate) struct Sealed {
+    pub prev: Arc<str>,
+    pub hashes: Vec<Arc<str>>,
+}
+
 /// What the executor knows about a run before it starts.
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -316,13 +325,15 @@ fn bind_rows(mut q: Query, prev: &Arc<str>, events: &[Pending], hashes: &[Arc<st
     q
 }
 
-/// Insert `events` after the current head. The caller holds a write transaction.
+/// Insert `events` after the current head (with `sealed`'s hashes if they were computed
+/// against it). The caller holds a write transaction.
 async fn insert_chained(
     conn: &mut SqliteConnection,
     events: &[Pending],
+    sealed: Option<Sealed>,
 ) -> Result<Vec<Arc<str>>, AuditError> {
     let prev = read_head(conn).await?;
-    insert::insert_events(conn, prev, events).await
+    insert::insert_events(conn, prev, events, sealed).await
 }
 
 impl AuditStore {
@@ -473,12 +484,18 @@ impl AuditStore {
                 step: None,
                 payload: payload_text.clone(),
             };
-            let hashes = insert_chained(&mut tx, std::slice::from_ref(&event)).await?;
+            let mut hashes = insert_chained(&mut tx, std::slice::from_ref(&event), None).await?;
             tx.commit().await?;
             w.head = hashes.last().cloned();
             drop(w);
             self.mirror(std::slice::from_ref(&event), &hashes);
-            return Ok(RunRecorder::new(self.clone(), id, redactor, 2));
+            return Ok(RunRecorder::new(
+                self.clone(),
+                id,
+                redactor,
+                2,
+                hashes.pop(),
+            ));
         }
         Err(AuditError::Inconsistent(
             "could not find an unused run id".into(),
@@ -492,17 +509,20 @@ impl AuditStore {
     /// survives the process being killed at once, and the next durable commit, which syncs the
     /// write-ahead log, makes it survive a power cut too. A read-only step then costs no disk
     /// flush, while an intent still reaches the disk before its action runs.
+    ///
+    /// `sealed`: hashes computed ahead, used if still valid (see [`Sealed`]).
     pub(crate) async fn append(
         &self,
         events: &[Pending],
         durable: bool,
+        sealed: Option<Sealed>,
     ) -> Result<Vec<Arc<str>>, AuditError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let mut w = self.inner.writer.lock().await;
         w.set_durable(durable).await?;
-        let result = self.append_locked(&mut w, events).await;
+        let result = self.append_locked(&mut w, events, sealed).await;
         if result.is_err() {
             w.head = None;
         }
@@ -513,6 +533,7 @@ impl AuditStore {
         &self,
         w: &mut Writer,
         events: &[Pending],
+        sealed: Option<Sealed>,
     ) -> Result<Vec<Arc<str>>, AuditError> {
         if events.len() <= CONDITIONAL_MAX {
             // Optimistic: hash against the cached head; the statement checks it is still the
@@ -542,7 +563,7 @@ impl AuditStore {
             }
         }
         let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let hashes = insert_chained(&mut tx, events).await?;
+        let hashes = insert_chained(&mut tx, events, sealed).await?;
         tx.commit().await?;
         w.head = hashes.last().cloned();
         Ok(hashes)
@@ -619,7 +640,7 @@ impl AuditStore {
                 payload: payload.to_string().into(),
             });
         }
-        let hashes = insert_chained(&mut tx, &events).await?;
+        let hashes = insert_chained(&mut tx, &events, None).await?;
         tx.commit().await?;
         w.head = hashes.last().cloned();
         drop(w);
