@@ -12,7 +12,7 @@ use libsqlite3_sys as ffi;
 use sqlx::sqlite::SqliteConnection;
 
 use super::scan::sqlite_error;
-use super::store::{seal, Pending, Sealed};
+use super::store::{seal, values_clause, Pending, Sealed, COLUMNS, PARAMS_PER_ROW};
 use super::AuditError;
 
 /// Rows per INSERT statement. One statement per row spent a third of SQLite's time starting
@@ -20,14 +20,11 @@ use super::AuditError;
 /// 32 rows (256 parameters) keep that small.
 const ROWS_PER_STATEMENT: usize = 32;
 
-const PARAMS_PER_ROW: usize = 8;
-
 /// `INSERT INTO events (...) VALUES (...), (...), ...` with `rows` rows, NUL-terminated.
 fn insert_sql(rows: usize) -> std::ffi::CString {
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
-    let values = vec![row; rows].join(", ");
     std::ffi::CString::new(format!(
-        "INSERT INTO events (run, seq, time, kind, step, payload, prev_hash, hash) VALUES {values}"
+        "INSERT INTO events ({COLUMNS}) VALUES {}",
+        values_clause(rows)
     ))
     .expect("no NUL in SQL")
 }
@@ -62,10 +59,10 @@ unsafe fn insert(
     hashes: &[Arc<str>],
 ) -> Result<(), AuditError> {
     let mut full: Option<Statement> = None;
-    let mut start = 0;
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
-        // SAFETY: per this function's contract.
+    for (n, chunk) in events.chunks(ROWS_PER_STATEMENT).enumerate() {
+        // The full-size statement is prepared once; only a last, shorter chunk needs another.
         let mut rest;
+        // SAFETY (both prepares): per this function's contract.
         let stmt = if chunk.len() == ROWS_PER_STATEMENT {
             match &mut full {
                 Some(s) => s,
@@ -76,7 +73,7 @@ unsafe fn insert(
             &mut rest
         };
         for (row, e) in chunk.iter().enumerate() {
-            let i = start + row;
+            let i = n * ROWS_PER_STATEMENT + row;
             let prev_hash = if i == 0 { prev } else { &hashes[i - 1] };
             let at = (row * PARAMS_PER_ROW) as i32;
             // SAFETY: the statement is valid; every bound text lives until after its step.
@@ -101,7 +98,6 @@ unsafe fn insert(
             }
             ffi::sqlite3_reset(stmt.0);
         }
-        start += chunk.len();
     }
     Ok(())
 }

@@ -26,9 +26,11 @@ struct State {
     next_seq: i64,
     buffer: Vec<Pending>,
     /// The batch being written in the background by the last flush, if any. It comes back
-    /// when written, to be dropped here and its allocation reused: freeing ten thousand
-    /// events took a tenth of the writer's time.
+    /// when written, to be dropped here and its allocation kept in `spare`: freeing ten
+    /// thousand events took a tenth of the writer's time.
     writing: Option<JoinHandle<Result<Written, AuditError>>>,
+    /// An empty buffer with the capacity of the last written batch: the next flush's buffer.
+    spare: Vec<Pending>,
     /// The chain head as of this run's last write: the hash its next write is expected to
     /// follow, so that a flush can hash its batch here, while the writer inserts the last
     /// one. None when unknown (after a failed write).
@@ -97,6 +99,7 @@ impl RunRecorder {
                 next_seq,
                 buffer: Vec::new(),
                 writing: None,
+                spare: Vec::new(),
                 tail,
                 any_durable: false,
                 finished: false,
@@ -240,10 +243,8 @@ impl RunRecorder {
         });
         let Written { mut batch, tail } = written.inspect_err(|_| st.tail = None)?;
         st.tail = tail;
-        if st.buffer.is_empty() {
-            batch.clear();
-            st.buffer = batch;
-        }
+        batch.clear();
+        st.spare = batch;
         Ok(())
     }
 
@@ -266,7 +267,7 @@ impl RunRecorder {
             st.any_durable |= fsync;
             return Ok(());
         }
-        let batch = std::mem::take(&mut st.buffer);
+        let batch = std::mem::replace(&mut st.buffer, std::mem::take(&mut st.spare));
         // Hash here, against the head this run's last write left, while the writer may still
         // be inserting the previous batch; if another run wrote in between, the writer hashes
         // again against the real head.

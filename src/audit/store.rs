@@ -34,13 +34,14 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// How long a writer waits for another process's write transaction.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-const COLUMNS: &str = "run, seq, time, kind, step, payload, prev_hash, hash";
-const PARAMS_PER_ROW: usize = 8;
+/// The columns an append writes, in the order their parameters are bound.
+pub(crate) const COLUMNS: &str = "run, seq, time, kind, step, payload, prev_hash, hash";
+pub(crate) const PARAMS_PER_ROW: usize = 8;
 
 /// The largest batch appended by the single-statement, head-checking path.
 const CONDITIONAL_MAX: usize = 8;
 
-fn values_clause(rows: usize) -> String {
+pub(crate) fn values_clause(rows: usize) -> String {
     let row = format!("({})", ["?"; PARAMS_PER_ROW].join(", "));
     vec![row; rows].join(", ")
 }
