@@ -31,9 +31,10 @@ struct State {
     writing: Option<JoinHandle<Result<Written, AuditError>>>,
     /// An empty buffer with the capacity of the last written batch: the next flush's buffer.
     spare: Vec<Pending>,
-    /// The chain head as of this run's last write: the hash its next write is expected to
-    /// follow, so that a flush can hash its batch here, while the writer inserts the last
-    /// one. None when unknown (after a failed write).
+    /// The chain head this run's writes so far are expected to leave: the hash its next write
+    /// should follow, so that a flush can hash its batch here while the writer still inserts
+    /// the last one. Set to the real head when a write completes; None when unknown (after a
+    /// failed write, or while a batch that could not be hashed ahead is in flight).
     tail: Option<Arc<str>>,
     /// Whether any event of this run was durable (an intent, a gate, a refusal): then its end
     /// is fsync'd too.
@@ -251,30 +252,58 @@ impl RunRecorder {
     /// Write the buffer after the background write (if any) is done: now, or in the
     /// background.
     async fn write_buffer(&self, st: &mut State, how: Write) -> Result<(), AuditError> {
+        let Write::Now { fsync } = how else {
+            return self.write_background(st).await;
+        };
         Self::written(st).await?;
         if st.buffer.is_empty() {
             return Ok(());
         }
-        if let Write::Now { fsync } = how {
-            let hashes = self
-                .store
-                .append(&st.buffer, fsync, None)
-                .await
-                .inspect_err(|_| st.tail = None)?;
-            self.store.mirror(&st.buffer, &hashes);
-            st.tail = hashes.last().cloned();
-            st.buffer.clear();
-            st.any_durable |= fsync;
-            return Ok(());
+        let hashes = self
+            .store
+            .append(&st.buffer, fsync, None)
+            .await
+            .inspect_err(|_| st.tail = None)?;
+        self.store.mirror(&st.buffer, &hashes);
+        st.tail = hashes.last().cloned();
+        st.buffer.clear();
+        st.any_durable |= fsync;
+        Ok(())
+    }
+
+    /// Hand the buffer to a background write once the previous one is done.
+    ///
+    /// The batch is hashed here, on the caller's side, so that the writer does not have to:
+    /// first against the head the batch in flight is expected to leave, while the writer may
+    /// still be inserting it (the two overlap); if that write left another head (another run
+    /// wrote in between), hashed again against the real one. Should the head have moved again
+    /// by the time the writer inserts, the writer hashes the batch once more itself.
+    async fn write_background(&self, st: &mut State) -> Result<(), AuditError> {
+        if st.buffer.is_empty() {
+            return Self::written(st).await;
         }
-        let batch = std::mem::replace(&mut st.buffer, std::mem::take(&mut st.spare));
-        // Hash here, against the head this run's last write left, while the writer may still
-        // be inserting the previous batch; if another run wrote in between, the writer hashes
-        // again against the real head.
-        let sealed = st.tail.take().map(|prev| Sealed {
+        let batch = std::mem::take(&mut st.buffer);
+        let early = st.tail.clone().map(|prev| Sealed {
             hashes: seal(&prev, &batch),
             prev,
         });
+        if let Err(e) = Self::written(st).await {
+            // Nothing of this batch was handed over: keep it buffered.
+            st.buffer = batch;
+            return Err(e);
+        }
+        let sealed = match (early, &st.tail) {
+            (Some(early), Some(head)) if early.prev == *head => Some(early),
+            (_, Some(head)) => Some(Sealed {
+                hashes: seal(head, &batch),
+                prev: head.clone(),
+            }),
+            (_, None) => None,
+        };
+        // The head this batch will leave, as far as this run knows: what the next one is
+        // hashed against before this one is written.
+        st.tail = sealed.as_ref().and_then(|s| s.hashes.last().cloned());
+        st.buffer = std::mem::take(&mut st.spare);
         let store = self.store.clone();
         st.writing = Some(tokio::spawn(async move {
             let hashes = store.append(&batch, false, sealed).await?;
