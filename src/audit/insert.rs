@@ -6,13 +6,16 @@
 //! and inserts them [`ROWS_PER_STATEMENT`] rows per statement, binding the fields without
 //! copying (`SQLITE_STATIC`: they outlive the step). The caller holds the write transaction.
 
-use std::sync::Arc;
+use std::ffi::{CStr, CString};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use libsqlite3_sys as ffi;
 use sqlx::sqlite::SqliteConnection;
 
+use super::chain::GENESIS;
 use super::scan::sqlite_error;
-use super::store::{seal, values_clause, Pending, Sealed, COLUMNS, PARAMS_PER_ROW};
+use super::store::{seal, values_clause, Pending, Sealed, BUSY_TIMEOUT, COLUMNS, PARAMS_PER_ROW};
 use super::AuditError;
 
 /// Rows per INSERT statement. One statement per row spent a third of SQLite's time starting
@@ -21,8 +24,8 @@ use super::AuditError;
 const ROWS_PER_STATEMENT: usize = 32;
 
 /// `INSERT INTO events (...) VALUES (...), (...), ...` with `rows` rows, NUL-terminated.
-fn insert_sql(rows: usize) -> std::ffi::CString {
-    std::ffi::CString::new(format!(
+fn insert_sql(rows: usize) -> CString {
+    CString::new(format!(
         "INSERT INTO events ({COLUMNS}) VALUES {}",
         values_clause(rows)
     ))
@@ -50,6 +53,84 @@ pub(crate) async fn insert_events(
     Ok(hashes)
 }
 
+/// The largest batch appended by the single-statement, head-checking path.
+pub(crate) const CONDITIONAL_MAX: usize = 8;
+
+/// `INSERT_IF_HEAD[n - 1]` appends n rows only if the chain head is still the hash bound last.
+static INSERT_IF_HEAD: LazyLock<Vec<CString>> = LazyLock::new(|| {
+    (1..=CONDITIONAL_MAX)
+        .map(|n| {
+            CString::new(format!(
+                "INSERT INTO events ({COLUMNS}) SELECT * FROM (VALUES {}) \
+                 WHERE COALESCE((SELECT hash FROM events ORDER BY id DESC LIMIT 1), '{GENESIS}') = ?",
+                values_clause(n)
+            ))
+            .expect("no NUL in SQL")
+        })
+        .collect()
+});
+
+/// The write connection's head-checking appends, prepared on first use and kept: preparing
+/// one costs about as much as running it. Dropped before the connection closes.
+#[derive(Default)]
+pub(crate) struct Prepared {
+    if_head: [Option<Statement>; CONDITIONAL_MAX],
+}
+
+/// Append `events` (1 to [`CONDITIONAL_MAX`]) with their `hashes`, chained after `prev`, in
+/// one statement that is its own transaction and inserts nothing unless `prev` is still the
+/// chain head. Returns the rows inserted: all or none.
+///
+/// Runs SQLite on the calling thread rather than sqlx's worker: a durable event's append is
+/// one short statement and an fsync, and the two thread hops cost a tenth of it. While another
+/// connection holds the write lock, it waits asynchronously (up to [`BUSY_TIMEOUT`]) instead of
+/// in SQLite's busy handler, which would block the thread, and with it maybe the very task
+/// (in this process) that holds the lock.
+pub(crate) async fn insert_if_head(
+    conn: &mut SqliteConnection,
+    prepared: &mut Prepared,
+    prev: &str,
+    events: &[Pending],
+    hashes: &[Arc<str>],
+) -> Result<u64, AuditError> {
+    let n = events.len();
+    assert!((1..=CONDITIONAL_MAX).contains(&n) && hashes.len() == n);
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let mut handle = conn.lock_handle().await?;
+        let db = handle.as_raw_handle().as_ptr();
+        let slot = &mut prepared.if_head[n - 1];
+        let stmt = match slot {
+            Some(stmt) => stmt,
+            // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
+            None => slot.insert(unsafe { Statement::prepare_sql(db, &INSERT_IF_HEAD[n - 1])? }),
+        };
+        // SAFETY: as above; the bound texts (`events`, `hashes`, `prev`) outlive the step.
+        let outcome = unsafe {
+            for (i, e) in events.iter().enumerate() {
+                let prev_hash = if i == 0 { prev } else { &hashes[i - 1] };
+                stmt.bind_row(i, e, prev_hash, &hashes[i]);
+            }
+            stmt.text((n * PARAMS_PER_ROW + 1) as i32, prev);
+            // No busy handler for this step: SQLITE_BUSY comes back at once.
+            ffi::sqlite3_busy_timeout(db, 0);
+            let outcome = stmt.step(db);
+            ffi::sqlite3_busy_timeout(db, BUSY_TIMEOUT.as_millis() as i32);
+            outcome
+        };
+        drop(handle);
+        match outcome {
+            Step::Done(inserted) => return Ok(inserted),
+            Step::Busy(_) if Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Step::Busy(e) | Step::Failed(e) => return Err(e),
+        }
+    }
+}
+
 /// # Safety
 /// `db` must be a valid connection that no other thread uses during the call.
 unsafe fn insert(
@@ -75,41 +156,33 @@ unsafe fn insert(
         for (row, e) in chunk.iter().enumerate() {
             let i = n * ROWS_PER_STATEMENT + row;
             let prev_hash = if i == 0 { prev } else { &hashes[i - 1] };
-            let at = (row * PARAMS_PER_ROW) as i32;
-            // SAFETY: the statement is valid; every bound text lives until after its step.
-            unsafe {
-                stmt.text(at + 1, &e.run);
-                ffi::sqlite3_bind_int64(stmt.0, at + 2, e.seq);
-                stmt.text(at + 3, &e.time);
-                stmt.text(at + 4, &e.kind);
-                match &e.step {
-                    Some(step) => stmt.text(at + 5, step),
-                    None => ffi::sqlite3_bind_null(stmt.0, at + 5),
-                };
-                stmt.text(at + 6, &e.payload);
-                stmt.text(at + 7, prev_hash);
-                stmt.text(at + 8, &hashes[i]);
-            }
+            // SAFETY: every bound text lives until after the step below.
+            unsafe { stmt.bind_row(row, e, prev_hash, &hashes[i]) };
         }
-        // SAFETY: the statement is valid and fully bound.
-        unsafe {
-            if ffi::sqlite3_step(stmt.0) != ffi::SQLITE_DONE {
-                return Err(sqlite_error(db, "cannot append events"));
-            }
-            ffi::sqlite3_reset(stmt.0);
-        }
+        // SAFETY: the statement is fully bound.
+        unsafe { stmt.execute(db)? };
     }
     Ok(())
 }
 
 /// A prepared statement, finalized when dropped.
-struct Statement(*mut ffi::sqlite3_stmt);
+pub(crate) struct Statement(*mut ffi::sqlite3_stmt);
+
+// SAFETY: a statement is used only by whoever holds its connection (the store's writer
+// mutex, then `lock_handle`), one thread at a time.
+unsafe impl Send for Statement {}
 
 impl Statement {
     /// # Safety
     /// `db` must be a valid connection used by no other thread.
     unsafe fn prepare(db: *mut ffi::sqlite3, rows: usize) -> Result<Statement, AuditError> {
-        let sql = insert_sql(rows);
+        // SAFETY: per this function's contract.
+        unsafe { Statement::prepare_sql(db, &insert_sql(rows)) }
+    }
+
+    /// # Safety
+    /// `db` must be a valid connection used by no other thread.
+    unsafe fn prepare_sql(db: *mut ffi::sqlite3, sql: &CStr) -> Result<Statement, AuditError> {
         let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
         // SAFETY: valid connection and NUL-terminated SQL.
         let rc = unsafe {
@@ -126,6 +199,28 @@ impl Statement {
             return Err(sqlite_error(db, "cannot append events"));
         }
         Ok(Statement(stmt))
+    }
+
+    /// Bind event `e` as the statement's `row`-th row (0-based), chained after `prev_hash`.
+    ///
+    /// # Safety
+    /// The bound texts must outlive the next `sqlite3_step` of the statement.
+    unsafe fn bind_row(&mut self, row: usize, e: &Pending, prev_hash: &str, hash: &str) {
+        let at = (row * PARAMS_PER_ROW) as i32;
+        // SAFETY: per the function's contract.
+        unsafe {
+            self.text(at + 1, &e.run);
+            ffi::sqlite3_bind_int64(self.0, at + 2, e.seq);
+            self.text(at + 3, &e.time);
+            self.text(at + 4, &e.kind);
+            match &e.step {
+                Some(step) => self.text(at + 5, step),
+                None => ffi::sqlite3_bind_null(self.0, at + 5),
+            };
+            self.text(at + 6, &e.payload);
+            self.text(at + 7, prev_hash);
+            self.text(at + 8, hash);
+        }
     }
 
     /// Bind `text` without copying it (`SQLITE_STATIC`).
@@ -145,6 +240,50 @@ impl Statement {
             )
         }
     }
+
+    /// Run the bound statement to completion, then reset it and drop its bindings (which
+    /// point into memory the caller is about to free). Returns the rows it changed.
+    ///
+    /// # Safety
+    /// `db` must be the statement's connection, used by no other thread; every bound text
+    /// must still be alive.
+    unsafe fn execute(&mut self, db: *mut ffi::sqlite3) -> Result<u64, AuditError> {
+        // SAFETY: per the function's contract.
+        match unsafe { self.step(db) } {
+            Step::Done(changed) => Ok(changed),
+            Step::Busy(e) | Step::Failed(e) => Err(e),
+        }
+    }
+
+    /// [`Statement::execute`], telling a lock held by another connection (SQLITE_BUSY) apart.
+    ///
+    /// # Safety
+    /// As for [`Statement::execute`].
+    unsafe fn step(&mut self, db: *mut ffi::sqlite3) -> Step {
+        // SAFETY: per the function's contract.
+        unsafe {
+            let rc = ffi::sqlite3_step(self.0);
+            // The error is read before the reset, which would report it again.
+            let outcome = match rc {
+                ffi::SQLITE_DONE => Step::Done(ffi::sqlite3_changes64(db) as u64),
+                rc if rc & 0xff == ffi::SQLITE_BUSY => {
+                    Step::Busy(sqlite_error(db, "cannot append events"))
+                }
+                _ => Step::Failed(sqlite_error(db, "cannot append events")),
+            };
+            ffi::sqlite3_reset(self.0);
+            ffi::sqlite3_clear_bindings(self.0);
+            outcome
+        }
+    }
+}
+
+enum Step {
+    /// Rows changed.
+    Done(u64),
+    /// Another connection holds the lock the statement needs.
+    Busy(AuditError),
+    Failed(AuditError),
 }
 
 impl Drop for Statement {

@@ -13,7 +13,7 @@
 //!   statements, `COMMIT`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -38,26 +38,10 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const COLUMNS: &str = "run, seq, time, kind, step, payload, prev_hash, hash";
 pub(crate) const PARAMS_PER_ROW: usize = 8;
 
-/// The largest batch appended by the single-statement, head-checking path.
-const CONDITIONAL_MAX: usize = 8;
-
 pub(crate) fn values_clause(rows: usize) -> String {
     let row = format!("({})", ["?"; PARAMS_PER_ROW].join(", "));
     vec![row; rows].join(", ")
 }
-
-/// `INSERT_IF_HEAD[n - 1]` appends n rows only if the chain head is still the bound hash.
-static INSERT_IF_HEAD: LazyLock<Vec<String>> = LazyLock::new(|| {
-    (1..=CONDITIONAL_MAX)
-        .map(|n| {
-            format!(
-                "INSERT INTO events ({COLUMNS}) SELECT * FROM (VALUES {}) \
-                 WHERE COALESCE((SELECT hash FROM events ORDER BY id DESC LIMIT 1), '{GENESIS}') = ?",
-                values_clause(n)
-            )
-        })
-        .collect()
-});
 
 /// An event ready to be hashed and written: everything but the chain fields.
 #[derive(Debug, Clone)]
@@ -131,6 +115,8 @@ impl RunStart {
 }
 
 struct Writer {
+    /// Declared before `conn`: statements must be finalized before it closes.
+    prepared: insert::Prepared,
     conn: SqliteConnection,
     /// The chain head as of our last append, or None when unknown.
     head: Option<Arc<str>>,
@@ -308,24 +294,6 @@ pub(crate) fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
     hashes
 }
 
-type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
-
-fn bind_rows(mut q: Query, prev: &Arc<str>, events: &[Pending], hashes: &[Arc<str>]) -> Query {
-    for (i, e) in events.iter().enumerate() {
-        let prev = if i == 0 { prev } else { &hashes[i - 1] };
-        q = q
-            .bind(e.run.clone())
-            .bind(e.seq)
-            .bind(e.time.clone())
-            .bind(e.kind.clone())
-            .bind(e.step.clone())
-            .bind(e.payload.clone())
-            .bind(prev.clone())
-            .bind(hashes[i].clone());
-    }
-    q
-}
-
 /// Insert `events` after the current head (with `sealed`'s hashes if they were computed
 /// against it). The caller holds a write transaction.
 async fn insert_chained(
@@ -355,6 +323,7 @@ impl AuditStore {
                 path: path.to_path_buf(),
                 options,
                 writer: tokio::sync::Mutex::new(Writer {
+                    prepared: insert::Prepared::default(),
                     conn,
                     head: None,
                     sync_full: true,
@@ -381,7 +350,9 @@ impl AuditStore {
     /// closes it too, in the background.
     pub async fn close(self) -> Result<(), AuditError> {
         if let Ok(inner) = Arc::try_unwrap(self.inner) {
-            inner.writer.into_inner().conn.close().await?;
+            let Writer { prepared, conn, .. } = inner.writer.into_inner();
+            drop(prepared);
+            conn.close().await?;
         }
         Ok(())
     }
@@ -536,7 +507,7 @@ impl AuditStore {
         events: &[Pending],
         sealed: Option<Sealed>,
     ) -> Result<Vec<Arc<str>>, AuditError> {
-        if events.len() <= CONDITIONAL_MAX {
+        if events.len() <= insert::CONDITIONAL_MAX {
             // Optimistic: hash against the cached head; the statement checks it is still the
             // head. A few retries cover other processes appending in between.
             for _ in 0..4 {
@@ -545,19 +516,16 @@ impl AuditStore {
                     None => read_head(&mut w.conn).await?,
                 };
                 let hashes = seal(&prev, events);
-                let q = sqlx::query(INSERT_IF_HEAD[events.len() - 1].as_str());
-                let done = bind_rows(q, &prev, events, &hashes)
-                    .bind(prev.clone())
-                    .execute(&mut w.conn)
-                    .await?;
-                if done.rows_affected() == events.len() as u64 {
+                let inserted =
+                    insert::insert_if_head(&mut w.conn, &mut w.prepared, &prev, events, &hashes)
+                        .await?;
+                if inserted == events.len() as u64 {
                     w.head = hashes.last().cloned();
                     return Ok(hashes);
                 }
-                if done.rows_affected() != 0 {
+                if inserted != 0 {
                     return Err(AuditError::Inconsistent(format!(
-                        "appended {} of {} events",
-                        done.rows_affected(),
+                        "appended {inserted} of {} events",
                         events.len()
                     )));
                 }
