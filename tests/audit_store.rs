@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use runbook::audit::{
     export, list_runs, resolve_run, verify, AuditError, AuditStore, Durability, EventFilter,
-    NewRun, RunFilter, RunState, RunStatus, VerifyOptions,
+    NewRun, Redactor, RunFilter, RunRecorder, RunStart, RunState, RunStatus, VerifyOptions,
 };
 
 const CHILD_ROLE: &str = "RUNBOOK_AUDIT_TEST_CHILD";
@@ -568,19 +568,14 @@ async fn eight_stores_append_concurrently() {
     assert_eq!(report.runs, 8);
 }
 
-/// A recorder hashes its background batches ahead, against the head its last write left.
-/// Another run writing in between makes that guess wrong: the batch must be hashed again
-/// against the real head, or the chain breaks.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interleaved_background_batches_keep_the_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("audit.db");
-    let store = AuditStore::open(&db).await.unwrap();
+/// Two runs take turns: each round, each records 50 buffered events (more than the
+/// single-statement path takes: a transaction of its own) and flushes them; with `wait`, it
+/// also waits until they are written. Then both finish and the chain must verify.
+async fn take_turns(store: &AuditStore, rounds: usize, wait: bool) -> [RunRecorder; 2] {
     let a = store.start_run(new_run("a")).await.unwrap();
     let b = store.start_run(new_run("b")).await.unwrap();
-    for round in 0..6 {
+    for round in 0..rounds {
         for run in [&a, &b] {
-            // More events than the single-statement path takes: a transaction of its own.
             for i in 0..50 {
                 run.record(
                     "call",
@@ -592,14 +587,102 @@ async fn interleaved_background_batches_keep_the_chain() {
                 .unwrap();
             }
             run.flush().await.unwrap();
-            run.wait_written().await.unwrap();
+            if wait {
+                run.wait_written().await.unwrap();
+            }
         }
     }
     a.finish(RunStatus::Ok, json!({})).await.unwrap();
     b.finish(RunStatus::Ok, json!({})).await.unwrap();
-    let report = verify(&store, &VerifyOptions::default()).await.unwrap();
-    assert_eq!(report.events, 2 * (1 + 300 + 1));
+    let report = verify(store, &VerifyOptions::default()).await.unwrap();
+    assert_eq!(report.events, 2 * (1 + rounds as u64 * 50 + 1));
     assert_eq!(report.runs, 2);
+    [a, b]
+}
+
+/// A recorder hashes its background batches ahead, against the head its last write left.
+/// Another run writing in between makes that guess wrong: the batch must be hashed again
+/// against the real head, or the chain breaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaved_background_batches_keep_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AuditStore::open(&dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    take_turns(&store, 6, true).await;
+}
+
+/// Flushes that do not wait leave up to two batches of a run in flight. They must still be
+/// written in order, and when another run writes in between, hashed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_in_flight_keep_their_order_and_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let store = AuditStore::open(&db).await.unwrap();
+    for run in take_turns(&store, 20, false).await {
+        let seqs = sqlite3_ok(
+            &db,
+            &format!(
+                "SELECT seq FROM events WHERE run = '{}' ORDER BY id",
+                run.id()
+            ),
+        );
+        let expected: Vec<String> = (1..=1002).map(|n| n.to_string()).collect();
+        assert_eq!(seqs.split_whitespace().collect::<Vec<_>>(), expected);
+    }
+}
+
+/// A background batch that fails to be written is reported, and the batches flushed after
+/// it are not written either: the run's events never skip a seq in the middle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_behind_a_failed_one_are_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let store = AuditStore::open(&db).await.unwrap();
+    // Another writer has taken seq 60 of the run about to start, inside its second batch
+    // (seq 52 to 101). Planted before the run starts, so that the run's batches are hashed
+    // against the right head and nothing but the conflict stops them.
+    let start = RunStart::now();
+    sqlite3_ok(
+        &db,
+        &format!(
+            "INSERT INTO events (run, seq, time, kind, payload, prev_hash, hash) \
+             VALUES ('{}', 60, 't', 'call', '{{}}', 'x', 'y')",
+            start.id
+        ),
+    );
+    let run = store
+        .start_run_with(new_run("a"), start, Redactor::new())
+        .await
+        .unwrap();
+    // Three batches flushed back to back: the third is handed over while the second, which
+    // fails, is still in flight.
+    let mut failed = None;
+    for i in 0..150 {
+        run.record("call", Some("one"), call(i), Durability::Buffered)
+            .await
+            .unwrap();
+        if i % 50 == 49 {
+            if let Err(e) = run.flush().await {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    let error = match failed {
+        Some(e) => e,
+        None => run.wait_written().await.unwrap_err(),
+    };
+    assert!(error.to_string().contains("UNIQUE"), "{error}");
+    let seqs = sqlite3_ok(
+        &db,
+        &format!(
+            "SELECT seq FROM events WHERE run = '{}' ORDER BY seq",
+            run.id()
+        ),
+    );
+    let mut expected: Vec<String> = (1..=51).map(|n| n.to_string()).collect();
+    expected.push("60".into());
+    assert_eq!(seqs.split_whitespace().collect::<Vec<_>>(), expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

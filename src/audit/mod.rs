@@ -129,6 +129,7 @@
 //! | `run-end`     | `finish`            | status, exit_code, error, and any fields of `detail`           |
 //! | `interrupted` | `open` (recovery)   | reason, pid, last_seq, last_kind, last_time, detected_by       |
 
+mod background;
 pub mod chain;
 pub mod clock;
 mod export;

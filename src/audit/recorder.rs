@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use tokio::task::JoinHandle;
-
 use serde_json::{Map, Value};
 
+use super::background::{Background, MAX_IN_FLIGHT};
 use super::store::{seal, AuditStore, Pending, Sealed};
 use super::{clock, AuditError, Durability, Redactor, RunStatus};
 
@@ -25,16 +24,17 @@ const AUTO_FLUSH: usize = 4096;
 struct State {
     next_seq: i64,
     buffer: Vec<Pending>,
-    /// The batch being written in the background by the last flush, if any. It comes back
-    /// when written, to be dropped here and its allocation kept in `spare`: freeing ten
-    /// thousand events took a tenth of the writer's time.
-    writing: Option<JoinHandle<Result<Written, AuditError>>>,
+    /// The writer of flushed batches, started by the first flush. Written batches come back
+    /// to be dropped here and their allocation kept in `spare`: freeing ten thousand events
+    /// took a tenth of the writer's time.
+    background: Option<Background>,
     /// An empty buffer with the capacity of the last written batch: the next flush's buffer.
     spare: Vec<Pending>,
     /// The chain head this run's writes so far are expected to leave: the hash its next write
     /// should follow, so that a flush can hash its batch here while the writer still inserts
-    /// the last one. Set to the real head when a write completes; None when unknown (after a
-    /// failed write, or while a batch that could not be hashed ahead is in flight).
+    /// earlier ones. Set to the real head when the last write in flight completes; None when
+    /// unknown (after a failed write, or when another run wrote in between and batches hashed
+    /// against the old head are still in flight).
     tail: Option<Arc<str>>,
     /// Whether any event of this run was durable (an intent, a gate, a refusal): then its end
     /// is fsync'd too.
@@ -42,13 +42,6 @@ struct State {
     finished: bool,
     /// Kind and step names seen so far, shared between events instead of copied.
     names: Vec<Arc<str>>,
-}
-
-/// What a background write hands back.
-struct Written {
-    batch: Vec<Pending>,
-    /// The hash of its last event.
-    tail: Option<Arc<str>>,
 }
 
 impl State {
@@ -99,7 +92,7 @@ impl RunRecorder {
             state: tokio::sync::Mutex::new(State {
                 next_seq,
                 buffer: Vec::new(),
-                writing: None,
+                background: None,
                 spare: Vec::new(),
                 tail,
                 any_durable: false,
@@ -232,24 +225,45 @@ impl RunRecorder {
         Self::written(&mut *self.state.lock().await).await
     }
 
-    /// Wait for the background write, if any.
+    /// Wait until every background write is done. Returns the first error.
     async fn written(st: &mut State) -> Result<(), AuditError> {
-        let Some(task) = st.writing.take() else {
-            return Ok(());
-        };
-        let written = task.await.unwrap_or_else(|e| {
-            Err(AuditError::Inconsistent(format!(
-                "a background audit write did not complete: {e}"
-            )))
-        });
-        let Written { mut batch, tail } = written.inspect_err(|_| st.tail = None)?;
-        st.tail = tail;
-        batch.clear();
-        st.spare = batch;
-        Ok(())
+        let mut result = Ok(());
+        while let Some(outcome) = Self::next_written(st).await {
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
     }
 
-    /// Write the buffer after the background write (if any) is done: now, or in the
+    /// Wait for the oldest background write and take in its outcome. None when no write is in
+    /// flight.
+    async fn next_written(st: &mut State) -> Option<Result<(), AuditError>> {
+        let background = st.background.as_mut()?;
+        let written = match background.next().await? {
+            Ok(written) => written,
+            Err(e) => {
+                // The batches behind it are not written either; a new writer starts with the
+                // next flush, against the head as it will be read then.
+                st.background = None;
+                st.tail = None;
+                return Some(Err(e));
+            }
+        };
+        if background.in_flight() == 0 {
+            st.tail = Some(written.tail);
+        } else if written.expected.as_ref() != Some(&written.tail) {
+            // Another run wrote in between: the batches still in flight were hashed against a
+            // head that is gone (the writer hashes them again); the next one waits for them.
+            st.tail = None;
+        }
+        let mut batch = written.batch;
+        batch.clear();
+        st.spare = batch;
+        Some(Ok(()))
+    }
+
+    /// Write the buffer after the background writes (if any) are done: now, or in the
     /// background.
     async fn write_buffer(&self, st: &mut State, how: Write) -> Result<(), AuditError> {
         let Write::Now { fsync } = how else {
@@ -271,13 +285,14 @@ impl RunRecorder {
         Ok(())
     }
 
-    /// Hand the buffer to a background write once the previous one is done.
+    /// Hand the buffer to the background writer, once fewer than [`MAX_IN_FLIGHT`] batches
+    /// are in flight. On error, the buffer stays as it was.
     ///
     /// The batch is hashed here, on the caller's side, so that the writer does not have to:
-    /// first against the head the batch in flight is expected to leave, while the writer may
-    /// still be inserting it (the two overlap); if that write left another head (another run
-    /// wrote in between), hashed again against the real one. Should the head have moved again
-    /// by the time the writer inserts, the writer hashes the batch once more itself.
+    /// against the head the batches in flight are expected to leave, while the writer may
+    /// still be inserting them. If a write left another head (another run wrote in between),
+    /// it waits for every write in flight and hashes again against the real head. Should the
+    /// head move again before the writer inserts, the writer hashes the batch once more.
     async fn write_background(&self, st: &mut State) -> Result<(), AuditError> {
         if st.buffer.is_empty() {
             return Self::written(st).await;
@@ -287,30 +302,43 @@ impl RunRecorder {
             hashes: seal(&prev, &batch),
             prev,
         });
-        if let Err(e) = Self::written(st).await {
+        let in_flight = |st: &State| st.background.as_ref().map_or(0, Background::in_flight);
+        let mut ready = Ok(());
+        while ready.is_ok() && in_flight(st) >= MAX_IN_FLIGHT {
+            ready = Self::next_written(st).await.unwrap_or(Ok(()));
+        }
+        let sealed = match (early, &st.tail) {
+            (Some(early), Some(head)) if ready.is_ok() && early.prev == *head => Some(early),
+            _ => {
+                if ready.is_ok() {
+                    ready = Self::written(st).await;
+                }
+                st.tail.clone().map(|head| Sealed {
+                    hashes: seal(&head, &batch),
+                    prev: head,
+                })
+            }
+        };
+        if let Err(e) = ready {
             // Nothing of this batch was handed over: keep it buffered.
             st.buffer = batch;
             return Err(e);
         }
-        let sealed = match (early, &st.tail) {
-            (Some(early), Some(head)) if early.prev == *head => Some(early),
-            (_, Some(head)) => Some(Sealed {
-                hashes: seal(head, &batch),
-                prev: head.clone(),
-            }),
-            (_, None) => None,
-        };
         // The head this batch will leave, as far as this run knows: what the next one is
         // hashed against before this one is written.
-        st.tail = sealed.as_ref().and_then(|s| s.hashes.last().cloned());
+        let tail = sealed.as_ref().and_then(|s| s.hashes.last().cloned());
+        let background = st
+            .background
+            .get_or_insert_with(|| Background::spawn(self.store.clone()));
+        if let Err(batch) = background.send(batch, sealed) {
+            st.background = None;
+            st.buffer = batch;
+            return Err(AuditError::Inconsistent(
+                "the background audit writer is gone".into(),
+            ));
+        }
+        st.tail = tail;
         st.buffer = std::mem::take(&mut st.spare);
-        let store = self.store.clone();
-        st.writing = Some(tokio::spawn(async move {
-            let hashes = store.append(&batch, false, sealed).await?;
-            store.mirror(&batch, &hashes);
-            let tail = hashes.last().cloned();
-            Ok(Written { batch, tail })
-        }));
         Ok(())
     }
 
