@@ -1,10 +1,12 @@
-//! Appending many events fast: SQLite's C API on sqlx's own connection.
+//! Appending fast: SQLite's C API on sqlx's own connection.
 //!
-//! Through sqlx, every bound value is converted and sent to sqlx's worker thread, and a flush
-//! of 10,000 events spent about as long in that machinery as in SQLite. A batch instead locks
-//! the connection away from the worker ([`SqliteConnection::lock_handle`]), hashes the events,
-//! and inserts them [`ROWS_PER_STATEMENT`] rows per statement, binding the fields without
-//! copying (`SQLITE_STATIC`: they outlive the step). The caller holds the write transaction.
+//! Through sqlx, every statement is a round trip to sqlx's worker thread and every bound value
+//! is converted and sent there; a flush of 10,000 events spent about as long in that machinery
+//! as in SQLite. Appends instead lock the connection away from the worker
+//! ([`SqliteConnection::lock_handle`]) and run on the calling thread: a batch's whole
+//! transaction in one go, inserting [`ROWS_PER_STATEMENT`] rows per statement and binding the
+//! fields without copying (`SQLITE_STATIC`: they outlive the step); a durable event's
+//! head-checking statement likewise. Statements are prepared once per connection ([`Prepared`]).
 
 use std::ffi::{CStr, CString};
 use std::sync::{Arc, LazyLock};
@@ -48,8 +50,8 @@ pub(crate) async fn insert_events(
     let mut handle = conn.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
     // SAFETY: the handle is locked away from sqlx's worker thread until `handle` drops, after
-    // this call; `insert` finalizes its statement before returning.
-    unsafe { insert(db, &prev, events, &hashes)? };
+    // this call; the statement is finalized before then.
+    unsafe { insert(db, &mut None, &prev, events, &hashes)? };
     Ok(hashes)
 }
 
@@ -70,11 +72,16 @@ static INSERT_IF_HEAD: LazyLock<Vec<CString>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The write connection's head-checking appends, prepared on first use and kept: preparing
-/// one costs about as much as running it. Dropped before the connection closes.
+/// The write connection's append statements, prepared on first use and kept: preparing the
+/// head-checking append costs about as much as running it. Dropped before the connection
+/// closes.
 #[derive(Default)]
 pub(crate) struct Prepared {
     if_head: [Option<Statement>; CONDITIONAL_MAX],
+    /// The [`ROWS_PER_STATEMENT`]-row INSERT of a batch.
+    batch: Option<Statement>,
+    /// The chain head query.
+    head: Option<Statement>,
 }
 
 /// Append `events` (1 to [`CONDITIONAL_MAX`]) with their `hashes`, chained after `prev`, in
@@ -95,33 +102,96 @@ pub(crate) async fn insert_if_head(
 ) -> Result<u64, AuditError> {
     let n = events.len();
     assert!((1..=CONDITIONAL_MAX).contains(&n) && hashes.len() == n);
-    let deadline = Instant::now() + BUSY_TIMEOUT;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        let mut handle = conn.lock_handle().await?;
-        let db = handle.as_raw_handle().as_ptr();
+    without_blocking(conn, |db| {
         let slot = &mut prepared.if_head[n - 1];
         let stmt = match slot {
             Some(stmt) => stmt,
-            // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
-            None => slot.insert(unsafe { Statement::prepare_sql(db, &INSERT_IF_HEAD[n - 1])? }),
+            // SAFETY: `without_blocking` hands over a connection no other thread uses.
+            None => match unsafe { Statement::prepare_sql(db, &INSERT_IF_HEAD[n - 1]) } {
+                Ok(stmt) => slot.insert(stmt),
+                Err(e) => return Step::Failed(e),
+            },
         };
         // SAFETY: as above; the bound texts (`events`, `hashes`, `prev`) outlive the step.
-        let outcome = unsafe {
+        unsafe {
             for (i, e) in events.iter().enumerate() {
                 let prev_hash = if i == 0 { prev } else { &hashes[i - 1] };
                 stmt.bind_row(i, e, prev_hash, &hashes[i]);
             }
             stmt.text((n * PARAMS_PER_ROW + 1) as i32, prev);
-            // No busy handler for this step: SQLITE_BUSY comes back at once.
-            ffi::sqlite3_busy_timeout(db, 0);
-            let outcome = stmt.step(db);
-            ffi::sqlite3_busy_timeout(db, BUSY_TIMEOUT.as_millis() as i32);
-            outcome
-        };
+            stmt.step(db)
+        }
+    })
+    .await
+}
+
+/// Append `events` after the current chain head in one `BEGIN IMMEDIATE` transaction, with
+/// `sealed`'s hashes if they were computed against that head, else new ones. Returns the
+/// hashes. On error nothing was written.
+///
+/// The whole transaction runs on the calling thread, in one go: its statements went through
+/// sqlx's worker thread one by one before, each a round trip between threads.
+pub(crate) async fn append_batch(
+    conn: &mut SqliteConnection,
+    prepared: &mut Prepared,
+    events: &[Pending],
+    mut sealed: Option<Sealed>,
+) -> Result<Vec<Arc<str>>, AuditError> {
+    without_blocking(conn, |db| {
+        // SAFETY: `without_blocking` hands over a connection no other thread uses; the
+        // statements of `prepared` belong to it.
+        unsafe {
+            match exec(db, c"BEGIN IMMEDIATE") {
+                Step::Done(_) => {}
+                Step::Busy(e) => return Step::Busy(e),
+                Step::Failed(e) => return Step::Failed(e),
+            }
+            let written = (|| {
+                let prev = read_head(db, &mut prepared.head)?;
+                let hashes = match sealed.take() {
+                    Some(s) if s.prev == prev && s.hashes.len() == events.len() => s.hashes,
+                    _ => seal(&prev, events),
+                };
+                insert(db, &mut prepared.batch, &prev, events, &hashes)?;
+                match exec(db, c"COMMIT") {
+                    Step::Done(_) => Ok(hashes),
+                    Step::Busy(e) | Step::Failed(e) => Err(e),
+                }
+            })();
+            match written {
+                Ok(hashes) => Step::Done(hashes),
+                Err(e) => {
+                    // Undo whatever the transaction did; its own error is the one to report.
+                    exec(db, c"ROLLBACK");
+                    Step::Failed(e)
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Run `attempt` on the raw connection with SQLite's busy handler off. While it reports that
+/// another connection holds the write lock, pause asynchronously and run it again, up to
+/// [`BUSY_TIMEOUT`]. (The busy handler would sleep on this thread, which may be the one the
+/// lock's holder in this process needs to finish.)
+async fn without_blocking<T>(
+    conn: &mut SqliteConnection,
+    mut attempt: impl FnMut(*mut ffi::sqlite3) -> Step<T>,
+) -> Result<T, AuditError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let mut handle = conn.lock_handle().await?;
+        let db = handle.as_raw_handle().as_ptr();
+        // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
+        unsafe { ffi::sqlite3_busy_timeout(db, 0) };
+        let outcome = attempt(db);
+        // SAFETY: as above.
+        unsafe { ffi::sqlite3_busy_timeout(db, BUSY_TIMEOUT.as_millis() as i32) };
         drop(handle);
         match outcome {
-            Step::Done(inserted) => return Ok(inserted),
+            Step::Done(value) => return Ok(value),
             Step::Busy(_) if Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(50));
@@ -131,21 +201,81 @@ pub(crate) async fn insert_if_head(
     }
 }
 
+/// Run one SQL statement without results (`BEGIN`, `COMMIT`, ...).
+///
 /// # Safety
-/// `db` must be a valid connection that no other thread uses during the call.
+/// `db` must be a valid connection used by no other thread.
+unsafe fn exec(db: *mut ffi::sqlite3, sql: &CStr) -> Step<()> {
+    let what = "cannot append events";
+    // SAFETY: per the function's contract; no callback.
+    match unsafe {
+        ffi::sqlite3_exec(
+            db,
+            sql.as_ptr(),
+            None,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    } {
+        ffi::SQLITE_OK => Step::Done(()),
+        rc if rc & 0xff == ffi::SQLITE_BUSY => Step::Busy(sqlite_error(db, what)),
+        _ => Step::Failed(sqlite_error(db, what)),
+    }
+}
+
+/// The hash of the newest event, or the genesis value for an empty chain.
+///
+/// # Safety
+/// `db` must be a valid connection used by no other thread; `slot` holds its statement.
+unsafe fn read_head(
+    db: *mut ffi::sqlite3,
+    slot: &mut Option<Statement>,
+) -> Result<Arc<str>, AuditError> {
+    let stmt = match slot {
+        Some(stmt) => stmt,
+        // SAFETY: per the function's contract.
+        None => slot.insert(unsafe { Statement::prepare_sql(db, HEAD_SQL)? }),
+    };
+    // SAFETY: the statement is valid; the column's text is copied before the reset.
+    unsafe {
+        let head = match ffi::sqlite3_step(stmt.0) {
+            ffi::SQLITE_ROW => {
+                let text = ffi::sqlite3_column_text(stmt.0, 0);
+                let len = ffi::sqlite3_column_bytes(stmt.0, 0) as usize;
+                let bytes = std::slice::from_raw_parts(text, len);
+                std::str::from_utf8(bytes).map(Arc::from).map_err(|_| {
+                    AuditError::Inconsistent("the newest event's hash is not text".into())
+                })
+            }
+            ffi::SQLITE_DONE => Ok(GENESIS.into()),
+            _ => Err(sqlite_error(db, "cannot read the chain head")),
+        };
+        ffi::sqlite3_reset(stmt.0);
+        head
+    }
+}
+
+const HEAD_SQL: &CStr = c"SELECT hash FROM events ORDER BY id DESC LIMIT 1";
+
+/// Insert `events` with their `hashes`, chained after `prev`, inside the caller's
+/// transaction. `full` keeps the full-size statement for the next call.
+///
+/// # Safety
+/// `db` must be a valid connection that no other thread uses during the call; `full`, if
+/// set, holds a statement of it.
 unsafe fn insert(
     db: *mut ffi::sqlite3,
+    full: &mut Option<Statement>,
     prev: &str,
     events: &[Pending],
     hashes: &[Arc<str>],
 ) -> Result<(), AuditError> {
-    let mut full: Option<Statement> = None;
     for (n, chunk) in events.chunks(ROWS_PER_STATEMENT).enumerate() {
         // The full-size statement is prepared once; only a last, shorter chunk needs another.
         let mut rest;
         // SAFETY (both prepares): per this function's contract.
         let stmt = if chunk.len() == ROWS_PER_STATEMENT {
-            match &mut full {
+            match full {
                 Some(s) => s,
                 None => full.insert(unsafe { Statement::prepare(db, chunk.len())? }),
             }
@@ -278,9 +408,9 @@ impl Statement {
     }
 }
 
-enum Step {
-    /// Rows changed.
-    Done(u64),
+enum Step<T = u64> {
+    /// Rows changed, or what the attempt produced.
+    Done(T),
     /// Another connection holds the lock the statement needs.
     Busy(AuditError),
     Failed(AuditError),

@@ -531,9 +531,7 @@ impl AuditStore {
                 }
             }
         }
-        let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let hashes = insert_chained(&mut tx, events, sealed).await?;
-        tx.commit().await?;
+        let hashes = insert::append_batch(&mut w.conn, &mut w.prepared, events, sealed).await?;
         w.head = hashes.last().cloned();
         Ok(hashes)
     }
