@@ -34,19 +34,15 @@ fn insert_sql(rows: usize) -> CString {
     .expect("no NUL in SQL")
 }
 
-/// Insert `events`, chained after `prev`, inside the caller's write transaction. Returns
-/// their hashes: `sealed`'s if it was computed against this same `prev`, else new ones.
-/// Blocks the calling thread while SQLite works.
+/// Hash `events` as a continuation of `prev` and insert them inside the caller's write
+/// transaction (a run's start, interrupted runs' ends). Returns their hashes. Blocks the
+/// calling thread while SQLite works.
 pub(crate) async fn insert_events(
     conn: &mut SqliteConnection,
     prev: Arc<str>,
     events: &[Pending],
-    sealed: Option<Sealed>,
 ) -> Result<Vec<Arc<str>>, AuditError> {
-    let hashes = match sealed {
-        Some(s) if s.prev == prev && s.hashes.len() == events.len() => s.hashes,
-        _ => seal(&prev, events),
-    };
+    let hashes = seal(&prev, events);
     let mut handle = conn.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
     // SAFETY: the handle is locked away from sqlx's worker thread until `handle` drops, after

@@ -6,11 +6,14 @@
 //!
 //! - A single event (the common durable case: an intent, a gate) is one statement,
 //!   `INSERT ... SELECT ... WHERE <current head> = <head we hashed against>`, which SQLite runs
-//!   as its own write transaction: one round trip and one WAL fsync. The head is cached between
+//!   as its own write transaction: one statement and one WAL fsync. The head is cached between
 //!   appends; if another process appended meanwhile, the statement inserts nothing and we re-read
 //!   the head and try again.
-//! - Several events (a flush) use `BEGIN IMMEDIATE`, read the head, hash, insert in multi-row
-//!   statements, `COMMIT`.
+//! - Several events (a flush) use `BEGIN IMMEDIATE`, read the head, insert in multi-row
+//!   statements (with the hashes the recorder computed ahead if they follow that head, else
+//!   new ones), `COMMIT`.
+//!
+//! Both run on the calling thread through SQLite's C API (see [`insert`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -294,15 +297,13 @@ pub(crate) fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
     hashes
 }
 
-/// Insert `events` after the current head (with `sealed`'s hashes if they were computed
-/// against it). The caller holds a write transaction.
+/// Insert `events` after the current head. The caller holds a write transaction.
 async fn insert_chained(
     conn: &mut SqliteConnection,
     events: &[Pending],
-    sealed: Option<Sealed>,
 ) -> Result<Vec<Arc<str>>, AuditError> {
     let prev = read_head(conn).await?;
-    insert::insert_events(conn, prev, events, sealed).await
+    insert::insert_events(conn, prev, events).await
 }
 
 impl AuditStore {
@@ -456,7 +457,7 @@ impl AuditStore {
                 step: None,
                 payload: payload_text.clone(),
             };
-            let mut hashes = insert_chained(&mut tx, std::slice::from_ref(&event), None).await?;
+            let mut hashes = insert_chained(&mut tx, std::slice::from_ref(&event)).await?;
             tx.commit().await?;
             w.head = hashes.last().cloned();
             drop(w);
@@ -607,7 +608,7 @@ impl AuditStore {
                 payload: payload.to_string().into(),
             });
         }
-        let hashes = insert_chained(&mut tx, &events, None).await?;
+        let hashes = insert_chained(&mut tx, &events).await?;
         tx.commit().await?;
         w.head = hashes.last().cloned();
         drop(w);
