@@ -88,37 +88,40 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
 });
 
 /// Cheap first test for the static rules: each needs `=`, `:`, `-----` (key blocks),
-/// `bearer` or `password` somewhere in the text.
+/// `bearer` or `password` somewhere in the text. One pass over the bytes: it runs on every
+/// string of every event.
 fn might_match_rules(text: &str) -> bool {
     let b = text.as_bytes();
-    b.iter().any(|&c| c == b'=' || c == b':')
-        || text.contains("-----")
-        || contains_ignore_case(b, b"bearer")
-        || contains_ignore_case(b, b"password")
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b'=' | b':' => true,
+        b'-' => b[i..].starts_with(b"-----"),
+        b'b' | b'B' => starts_with_ignore_case(&b[i..], b"bearer"),
+        b'p' | b'P' => starts_with_ignore_case(&b[i..], b"password"),
+        _ => false,
+    })
 }
 
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    hay.len() >= needle.len()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+fn starts_with_ignore_case(hay: &[u8], prefix: &[u8]) -> bool {
+    hay.len() >= prefix.len() && hay[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-/// Cheap first test for [`is_secret_key`]: does the key contain a secret word at all?
+/// Cheap first test for [`is_secret_key`]: does the key contain a secret word at all? One
+/// pass over the bytes: it runs on every key of every event.
 fn mentions_secret_word(key: &str) -> bool {
-    const WORDS: [&[u8]; 8] = [
-        b"pass",
-        b"pwd",
-        b"secret",
-        b"token",
-        b"key",
-        b"credential",
-        b"auth",
-        b"cookie",
-    ];
-    WORDS
-        .iter()
-        .any(|w| contains_ignore_case(key.as_bytes(), w))
+    let b = key.as_bytes();
+    (0..b.len()).any(|i| {
+        let rest = &b[i..];
+        let words: &[&[u8]] = match b[i].to_ascii_lowercase() {
+            b'p' => &[b"pass", b"pwd"],
+            b's' => &[b"secret"],
+            b't' => &[b"token"],
+            b'k' => &[b"key"],
+            b'c' => &[b"credential", b"cookie"],
+            b'a' => &[b"auth"],
+            _ => return false,
+        };
+        words.iter().any(|w| starts_with_ignore_case(rest, w))
+    })
 }
 
 /// Whether an assignment or object key names a secret. See the module documentation.
@@ -589,6 +592,74 @@ mod tests {
             "path",
         ] {
             assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    /// The one-pass prefilters agree with their plain definitions, wherever the word sits.
+    #[test]
+    fn prefilters_match_their_definitions() {
+        let contains = |hay: &str, needle: &str| {
+            hay.to_ascii_lowercase()
+                .contains(&needle.to_ascii_lowercase())
+        };
+        let rules = |t: &str| {
+            t.contains('=')
+                || t.contains(':')
+                || t.contains("-----")
+                || contains(t, "bearer")
+                || contains(t, "password")
+        };
+        let words = |k: &str| {
+            [
+                "pass",
+                "pwd",
+                "secret",
+                "token",
+                "key",
+                "credential",
+                "auth",
+                "cookie",
+            ]
+            .iter()
+            .any(|w| contains(k, w))
+        };
+        let pieces = [
+            "",
+            "x",
+            "-",
+            "----",
+            "-----",
+            "=",
+            ":",
+            "Bearer",
+            "bearer",
+            "beare",
+            "PassWord",
+            "passwor",
+            "pas",
+            "PWD",
+            "pw",
+            "Secret",
+            "secre",
+            "TOKEN",
+            "toke",
+            "KEY",
+            "ke",
+            "Credential",
+            "credentia",
+            "COOKIE",
+            "cooki",
+            "auth",
+            "aut",
+            "/etc/runbook/1.conf",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for text in [format!("{a}{b}"), format!("{a} {b}"), format!("{b}{a}x")] {
+                    assert_eq!(might_match_rules(&text), rules(&text), "{text:?}");
+                    assert_eq!(mentions_secret_word(&text), words(&text), "{text:?}");
+                }
+            }
         }
     }
 
