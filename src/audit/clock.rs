@@ -7,9 +7,19 @@ use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone,
 
 /// The current time in the stored format.
 pub fn now() -> String {
+    with_now(str::to_string)
+}
+
+/// [`now`], shared: what an event keeps, without a `String` made only to be copied.
+pub fn now_shared() -> std::sync::Arc<str> {
+    with_now(|text| std::sync::Arc::from(text))
+}
+
+/// Call `f` with the current time in the stored format.
+fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
     use std::cell::RefCell;
     // Formatting the date and time of day is the slow part and changes once a second: keep the
-    // last second's text per thread and append the microseconds.
+    // last second's text per thread and write only the microseconds.
     thread_local! {
         static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
@@ -17,25 +27,25 @@ pub fn now() -> String {
     let (secs, micros) = (t.timestamp(), t.timestamp_subsec_micros());
     if micros >= 1_000_000 {
         // A leap second: let chrono spell it.
-        return format_time(t);
+        return f(&format_time(t));
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != secs {
-            *last = (secs, t.format("%Y-%m-%dT%H:%M:%S").to_string());
+            let second = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            *last = (secs, format!("{second}.000000Z"));
         }
-        let mut out = String::with_capacity(27);
-        out.push_str(&last.1);
-        out.push('.');
-        let mut digits = [b'0'; 6];
+        // Overwrite the six digits before the final `Z`.
+        let text = &mut last.1;
+        let digits_at = text.len() - 7;
+        // SAFETY: only ASCII digits replace ASCII digits, so the text stays UTF-8.
+        let bytes = unsafe { text.as_bytes_mut() };
         let mut m = micros;
-        for d in digits.iter_mut().rev() {
+        for d in bytes[digits_at..digits_at + 6].iter_mut().rev() {
             *d = b'0' + (m % 10) as u8;
             m /= 10;
         }
-        out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
-        out.push('Z');
-        out
+        f(text)
     })
 }
 

@@ -58,6 +58,21 @@ impl State {
     }
 }
 
+/// `payload` as JSON text, shared: serialized into a buffer kept per thread, so that the only
+/// allocation is the shared copy (a `String` of its own grew and was copied again).
+fn serialize(payload: &Value) -> Arc<str> {
+    use std::cell::RefCell;
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        buffer.clear();
+        serde_json::to_writer(&mut *buffer, payload).expect("JSON values serialize");
+        Arc::from(std::str::from_utf8(&buffer).expect("serde_json writes UTF-8"))
+    })
+}
+
 /// Records the events of one run. Obtained from [`AuditStore::start_run`]; `Send + Sync`, so
 /// host functions on the engine thread can call it through `Handle::block_on`.
 ///
@@ -164,9 +179,7 @@ impl RunRecorder {
         last: bool,
     ) -> Result<u64, AuditError> {
         self.redactor.redact_json(&mut payload);
-        let payload: Arc<str> = serde_json::to_string(&payload)
-            .expect("JSON values serialize")
-            .into();
+        let payload = serialize(&payload);
         let step = step.map(|s| self.redactor.redact_str(s));
 
         let mut st = self.state.lock().await;
@@ -180,7 +193,7 @@ impl RunRecorder {
         st.buffer.push(Pending {
             run: self.id.clone(),
             seq,
-            time: time.unwrap_or_else(clock::now).into(),
+            time: time.map_or_else(clock::now_shared, Arc::from),
             kind,
             step,
             payload,
