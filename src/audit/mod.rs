@@ -35,9 +35,9 @@
 //!   refusals and gates `Durable` (fsync'd before the call returns), and so is the run's end
 //!   when any of those happened ([`RunRecorder::finish`]); read-only calls
 //!   are `Buffered` and group-committed by [`RunRecorder::flush`] at the end of each step, in
-//!   the background (the next step runs meanwhile; one batch at a time is in flight). A
-//!   durable append waits for that write and writes the run's buffered events first, so order
-//!   is preserved. The
+//!   the background (the next step runs meanwhile; up to two batches of a run are in flight,
+//!   written in order). A durable append waits for those writes and writes the run's buffered
+//!   events first, so order is preserved. The
 //!   `run-start` commit is not fsync'd by itself: the run's first durable commit syncs the log
 //!   and so makes it durable too. A crash can leave an intent without an outcome, never an
 //!   outcome without an intent.

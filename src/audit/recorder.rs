@@ -226,8 +226,8 @@ impl RunRecorder {
 
     /// Hand all buffered events to a background write: one transaction, committed without an
     /// fsync of its own (see [`AuditStore::append`]); the next durable event syncs them too.
-    /// Returns once the previous background write has finished (so at most one batch is in
-    /// flight while the next one fills), with that write's error if it failed.
+    /// Returns once fewer than two earlier batches are still being written (so at most two are
+    /// in flight while the next one fills), with the error of a write that failed.
     pub async fn flush(&self) -> Result<(), AuditError> {
         let mut st = self.state.lock().await;
         self.write_buffer(&mut st, Write::Background).await
