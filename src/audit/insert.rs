@@ -34,21 +34,35 @@ fn insert_sql(rows: usize) -> CString {
     .expect("no NUL in SQL")
 }
 
-/// Hash `events` as a continuation of `prev` and insert them inside the caller's write
-/// transaction (a run's start, interrupted runs' ends). Returns their hashes. Blocks the
-/// calling thread while SQLite works.
+static INSERT_FULL: LazyLock<CString> = LazyLock::new(|| insert_sql(ROWS_PER_STATEMENT));
+
+/// The hash of the newest event, or the genesis value for an empty chain.
+pub(crate) async fn chain_head(
+    conn: &mut SqliteConnection,
+    prepared: &mut Prepared,
+) -> Result<Arc<str>, AuditError> {
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
+    unsafe { read_head(handle.as_raw_handle().as_ptr(), &mut prepared.head) }
+}
+
+/// Append `events` after the current chain head inside the caller's write transaction (a
+/// run's start, interrupted runs' ends). Returns their hashes. Blocks the calling thread while
+/// SQLite works.
 pub(crate) async fn insert_events(
     conn: &mut SqliteConnection,
-    prev: Arc<str>,
+    prepared: &mut Prepared,
     events: &[Pending],
 ) -> Result<Vec<Arc<str>>, AuditError> {
-    let hashes = seal(&prev, events);
     let mut handle = conn.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: the handle is locked away from sqlx's worker thread until `handle` drops, after
-    // this call; the statement is finalized before then.
-    unsafe { insert(db, &mut None, &prev, events, &hashes)? };
-    Ok(hashes)
+    // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
+    unsafe {
+        let prev = read_head(db, &mut prepared.head)?;
+        let hashes = seal(&prev, events);
+        insert(db, &mut prepared.batch, &prev, events, &hashes)?;
+        Ok(hashes)
+    }
 }
 
 /// The largest batch appended by the single-statement, head-checking path.
@@ -99,14 +113,11 @@ pub(crate) async fn insert_if_head(
     let n = events.len();
     assert!((1..=CONDITIONAL_MAX).contains(&n) && hashes.len() == n);
     without_blocking(conn, |db| {
-        let slot = &mut prepared.if_head[n - 1];
-        let stmt = match slot {
-            Some(stmt) => stmt,
-            // SAFETY: `without_blocking` hands over a connection no other thread uses.
-            None => match unsafe { Statement::prepare_sql(db, &INSERT_IF_HEAD[n - 1]) } {
-                Ok(stmt) => slot.insert(stmt),
-                Err(e) => return Step::Failed(e),
-            },
+        // SAFETY: `without_blocking` hands over a connection no other thread uses.
+        let stmt = match unsafe { cached(&mut prepared.if_head[n - 1], db, &INSERT_IF_HEAD[n - 1]) }
+        {
+            Ok(stmt) => stmt,
+            Err(e) => return Step::Failed(e),
         };
         // SAFETY: as above; the bound texts (`events`, `hashes`, `prev`) outlive the step.
         unsafe {
@@ -227,11 +238,8 @@ unsafe fn read_head(
     db: *mut ffi::sqlite3,
     slot: &mut Option<Statement>,
 ) -> Result<Arc<str>, AuditError> {
-    let stmt = match slot {
-        Some(stmt) => stmt,
-        // SAFETY: per the function's contract.
-        None => slot.insert(unsafe { Statement::prepare_sql(db, HEAD_SQL)? }),
-    };
+    // SAFETY: per the function's contract.
+    let stmt = unsafe { cached(slot, db, HEAD_SQL)? };
     // SAFETY: the statement is valid; the column's text is copied before the reset.
     unsafe {
         let head = match ffi::sqlite3_step(stmt.0) {
@@ -253,6 +261,23 @@ unsafe fn read_head(
 
 const HEAD_SQL: &CStr = c"SELECT hash FROM events ORDER BY id DESC LIMIT 1";
 
+/// The statement kept in `slot`, prepared from `sql` on first use.
+///
+/// # Safety
+/// `db` must be a valid connection used by no other thread; `slot`, if set, holds a statement
+/// of it.
+unsafe fn cached<'a>(
+    slot: &'a mut Option<Statement>,
+    db: *mut ffi::sqlite3,
+    sql: &CStr,
+) -> Result<&'a mut Statement, AuditError> {
+    match slot {
+        Some(stmt) => Ok(stmt),
+        // SAFETY: per the function's contract.
+        None => Ok(slot.insert(unsafe { Statement::prepare(db, sql)? })),
+    }
+}
+
 /// Insert `events` with their `hashes`, chained after `prev`, inside the caller's
 /// transaction. `full` keeps the full-size statement for the next call.
 ///
@@ -267,16 +292,13 @@ unsafe fn insert(
     hashes: &[Arc<str>],
 ) -> Result<(), AuditError> {
     for (n, chunk) in events.chunks(ROWS_PER_STATEMENT).enumerate() {
-        // The full-size statement is prepared once; only a last, shorter chunk needs another.
+        // The full-size statement is kept; only a last, shorter chunk needs one of its own.
         let mut rest;
         // SAFETY (both prepares): per this function's contract.
         let stmt = if chunk.len() == ROWS_PER_STATEMENT {
-            match full {
-                Some(s) => s,
-                None => full.insert(unsafe { Statement::prepare(db, chunk.len())? }),
-            }
+            unsafe { cached(full, db, &INSERT_FULL)? }
         } else {
-            rest = unsafe { Statement::prepare(db, chunk.len())? };
+            rest = unsafe { Statement::prepare(db, &insert_sql(chunk.len()))? };
             &mut rest
         };
         for (row, e) in chunk.iter().enumerate() {
@@ -301,14 +323,7 @@ unsafe impl Send for Statement {}
 impl Statement {
     /// # Safety
     /// `db` must be a valid connection used by no other thread.
-    unsafe fn prepare(db: *mut ffi::sqlite3, rows: usize) -> Result<Statement, AuditError> {
-        // SAFETY: per this function's contract.
-        unsafe { Statement::prepare_sql(db, &insert_sql(rows)) }
-    }
-
-    /// # Safety
-    /// `db` must be a valid connection used by no other thread.
-    unsafe fn prepare_sql(db: *mut ffi::sqlite3, sql: &CStr) -> Result<Statement, AuditError> {
+    unsafe fn prepare(db: *mut ffi::sqlite3, sql: &CStr) -> Result<Statement, AuditError> {
         let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
         // SAFETY: valid connection and NUL-terminated SQL.
         let rc = unsafe {

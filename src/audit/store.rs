@@ -25,7 +25,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row};
 
-use super::chain::{self, EventFields, GENESIS};
+use super::chain::{self, EventFields};
 use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::process::{liveness, Liveness, ProcessIdentity};
 use super::recorder::RunRecorder;
@@ -293,15 +293,6 @@ async fn migrate(path: &Path, conn: &mut SqliteConnection) -> Result<(), AuditEr
     Ok(())
 }
 
-/// The hash of the newest event, or the genesis value for an empty chain.
-pub(crate) async fn read_head(conn: &mut SqliteConnection) -> Result<Arc<str>, sqlx::Error> {
-    let head: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
-            .fetch_optional(conn)
-            .await?;
-    Ok(head.as_deref().unwrap_or(GENESIS).into())
-}
-
 /// Hash `events` as a continuation of `prev`.
 pub(crate) fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
     let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len());
@@ -311,15 +302,6 @@ pub(crate) fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
         hashes.push(std::str::from_utf8(&hex).expect("hex is ASCII").into());
     }
     hashes
-}
-
-/// Insert `events` after the current head. The caller holds a write transaction.
-async fn insert_chained(
-    conn: &mut SqliteConnection,
-    events: &[Pending],
-) -> Result<Vec<Arc<str>>, AuditError> {
-    let prev = read_head(conn).await?;
-    insert::insert_events(conn, prev, events).await
 }
 
 impl AuditStore {
@@ -425,7 +407,9 @@ impl AuditStore {
         let params = payload["params"].to_string();
         let operator = payload["operator"].to_string();
 
-        let mut w = self.inner.writer.lock().await;
+        let mut guard = self.inner.writer.lock().await;
+        // Through a plain reference, so that a transaction on `conn` can use `prepared` too.
+        let w = &mut *guard;
         // The run-start commit needs no fsync of its own: whatever the run does that must
         // survive a power cut (an intent, a gate, its end) is a durable commit, and syncing
         // the log then makes this earlier commit durable too.
@@ -473,10 +457,12 @@ impl AuditStore {
                 step: None,
                 payload: payload_text.clone(),
             };
-            let mut hashes = insert_chained(&mut tx, std::slice::from_ref(&event)).await?;
+            let mut hashes =
+                insert::insert_events(&mut tx, &mut w.prepared, std::slice::from_ref(&event))
+                    .await?;
             tx.commit().await?;
             w.head = hashes.last().cloned();
-            drop(w);
+            drop(guard);
             self.mirror(std::slice::from_ref(&event), &hashes);
             return Ok(RunRecorder::new(
                 self.clone(),
@@ -530,7 +516,7 @@ impl AuditStore {
             for _ in 0..4 {
                 let prev = match w.head.take() {
                     Some(h) => h,
-                    None => read_head(&mut w.conn).await?,
+                    None => insert::chain_head(&mut w.conn, &mut w.prepared).await?,
                 };
                 let hashes = seal(&prev, events);
                 let inserted =
@@ -572,7 +558,9 @@ impl AuditStore {
     /// Append an `interrupted` event to every run that has no end event and whose process is
     /// gone. Returns the ids of the runs marked.
     pub async fn recover_interrupted(&self) -> Result<Vec<String>, AuditError> {
-        let mut w = self.inner.writer.lock().await;
+        let mut guard = self.inner.writer.lock().await;
+        // Through a plain reference, so that a transaction on `conn` can use `prepared` too.
+        let w = &mut *guard;
         let candidates = unended_runs(&mut w.conn).await?;
         let gone: Vec<(String, ProcessIdentity)> = candidates
             .into_iter()
@@ -589,7 +577,7 @@ impl AuditStore {
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        let now: Arc<str> = clock::now().into();
+        let now = clock::now();
         let mut events = Vec::new();
         for (run, who) in gone.iter().filter(|(id, _)| still_open.contains(id)) {
             let last = sqlx::query(
@@ -624,10 +612,10 @@ impl AuditStore {
                 payload: payload.to_string().into(),
             });
         }
-        let hashes = insert_chained(&mut tx, &events).await?;
+        let hashes = insert::insert_events(&mut tx, &mut w.prepared, &events).await?;
         tx.commit().await?;
         w.head = hashes.last().cloned();
-        drop(w);
+        drop(guard);
         self.mirror(&events, &hashes);
         Ok(events.iter().map(|e| e.run.to_string()).collect())
     }
