@@ -5,18 +5,8 @@
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
-/// The current time in the stored format.
-pub fn now() -> String {
-    with_now(str::to_string)
-}
-
-/// [`now`], shared: what an event keeps, without a `String` made only to be copied.
-pub fn now_shared() -> std::sync::Arc<str> {
-    with_now(|text| std::sync::Arc::from(text))
-}
-
-/// Call `f` with the current time in the stored format.
-fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
+/// The current time in the stored format, shared: what an event keeps.
+pub fn now() -> std::sync::Arc<str> {
     use std::cell::RefCell;
     // Formatting the date and time of day is the slow part and changes once a second: keep the
     // last second's text per thread and write only the microseconds.
@@ -27,7 +17,7 @@ fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
     let (secs, micros) = (t.timestamp(), t.timestamp_subsec_micros());
     if micros >= 1_000_000 {
         // A leap second: let chrono spell it.
-        return f(&format_time(t));
+        return format_time(t).into();
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
@@ -35,17 +25,20 @@ fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
             let second = t.format("%Y-%m-%dT%H:%M:%S").to_string();
             *last = (secs, format!("{second}.000000Z"));
         }
-        // Overwrite the six digits before the final `Z`.
-        let text = &mut last.1;
-        let digits_at = text.len() - 7;
-        // SAFETY: only ASCII digits replace ASCII digits, so the text stays UTF-8.
-        let bytes = unsafe { text.as_bytes_mut() };
+        let mut digits = [b'0'; 6];
         let mut m = micros;
-        for d in bytes[digits_at..digits_at + 6].iter_mut().rev() {
+        for d in digits.iter_mut().rev() {
             *d = b'0' + (m % 10) as u8;
             m /= 10;
         }
-        f(text)
+        // Overwrite the six digits before the final `Z`.
+        let text = &mut last.1;
+        let at = text.len() - 7;
+        text.replace_range(
+            at..at + 6,
+            std::str::from_utf8(&digits).expect("ASCII digits"),
+        );
+        std::sync::Arc::from(text.as_str())
     })
 }
 
@@ -185,7 +178,7 @@ mod tests {
         for _ in 0..1000 {
             let a = now();
             let parsed = parse_time(&a).unwrap();
-            assert_eq!(format_time(parsed), a);
+            assert_eq!(format_time(parsed), *a);
         }
     }
 

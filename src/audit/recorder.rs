@@ -8,15 +8,6 @@ use super::background::{Background, MAX_IN_FLIGHT};
 use super::store::{seal, AuditStore, Pending, Sealed};
 use super::{clock, AuditError, Durability, Redactor, RunStatus};
 
-/// How [`RunRecorder::write_buffer`] writes.
-#[derive(Clone, Copy)]
-enum Write {
-    /// Hand the batch to a background task (a flush).
-    Background,
-    /// Write it before returning; `fsync`: and sync the log (a durable event).
-    Now { fsync: bool },
-}
-
 /// Buffered events kept in memory before a flush is forced, to bound memory use in runs that
 /// make many read-only calls within one step.
 const AUTO_FLUSH: usize = 4096;
@@ -160,7 +151,7 @@ impl RunRecorder {
     /// [`clock::now`]): events kept in memory while the store was being opened.
     pub(crate) async fn record_at(
         &self,
-        time: String,
+        time: Arc<str>,
         kind: &str,
         step: Option<&str>,
         payload: Value,
@@ -171,7 +162,7 @@ impl RunRecorder {
 
     async fn push(
         &self,
-        time: Option<String>,
+        time: Option<Arc<str>>,
         kind: &str,
         step: Option<&str>,
         mut payload: Value,
@@ -193,7 +184,7 @@ impl RunRecorder {
         st.buffer.push(Pending {
             run: self.id.clone(),
             seq,
-            time: time.map_or_else(clock::now_shared, Arc::from),
+            time: time.unwrap_or_else(clock::now),
             kind,
             step,
             payload,
@@ -207,7 +198,7 @@ impl RunRecorder {
         };
         match now {
             Some(fsync) => {
-                if let Err(e) = self.write_buffer(&mut st, Write::Now { fsync }).await {
+                if let Err(e) = self.write_now(&mut st, fsync).await {
                     // The event was not written: take it back so that no gap in seq and no
                     // record of an action that never happened remains.
                     st.buffer.pop();
@@ -216,7 +207,7 @@ impl RunRecorder {
                 }
             }
             None if st.buffer.len() >= AUTO_FLUSH => {
-                self.write_buffer(&mut st, Write::Background).await?;
+                self.write_background(&mut st).await?;
             }
             None => {}
         }
@@ -229,8 +220,7 @@ impl RunRecorder {
     /// Returns once fewer than two earlier batches are still being written (so at most two are
     /// in flight while the next one fills), with the error of a write that failed.
     pub async fn flush(&self) -> Result<(), AuditError> {
-        let mut st = self.state.lock().await;
-        self.write_buffer(&mut st, Write::Background).await
+        self.write_background(&mut *self.state.lock().await).await
     }
 
     /// Wait until everything flushed so far is written (committed, not necessarily synced).
@@ -276,12 +266,9 @@ impl RunRecorder {
         Some(Ok(()))
     }
 
-    /// Write the buffer after the background writes (if any) are done: now, or in the
-    /// background.
-    async fn write_buffer(&self, st: &mut State, how: Write) -> Result<(), AuditError> {
-        let Write::Now { fsync } = how else {
-            return self.write_background(st).await;
-        };
+    /// Write the buffer now, after the background writes (if any) are done; `fsync`: and sync
+    /// the log (a durable event).
+    async fn write_now(&self, st: &mut State, fsync: bool) -> Result<(), AuditError> {
         Self::written(st).await?;
         if st.buffer.is_empty() {
             return Ok(());
@@ -316,15 +303,19 @@ impl RunRecorder {
             prev,
         });
         let in_flight = |st: &State| st.background.as_ref().map_or(0, Background::in_flight);
-        let mut ready = Ok(());
-        while ready.is_ok() && in_flight(st) >= MAX_IN_FLIGHT {
-            ready = Self::next_written(st).await.unwrap_or(Ok(()));
+        while in_flight(st) >= MAX_IN_FLIGHT {
+            if let Some(Err(e)) = Self::next_written(st).await {
+                // Nothing of this batch was handed over: keep it buffered.
+                st.buffer = batch;
+                return Err(e);
+            }
         }
         let sealed = match (early, &st.tail) {
-            (Some(early), Some(head)) if ready.is_ok() && early.prev == *head => Some(early),
+            (Some(early), Some(head)) if early.prev == *head => Some(early),
             _ => {
-                if ready.is_ok() {
-                    ready = Self::written(st).await;
+                if let Err(e) = Self::written(st).await {
+                    st.buffer = batch;
+                    return Err(e);
                 }
                 st.tail.clone().map(|head| Sealed {
                     hashes: seal(&head, &batch),
@@ -332,11 +323,6 @@ impl RunRecorder {
                 })
             }
         };
-        if let Err(e) = ready {
-            // Nothing of this batch was handed over: keep it buffered.
-            st.buffer = batch;
-            return Err(e);
-        }
         // The head this batch will leave, as far as this run knows: what the next one is
         // hashed against before this one is written.
         let tail = sealed.as_ref().and_then(|s| s.hashes.last().cloned());

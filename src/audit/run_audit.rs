@@ -19,7 +19,7 @@ use super::{clock, AuditError, Durability, Redactor, RunRecorder, RunStatus};
 
 /// A read-only event recorded before the store was open.
 struct Early {
-    time: String,
+    time: Arc<str>,
     kind: String,
     step: Option<String>,
     payload: Value,
