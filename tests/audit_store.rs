@@ -647,7 +647,7 @@ async fn batches_behind_a_failed_one_are_not_written() {
         &db,
         &format!(
             "INSERT INTO events (run, seq, time, kind, payload, prev_hash, hash) \
-             VALUES ('{}', 60, 't', 'call', '{{}}', 'x', 'y')",
+             VALUES ('{}', 60, 't', 'call', '{{}}', zeroblob(32), randomblob(32))",
             start.id
         ),
     );

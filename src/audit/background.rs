@@ -5,10 +5,9 @@
 //! one, or a commit that also checkpoints the log. With one batch in flight, each such stretch
 //! left one side idle while the other finished.
 
-use std::sync::Arc;
-
 use tokio::sync::mpsc;
 
+use super::chain::Hash;
 use super::store::{AuditStore, Pending, Sealed};
 use super::AuditError;
 
@@ -25,10 +24,10 @@ struct Job {
 pub(super) struct Written {
     pub batch: Vec<Pending>,
     /// The hash of its last event: the chain head it left.
-    pub tail: Arc<str>,
+    pub tail: Hash,
     /// The hash its last event was given ahead of the write, if it was hashed ahead. Differs
     /// from `tail` when another run wrote in between and the writer hashed it again.
-    pub expected: Option<Arc<str>>,
+    pub expected: Option<Hash>,
 }
 
 /// The caller's end of a run's writer task.
@@ -110,7 +109,7 @@ async fn write(
     batch: Vec<Pending>,
     sealed: Option<Sealed>,
 ) -> Result<Written, AuditError> {
-    let expected = sealed.as_ref().and_then(|s| s.hashes.last().cloned());
+    let expected = sealed.as_ref().and_then(|s| s.hashes.last().copied());
     let mut hashes = store.append(&batch, false, sealed).await?;
     store.mirror(&batch, &hashes);
     let tail = hashes.pop().expect("a batch is not empty");

@@ -3,8 +3,8 @@
 //! # Canonical encoding, version 1
 //!
 //! All events of all runs form one chain, ordered by `events.id`. Each event stores the hash of
-//! the event before it (`prev_hash`; for the first event ever, 64 ASCII zeros) and its own
-//! `hash`:
+//! the event before it (`prev_hash`; for the first event ever, the genesis value of all zeros)
+//! and its own `hash`:
 //!
 //! ```text
 //! hash = lowercase_hex( SHA-256( "runbook-audit-v1\n"
@@ -16,7 +16,8 @@
 //! field(null) = "-\n"                                            only step can be null
 //! ```
 //!
-//! - `prev_hash`, `hash`: 64 lowercase hex characters.
+//! - `prev_hash`, `hash`: 64 lowercase hex characters (`runbook audit export` writes them so;
+//!   the database stores the same 32 bytes as a BLOB).
 //! - `run`: the run id, e.g. `20261121T051200Z-3f9a1c`.
 //! - `seq`: the event's number within its run, written in ASCII decimal without leading zeros
 //!   (`1`, `2`, ...).
@@ -49,18 +50,94 @@
 //!     return hashlib.sha256(m).hexdigest()
 //! ```
 
-use sha2::{Digest, Sha256};
+use std::fmt;
 
-/// The `prev_hash` of the first event in the chain.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
 
 /// Domain separation and version tag: the first bytes of every hashed message.
 pub const DOMAIN: &[u8] = b"runbook-audit-v1\n";
 
+/// An event's hash: the SHA-256 digest of its canonical encoding.
+///
+/// The database stores it as a 32-byte BLOB: as 64 characters of hex text the two hash columns
+/// were a third of each row, and appends wrote that much more. Everywhere people and other
+/// tools see it (export, replay, verify, the journal), and inside the next event's canonical
+/// encoding, it is 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Hash([u8; 32]);
+
+impl Hash {
+    /// The `prev_hash` of the first event in the chain: 32 zero bytes, 64 zeros in hex.
+    pub const GENESIS: Hash = Hash([0; 32]);
+
+    /// A stored hash column's bytes, if they are a hash (exactly 32 bytes).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Hash> {
+        bytes.try_into().ok().map(Hash)
+    }
+
+    /// 64 hex digits (either case, as people copy them), else None.
+    pub fn parse(hex: &str) -> Option<Hash> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(hex, &mut out).ok()?;
+        Some(Hash(out))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex in a stack buffer.
+    pub fn hex(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut out).expect("64 bytes hold 32 bytes of hex");
+        out
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.hex()).expect("hex digits are ASCII"))
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({self})")
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A hash column as read back: a [`Hash`] unless the database was tampered with, in which case
+/// it may hold anything. Shown as the hex of whatever bytes are there, so export and replay
+/// still show a tampered row as it is (and `verify` names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredHash<'a>(pub &'a [u8]);
+
+impl fmt::Display for StoredHash<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Hash::from_bytes(self.0) {
+            Some(h) => h.fmt(f),
+            None => f.write_str(&hex::encode(self.0)),
+        }
+    }
+}
+
+impl Serialize for StoredHash<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// The fields of one event that the hash covers, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct EventFields<'a> {
-    pub prev_hash: &'a str,
+    pub prev_hash: Hash,
     pub run: &'a str,
     pub seq: i64,
     pub time: &'a str,
@@ -118,10 +195,10 @@ impl AsRef<[u8]> for SmallBuf {
     }
 }
 
-/// The raw SHA-256 digest of an event under the version 1 encoding.
-pub fn event_digest(e: &EventFields<'_>) -> [u8; 32] {
+/// An event's hash under the version 1 encoding.
+pub fn event_hash(e: &EventFields<'_>) -> Hash {
     digest_bytes(
-        e.prev_hash.as_bytes(),
+        &e.prev_hash,
         e.run.as_bytes(),
         e.seq,
         e.time.as_bytes(),
@@ -131,16 +208,16 @@ pub fn event_digest(e: &EventFields<'_>) -> [u8; 32] {
     )
 }
 
-/// [`event_digest`] over raw column bytes (what `verify` reads).
+/// [`event_hash`] over raw column bytes (what `verify` reads).
 pub fn digest_bytes(
-    prev_hash: &[u8],
+    prev_hash: &Hash,
     run: &[u8],
     seq: i64,
     time: &[u8],
     kind: &[u8],
     step: Option<&[u8]>,
     payload: &[u8],
-) -> [u8; 32] {
+) -> Hash {
     // The message is assembled in one buffer and hashed in one call: feeding the hasher
     // field by field spent as long copying small pieces into its block buffer as hashing.
     thread_local! {
@@ -149,7 +226,7 @@ pub fn digest_bytes(
     MESSAGE.with_borrow_mut(|m| {
         m.clear();
         m.extend_from_slice(DOMAIN);
-        field(m, prev_hash);
+        field(m, &prev_hash.hex());
         field(m, run);
         let seq_text = if seq < 0 {
             let mut b = SmallBuf::default();
@@ -167,30 +244,8 @@ pub fn digest_bytes(
             None => m.extend_from_slice(b"-\n"),
         }
         field(m, payload);
-        Sha256::digest(&m[..]).into()
+        Hash(Sha256::digest(&m[..]).into())
     })
-}
-
-/// The event's hash as stored: 64 lowercase hex characters.
-pub fn event_hash(e: &EventFields<'_>) -> String {
-    let hex = hex_digest(&event_digest(e));
-    std::str::from_utf8(&hex)
-        .expect("hex digits are ASCII")
-        .to_string()
-}
-
-/// Lowercase hex of a digest into a stack buffer (no allocation), for comparisons in `verify`.
-pub fn hex_digest(digest: &[u8; 32]) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    hex::encode_to_slice(digest, &mut out).expect("64 bytes hold 32 bytes of hex");
-    out
-}
-
-/// Whether `s` looks like a stored hash: exactly 64 lowercase hex characters.
-pub fn is_hash(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -199,7 +254,7 @@ mod tests {
 
     fn sample() -> EventFields<'static> {
         EventFields {
-            prev_hash: GENESIS,
+            prev_hash: Hash::GENESIS,
             run: "20261121T051200Z-3f9a1c",
             seq: 1,
             time: "2026-11-21T05:12:00.123456Z",
@@ -221,7 +276,7 @@ mod tests {
              -\n\
              7:{\"a\":1}\n";
         let expected = hex::encode(Sha256::digest(message.as_bytes()));
-        assert_eq!(event_hash(&e), expected);
+        assert_eq!(event_hash(&e).to_string(), expected);
     }
 
     #[test]
@@ -258,7 +313,7 @@ mod tests {
         let mut h = Sha256::new();
         h.update(DOMAIN);
         for f in [
-            GENESIS,
+            "0000000000000000000000000000000000000000000000000000000000000000",
             "20261121T051200Z-3f9a1c",
             "1",
             "2026-11-21T05:12:00.123456Z",
@@ -268,18 +323,33 @@ mod tests {
         ] {
             h.update(format!("{}:{}\n", f.len(), f).as_bytes());
         }
-        assert_eq!(event_hash(&e), hex::encode(h.finalize()));
+        assert_eq!(event_hash(&e).to_string(), hex::encode(h.finalize()));
         assert_eq!("é".len(), 2);
     }
 
     #[test]
-    fn hash_shape() {
-        assert!(is_hash(GENESIS));
-        assert!(is_hash(&event_hash(&sample())));
-        assert!(!is_hash(&GENESIS.to_uppercase().replace('0', "A")));
-        assert_eq!(
-            std::str::from_utf8(&hex_digest(&event_digest(&sample()))).unwrap(),
-            event_hash(&sample())
-        );
+    fn hash_text_round_trips() {
+        let h = event_hash(&sample());
+        let hex = h.to_string();
+        assert_eq!(hex.len(), 64);
+        assert!(hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(Hash::parse(&hex), Some(h));
+        assert_eq!(Hash::parse(&hex.to_uppercase()), Some(h));
+        assert_eq!(Hash::parse(&hex[..63]), None);
+        assert_eq!(Hash::parse(&format!("{}g", &hex[..63])), None);
+        assert_eq!(Hash::from_bytes(h.as_bytes()), Some(h));
+        assert_eq!(Hash::from_bytes(&h.as_bytes()[..31]), None);
+        assert_eq!(Hash::GENESIS.to_string(), "0".repeat(64));
+        assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{hex}\""));
+    }
+
+    #[test]
+    fn a_stored_hash_shows_what_is_there() {
+        let h = event_hash(&sample());
+        assert_eq!(StoredHash(h.as_bytes()).to_string(), h.to_string());
+        // A tampered row: text where the hash belongs.
+        assert_eq!(StoredHash(b"ab").to_string(), "6162");
     }
 }

@@ -17,6 +17,7 @@ use std::io::Write;
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;
 
+use super::chain::StoredHash;
 use super::scan::{for_each_event, EventFilter};
 use super::AuditError;
 
@@ -29,8 +30,8 @@ struct Line<'a> {
     kind: &'a str,
     step: Option<&'a str>,
     payload_text: &'a str,
-    prev_hash: &'a str,
-    hash: &'a str,
+    prev_hash: StoredHash<'a>,
+    hash: StoredHash<'a>,
 }
 
 /// Write the events `filter` selects to `out` as JSON Lines, in chain order. Returns the number

@@ -9,13 +9,13 @@
 //! head-checking statement likewise. Statements are prepared once per connection ([`Prepared`]).
 
 use std::ffi::{CStr, CString};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use libsqlite3_sys as ffi;
 use sqlx::sqlite::SqliteConnection;
 
-use super::chain::GENESIS;
+use super::chain::Hash;
 use super::scan::sqlite_error;
 use super::store::{seal, values_clause, Pending, Sealed, BUSY_TIMEOUT, COLUMNS, PARAMS_PER_ROW};
 use super::AuditError;
@@ -40,7 +40,7 @@ static INSERT_FULL: LazyLock<CString> = LazyLock::new(|| insert_sql(ROWS_PER_STA
 pub(crate) async fn chain_head(
     conn: &mut SqliteConnection,
     prepared: &mut Prepared,
-) -> Result<Arc<str>, AuditError> {
+) -> Result<Hash, AuditError> {
     let mut handle = conn.lock_handle().await?;
     // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
     unsafe { read_head(handle.as_raw_handle().as_ptr(), &mut prepared.head) }
@@ -53,14 +53,14 @@ pub(crate) async fn insert_events(
     conn: &mut SqliteConnection,
     prepared: &mut Prepared,
     events: &[Pending],
-) -> Result<Vec<Arc<str>>, AuditError> {
+) -> Result<Vec<Hash>, AuditError> {
     let mut handle = conn.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
     // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
     unsafe {
         let prev = read_head(db, &mut prepared.head)?;
-        let hashes = seal(&prev, events);
-        insert(db, &mut prepared.batch, &prev, events, &hashes)?;
+        let hashes = seal(prev, events);
+        insert(db, &mut prepared.batch, prev, events, &hashes)?;
         Ok(hashes)
     }
 }
@@ -68,13 +68,14 @@ pub(crate) async fn insert_events(
 /// The largest batch appended by the single-statement, head-checking path.
 pub(crate) const CONDITIONAL_MAX: usize = 8;
 
-/// `INSERT_IF_HEAD[n - 1]` appends n rows only if the chain head is still the hash bound last.
+/// `INSERT_IF_HEAD[n - 1]` appends n rows only if the chain head is still the hash bound last
+/// (an empty chain's head is the genesis value, 32 zero bytes).
 static INSERT_IF_HEAD: LazyLock<Vec<CString>> = LazyLock::new(|| {
     (1..=CONDITIONAL_MAX)
         .map(|n| {
             CString::new(format!(
                 "INSERT INTO events ({COLUMNS}) SELECT * FROM (VALUES {}) \
-                 WHERE COALESCE((SELECT hash FROM events ORDER BY id DESC LIMIT 1), '{GENESIS}') = ?",
+                 WHERE COALESCE((SELECT hash FROM events ORDER BY id DESC LIMIT 1), zeroblob(32)) = ?",
                 values_clause(n)
             ))
             .expect("no NUL in SQL")
@@ -106,9 +107,9 @@ pub(crate) struct Prepared {
 pub(crate) async fn insert_if_head(
     conn: &mut SqliteConnection,
     prepared: &mut Prepared,
-    prev: &str,
+    prev: Hash,
     events: &[Pending],
-    hashes: &[Arc<str>],
+    hashes: &[Hash],
 ) -> Result<u64, AuditError> {
     let n = events.len();
     assert!((1..=CONDITIONAL_MAX).contains(&n) && hashes.len() == n);
@@ -119,13 +120,13 @@ pub(crate) async fn insert_if_head(
             Ok(stmt) => stmt,
             Err(e) => return Step::Failed(e),
         };
-        // SAFETY: as above; the bound texts (`events`, `hashes`, `prev`) outlive the step.
+        // SAFETY: as above; the bound values (`events`, `hashes`, `prev`) outlive the step.
         unsafe {
             for (i, e) in events.iter().enumerate() {
-                let prev_hash = if i == 0 { prev } else { &hashes[i - 1] };
+                let prev_hash = if i == 0 { &prev } else { &hashes[i - 1] };
                 stmt.bind_row(i, e, prev_hash, &hashes[i]);
             }
-            stmt.text((n * PARAMS_PER_ROW + 1) as i32, prev);
+            stmt.blob((n * PARAMS_PER_ROW + 1) as i32, prev.as_bytes());
             stmt.step(db)
         }
     })
@@ -143,7 +144,7 @@ pub(crate) async fn append_batch(
     prepared: &mut Prepared,
     events: &[Pending],
     mut sealed: Option<Sealed>,
-) -> Result<Vec<Arc<str>>, AuditError> {
+) -> Result<Vec<Hash>, AuditError> {
     without_blocking(conn, |db| {
         // SAFETY: `without_blocking` hands over a connection no other thread uses; the
         // statements of `prepared` belong to it.
@@ -157,9 +158,9 @@ pub(crate) async fn append_batch(
                 let prev = read_head(db, &mut prepared.head)?;
                 let hashes = match sealed.take() {
                     Some(s) if s.prev == prev && s.hashes.len() == events.len() => s.hashes,
-                    _ => seal(&prev, events),
+                    _ => seal(prev, events),
                 };
-                insert(db, &mut prepared.batch, &prev, events, &hashes)?;
+                insert(db, &mut prepared.batch, prev, events, &hashes)?;
                 match exec(db, c"COMMIT") {
                     Step::Done(_) => Ok(hashes),
                     Step::Busy(e) | Step::Failed(e) => Err(e),
@@ -237,21 +238,30 @@ unsafe fn exec(db: *mut ffi::sqlite3, sql: &CStr) -> Step<()> {
 unsafe fn read_head(
     db: *mut ffi::sqlite3,
     slot: &mut Option<Statement>,
-) -> Result<Arc<str>, AuditError> {
+) -> Result<Hash, AuditError> {
     // SAFETY: per the function's contract.
     let stmt = unsafe { cached(slot, db, HEAD_SQL)? };
-    // SAFETY: the statement is valid; the column's text is copied before the reset.
+    // SAFETY: the statement is valid; the column's bytes are copied before the reset.
     unsafe {
         let head = match ffi::sqlite3_step(stmt.0) {
             ffi::SQLITE_ROW => {
-                let text = ffi::sqlite3_column_text(stmt.0, 0);
+                let blob = ffi::sqlite3_column_blob(stmt.0, 0).cast::<u8>();
                 let len = ffi::sqlite3_column_bytes(stmt.0, 0) as usize;
-                let bytes = std::slice::from_raw_parts(text, len);
-                std::str::from_utf8(bytes).map(Arc::from).map_err(|_| {
-                    AuditError::Inconsistent("the newest event's hash is not text".into())
+                let bytes = if blob.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(blob, len)
+                };
+                Hash::from_bytes(bytes).ok_or_else(|| {
+                    AuditError::Inconsistent(format!(
+                        "the newest event's hash column holds {len} bytes, not a 32-byte \
+                         hash: the database was altered. Run `runbook audit verify` on it, \
+                         and record new runs elsewhere (--audit-db PATH) until it is looked \
+                         into"
+                    ))
                 })
             }
-            ffi::SQLITE_DONE => Ok(GENESIS.into()),
+            ffi::SQLITE_DONE => Ok(Hash::GENESIS),
             _ => Err(sqlite_error(db, "cannot read the chain head")),
         };
         ffi::sqlite3_reset(stmt.0);
@@ -287,9 +297,9 @@ unsafe fn cached<'a>(
 unsafe fn insert(
     db: *mut ffi::sqlite3,
     full: &mut Option<Statement>,
-    prev: &str,
+    prev: Hash,
     events: &[Pending],
-    hashes: &[Arc<str>],
+    hashes: &[Hash],
 ) -> Result<(), AuditError> {
     for (n, chunk) in events.chunks(ROWS_PER_STATEMENT).enumerate() {
         // The full-size statement is kept; only a last, shorter chunk needs one of its own.
@@ -303,8 +313,8 @@ unsafe fn insert(
         };
         for (row, e) in chunk.iter().enumerate() {
             let i = n * ROWS_PER_STATEMENT + row;
-            let prev_hash = if i == 0 { prev } else { &hashes[i - 1] };
-            // SAFETY: every bound text lives until after the step below.
+            let prev_hash = if i == 0 { &prev } else { &hashes[i - 1] };
+            // SAFETY: every bound value lives until after the step below.
             unsafe { stmt.bind_row(row, e, prev_hash, &hashes[i]) };
         }
         // SAFETY: the statement is fully bound.
@@ -346,7 +356,7 @@ impl Statement {
     ///
     /// # Safety
     /// The bound texts must outlive the next `sqlite3_step` of the statement.
-    unsafe fn bind_row(&mut self, row: usize, e: &Pending, prev_hash: &str, hash: &str) {
+    unsafe fn bind_row(&mut self, row: usize, e: &Pending, prev_hash: &Hash, hash: &Hash) {
         let at = (row * PARAMS_PER_ROW) as i32;
         // SAFETY: per the function's contract.
         unsafe {
@@ -359,8 +369,25 @@ impl Statement {
                 None => ffi::sqlite3_bind_null(self.0, at + 5),
             };
             self.text(at + 6, &e.payload);
-            self.text(at + 7, prev_hash);
-            self.text(at + 8, hash);
+            self.blob(at + 7, prev_hash.as_bytes());
+            self.blob(at + 8, hash.as_bytes());
+        }
+    }
+
+    /// Bind `bytes` as a BLOB without copying them (`SQLITE_STATIC`).
+    ///
+    /// # Safety
+    /// `bytes` must outlive the next `sqlite3_step` of the statement.
+    unsafe fn blob(&mut self, index: i32, bytes: &[u8]) -> i32 {
+        // SAFETY: per the function's contract.
+        unsafe {
+            ffi::sqlite3_bind_blob64(
+                self.0,
+                index,
+                bytes.as_ptr().cast(),
+                bytes.len() as u64,
+                ffi::SQLITE_STATIC(),
+            )
         }
     }
 

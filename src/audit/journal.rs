@@ -15,6 +15,8 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use super::chain::Hash;
+
 /// The journald native protocol socket.
 pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
@@ -47,7 +49,7 @@ pub(crate) struct MirrorEntry<'a> {
     pub kind: &'a str,
     pub step: Option<&'a str>,
     pub payload: &'a str,
-    pub hash: &'a str,
+    pub hash: Hash,
 }
 
 impl Mirror {
@@ -152,7 +154,7 @@ mod tests {
             kind: "intent",
             step: Some("Restart"),
             payload: "{\"fn\":\"systemd.restart\",\"args\":{\"unit\":\"a\\nb\"}}",
-            hash: "ab",
+            hash: Hash::parse(&"ab".repeat(32)).unwrap(),
         });
         let mut buf = [0u8; 4096];
         let n = server.recv(&mut buf).unwrap();
@@ -161,7 +163,7 @@ mod tests {
         assert!(text.contains("PRIORITY=6\n"));
         assert!(text.contains("RUNBOOK_RUN=20261121T051200Z-3f9a1c\n"));
         assert!(text.contains("RUNBOOK_SEQ=3\n"));
-        assert!(text.contains("RUNBOOK_HASH=ab\n"));
+        assert!(text.contains(&format!("RUNBOOK_HASH={}\n", "ab".repeat(32))));
         assert!(text.contains("RUNBOOK_KIND=intent\n"));
         assert!(text.contains("RUNBOOK_STEP=Restart\n"));
         assert!(text.contains(
@@ -189,7 +191,7 @@ mod tests {
                 kind: "run-start",
                 step: None,
                 payload: "{}",
-                hash: "00",
+                hash: Hash::GENESIS,
             });
         }
         assert!(matches!(*mirror.state.lock().unwrap(), State::Off));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::background::{Background, MAX_IN_FLIGHT};
+use super::chain::Hash;
 use super::store::{seal, AuditStore, Pending, Sealed};
 use super::{clock, AuditError, Durability, Redactor, RunStatus};
 
@@ -26,7 +27,7 @@ struct State {
     /// earlier ones. Set to the real head when the last write in flight completes; None when
     /// unknown (after a failed write, or when another run wrote in between and batches hashed
     /// against the old head are still in flight).
-    tail: Option<Arc<str>>,
+    tail: Option<Hash>,
     /// Whether any event of this run was durable (an intent, a gate, a refusal): then its end
     /// is fsync'd too.
     any_durable: bool,
@@ -89,7 +90,7 @@ impl RunRecorder {
         id: Arc<str>,
         redactor: Redactor,
         next_seq: i64,
-        tail: Option<Arc<str>>,
+        tail: Option<Hash>,
     ) -> RunRecorder {
         RunRecorder {
             store,
@@ -279,7 +280,7 @@ impl RunRecorder {
             .await
             .inspect_err(|_| st.tail = None)?;
         self.store.mirror(&st.buffer, &hashes);
-        st.tail = hashes.last().cloned();
+        st.tail = hashes.last().copied();
         st.buffer.clear();
         st.any_durable |= fsync;
         Ok(())
@@ -298,8 +299,8 @@ impl RunRecorder {
             return Self::written(st).await;
         }
         let batch = std::mem::take(&mut st.buffer);
-        let early = st.tail.clone().map(|prev| Sealed {
-            hashes: seal(&prev, &batch),
+        let early = st.tail.map(|prev| Sealed {
+            hashes: seal(prev, &batch),
             prev,
         });
         let in_flight = |st: &State| st.background.as_ref().map_or(0, Background::in_flight);
@@ -317,15 +318,15 @@ impl RunRecorder {
                     st.buffer = batch;
                     return Err(e);
                 }
-                st.tail.clone().map(|head| Sealed {
-                    hashes: seal(&head, &batch),
+                st.tail.map(|head| Sealed {
+                    hashes: seal(head, &batch),
                     prev: head,
                 })
             }
         };
         // The head this batch will leave, as far as this run knows: what the next one is
         // hashed against before this one is written.
-        let tail = sealed.as_ref().and_then(|s| s.hashes.last().cloned());
+        let tail = sealed.as_ref().and_then(|s| s.hashes.last().copied());
         let background = st
             .background
             .get_or_insert_with(|| Background::spawn(self.store.clone()));

@@ -12,6 +12,7 @@ use std::ptr::NonNull;
 use libsqlite3_sys as ffi;
 use sqlx::sqlite::SqliteConnection;
 
+use super::chain::StoredHash;
 use super::AuditError;
 
 /// One stored event, borrowed from SQLite for the duration of a callback.
@@ -25,8 +26,8 @@ pub struct EventRef<'a> {
     pub step: Option<&'a str>,
     /// The stored JSON text, exactly as hashed.
     pub payload: &'a str,
-    pub prev_hash: &'a str,
-    pub hash: &'a str,
+    pub prev_hash: StoredHash<'a>,
+    pub hash: StoredHash<'a>,
 }
 
 /// Which events [`for_each_event`] visits.
@@ -131,13 +132,13 @@ unsafe fn scan<E: From<AuditError>>(
     result
 }
 
-/// Text of column `col` of the current row (empty for NULL).
+/// Bytes of column `col` of the current row (empty for NULL).
 ///
 /// # Safety
 /// `stmt` must be on a row; the result is valid until the next step.
-unsafe fn text<'a>(stmt: *mut ffi::sqlite3_stmt, col: i32) -> Result<&'a str, AuditError> {
+unsafe fn bytes<'a>(stmt: *mut ffi::sqlite3_stmt, col: i32) -> &'a [u8] {
     // SAFETY: per the function's contract.
-    let bytes = unsafe {
+    unsafe {
         let p = ffi::sqlite3_column_blob(stmt, col) as *const u8;
         let n = ffi::sqlite3_column_bytes(stmt, col) as usize;
         if p.is_null() || n == 0 {
@@ -145,8 +146,16 @@ unsafe fn text<'a>(stmt: *mut ffi::sqlite3_stmt, col: i32) -> Result<&'a str, Au
         } else {
             std::slice::from_raw_parts(p, n)
         }
-    };
-    std::str::from_utf8(bytes)
+    }
+}
+
+/// Text of column `col` of the current row (empty for NULL).
+///
+/// # Safety
+/// `stmt` must be on a row; the result is valid until the next step.
+unsafe fn text<'a>(stmt: *mut ffi::sqlite3_stmt, col: i32) -> Result<&'a str, AuditError> {
+    // SAFETY: per the function's contract.
+    std::str::from_utf8(unsafe { bytes(stmt, col) })
         .map_err(|_| AuditError::Inconsistent(format!("column {col} of an event is not UTF-8")))
 }
 
@@ -167,8 +176,8 @@ unsafe fn row<'a>(stmt: *mut ffi::sqlite3_stmt) -> Result<EventRef<'a>, AuditErr
                 Some(text(stmt, 5)?)
             },
             payload: text(stmt, 6)?,
-            prev_hash: text(stmt, 7)?,
-            hash: text(stmt, 8)?,
+            prev_hash: StoredHash(bytes(stmt, 7)),
+            hash: StoredHash(bytes(stmt, 8)),
         })
     }
 }

@@ -25,7 +25,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row};
 
-use super::chain::{self, EventFields};
+use super::chain::{self, EventFields, Hash};
 use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::process::{liveness, Liveness, ProcessIdentity};
 use super::recorder::RunRecorder;
@@ -58,7 +58,7 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub(crate) fn fields<'a>(&'a self, prev_hash: &'a str) -> EventFields<'a> {
+    pub(crate) fn fields(&self, prev_hash: Hash) -> EventFields<'_> {
         EventFields {
             prev_hash,
             run: &self.run,
@@ -76,8 +76,8 @@ impl Pending {
 /// inserted. Otherwise the writer hashes the batch again against the real head.
 #[derive(Debug)]
 pub(crate) struct Sealed {
-    pub prev: Arc<str>,
-    pub hashes: Vec<Arc<str>>,
+    pub prev: Hash,
+    pub hashes: Vec<Hash>,
 }
 
 /// What the executor knows about a run before it starts.
@@ -122,7 +122,7 @@ struct Writer {
     prepared: insert::Prepared,
     conn: SqliteConnection,
     /// The chain head as of our last append, or None when unknown.
-    head: Option<Arc<str>>,
+    head: Option<Hash>,
     /// Whether commits currently fsync the write-ahead log (`synchronous=FULL`, the
     /// connection's setting from open) or not (`NORMAL`).
     sync_full: bool,
@@ -294,12 +294,11 @@ async fn migrate(path: &Path, conn: &mut SqliteConnection) -> Result<(), AuditEr
 }
 
 /// Hash `events` as a continuation of `prev`.
-pub(crate) fn seal(prev: &str, events: &[Pending]) -> Vec<Arc<str>> {
-    let mut hashes: Vec<Arc<str>> = Vec::with_capacity(events.len());
+pub(crate) fn seal(prev: Hash, events: &[Pending]) -> Vec<Hash> {
+    let mut hashes: Vec<Hash> = Vec::with_capacity(events.len());
     for e in events {
-        let prev = hashes.last().map_or(prev, |h| &**h);
-        let hex = chain::hex_digest(&chain::event_digest(&e.fields(prev)));
-        hashes.push(std::str::from_utf8(&hex).expect("hex is ASCII").into());
+        let prev = hashes.last().copied().unwrap_or(prev);
+        hashes.push(chain::event_hash(&e.fields(prev)));
     }
     hashes
 }
@@ -461,7 +460,7 @@ impl AuditStore {
                 insert::insert_events(&mut tx, &mut w.prepared, std::slice::from_ref(&event))
                     .await?;
             tx.commit().await?;
-            w.head = hashes.last().cloned();
+            w.head = hashes.last().copied();
             drop(guard);
             self.mirror(std::slice::from_ref(&event), &hashes);
             return Ok(RunRecorder::new(
@@ -491,7 +490,7 @@ impl AuditStore {
         events: &[Pending],
         durable: bool,
         sealed: Option<Sealed>,
-    ) -> Result<Vec<Arc<str>>, AuditError> {
+    ) -> Result<Vec<Hash>, AuditError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -509,7 +508,7 @@ impl AuditStore {
         w: &mut Writer,
         events: &[Pending],
         sealed: Option<Sealed>,
-    ) -> Result<Vec<Arc<str>>, AuditError> {
+    ) -> Result<Vec<Hash>, AuditError> {
         if events.len() <= insert::CONDITIONAL_MAX {
             // Optimistic: hash against the cached head; the statement checks it is still the
             // head. A few retries cover other processes appending in between.
@@ -518,12 +517,12 @@ impl AuditStore {
                     Some(h) => h,
                     None => insert::chain_head(&mut w.conn, &mut w.prepared).await?,
                 };
-                let hashes = seal(&prev, events);
+                let hashes = seal(prev, events);
                 let inserted =
-                    insert::insert_if_head(&mut w.conn, &mut w.prepared, &prev, events, &hashes)
+                    insert::insert_if_head(&mut w.conn, &mut w.prepared, prev, events, &hashes)
                         .await?;
                 if inserted == events.len() as u64 {
-                    w.head = hashes.last().cloned();
+                    w.head = hashes.last().copied();
                     return Ok(hashes);
                 }
                 if inserted != 0 {
@@ -535,12 +534,12 @@ impl AuditStore {
             }
         }
         let hashes = insert::append_batch(&mut w.conn, &mut w.prepared, events, sealed).await?;
-        w.head = hashes.last().cloned();
+        w.head = hashes.last().copied();
         Ok(hashes)
     }
 
     /// Copy mirrored kinds to the journal. Best effort.
-    pub(crate) fn mirror(&self, events: &[Pending], hashes: &[Arc<str>]) {
+    pub(crate) fn mirror(&self, events: &[Pending], hashes: &[Hash]) {
         for (e, hash) in events.iter().zip(hashes) {
             if is_mirrored(&e.kind) {
                 self.inner.mirror.send(&MirrorEntry {
@@ -549,7 +548,7 @@ impl AuditStore {
                     kind: &e.kind,
                     step: e.step.as_deref(),
                     payload: &e.payload,
-                    hash,
+                    hash: *hash,
                 });
             }
         }
@@ -614,7 +613,7 @@ impl AuditStore {
         }
         let hashes = insert::insert_events(&mut tx, &mut w.prepared, &events).await?;
         tx.commit().await?;
-        w.head = hashes.last().cloned();
+        w.head = hashes.last().copied();
         drop(guard);
         self.mirror(&events, &hashes);
         Ok(events.iter().map(|e| e.run.to_string()).collect())

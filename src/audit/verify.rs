@@ -27,13 +27,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, Row};
 
-use super::chain::{digest_bytes, hex_digest, is_hash, GENESIS};
+use super::chain::{digest_bytes, Hash, StoredHash};
 use super::{AuditError, AuditStore};
 
 /// Options of [`verify`].
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// Fail unless the chain contains an event with this hash (64 hex characters).
+    /// Fail unless the chain contains an event with this hash (64 hex digits).
     pub expect_head: Option<String>,
 }
 
@@ -62,11 +62,11 @@ pub struct VerifyReport {
 }
 
 struct Checker {
-    prev: [u8; 64],
+    prev: Hash,
     first: bool,
     events: u64,
     head_id: Option<i64>,
-    expect: Option<[u8; 64]>,
+    expect: Option<Hash>,
     expect_id: Option<i64>,
 }
 
@@ -89,7 +89,7 @@ fn text(b: &[u8]) -> String {
 impl Checker {
     /// A checker for events that follow an event with hash `prev` (`first`: there is none and
     /// `prev` is the genesis value).
-    fn after(prev: [u8; 64], first: bool, expect: Option<[u8; 64]>) -> Checker {
+    fn after(prev: Hash, first: bool, expect: Option<Hash>) -> Checker {
         Checker {
             prev,
             first,
@@ -107,43 +107,41 @@ impl Checker {
             seq: e.seq,
             problem,
         };
-        if e.prev_hash != self.prev.as_slice() {
+        if e.prev_hash != self.prev.as_bytes() {
             return Err(broken(if self.first {
                 format!(
                     "it is the first event but its prev_hash is {}, not the genesis value \
                      (events before it were deleted)",
-                    text(e.prev_hash)
+                    StoredHash(e.prev_hash)
                 )
             } else {
                 format!(
                     "its prev_hash {} is not the previous event's hash {} (an event before it \
                      was deleted, inserted or reordered)",
-                    text(e.prev_hash),
-                    text(&self.prev)
+                    StoredHash(e.prev_hash),
+                    self.prev
                 )
             }));
         }
-        let stored = std::str::from_utf8(e.hash).unwrap_or("");
-        if !is_hash(stored) {
+        let Some(stored) = Hash::from_bytes(e.hash) else {
             return Err(broken(format!(
-                "its hash {:?} is not 64 lowercase hex digits",
-                text(e.hash)
+                "its hash {} is {} bytes, not 32",
+                StoredHash(e.hash),
+                e.hash.len()
+            )));
+        };
+        let computed = digest_bytes(&self.prev, e.run, e.seq, e.time, e.kind, e.step, e.payload);
+        if computed != stored {
+            return Err(broken(format!(
+                "its contents do not match its hash (stored {stored}, computed {computed}): the \
+                 event was changed after it was written"
             )));
         }
-        let digest = digest_bytes(e.prev_hash, e.run, e.seq, e.time, e.kind, e.step, e.payload);
-        let computed = hex_digest(&digest);
-        if computed.as_slice() != e.hash {
-            return Err(broken(format!(
-                "its contents do not match its hash (stored {stored}, computed {}): the event \
-                 was changed after it was written",
-                text(&computed)
-            )));
-        }
-        self.prev.copy_from_slice(e.hash);
+        self.prev = stored;
         self.first = false;
         self.events += 1;
         self.head_id = Some(e.id);
-        if self.expect.as_ref().is_some_and(|x| x.as_slice() == e.hash) {
+        if self.expect == Some(stored) {
             self.expect_id = Some(e.id);
         }
         Ok(())
@@ -155,17 +153,14 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
     let started = Instant::now();
     let expect = match &opts.expect_head {
         None => None,
-        Some(h) => {
-            let h = h.trim().to_ascii_lowercase();
-            if !is_hash(&h) {
+        Some(h) => match Hash::parse(h.trim()) {
+            Some(h) => Some(h),
+            None => {
                 return Err(AuditError::InvalidArgument(format!(
                     "--expect-head {h:?} is not a hash (64 hex digits)"
-                )));
+                )))
             }
-            let mut b = [0u8; 64];
-            b.copy_from_slice(h.as_bytes());
-            Some(b)
-        }
+        },
     };
 
     let mut conn = store.reader().await?;
@@ -181,7 +176,7 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
         unsafe { raw::scan_chain(db, expect) }?
     };
 
-    let head = text(&checker.head);
+    let head = checker.head.to_string();
 
     // 2. Truncation.
     let highest: Option<i64> =
@@ -326,17 +321,17 @@ mod raw {
     use libsqlite3_sys as ffi;
 
     use super::super::scan::sqlite_error;
-    use super::{AuditError, ChainBreak, Checker, RawEvent, GENESIS};
+    use super::{AuditError, ChainBreak, Checker, Hash, RawEvent};
 
     const BATCH_ROWS: usize = 8192;
-    const TEXT_COLUMNS: usize = 7; // run, time, kind, step, payload, prev_hash, hash
+    const TEXT_COLUMNS: usize = 7; // run, time, kind, step, payload, prev_hash, hash: as bytes
 
     /// Rows copied out of SQLite: all text in one buffer, offsets per row.
     struct Batch {
         /// Position in the chain: batch 0 starts at the genesis.
         index: u64,
         /// The stored hash of the event before this batch.
-        prev: [u8; 64],
+        prev: Hash,
         buf: Vec<u8>,
         rows: Vec<Pos>,
     }
@@ -351,7 +346,7 @@ mod raw {
     }
 
     impl Batch {
-        fn new(index: u64, prev: [u8; 64]) -> Batch {
+        fn new(index: u64, prev: Hash) -> Batch {
             Batch {
                 index,
                 prev,
@@ -361,11 +356,11 @@ mod raw {
         }
 
         /// The stored hash and id of the last row, if it is a well-formed hash.
-        fn last_hash(&self, hash: &mut [u8; 64], id: &mut Option<i64>) {
+        fn last_hash(&self, hash: &mut Hash, id: &mut Option<i64>) {
             if let Some(p) = self.rows.last() {
                 let stored = &self.buf[p.ends[TEXT_COLUMNS - 2]..p.ends[TEXT_COLUMNS - 1]];
-                if stored.len() == 64 {
-                    hash.copy_from_slice(stored);
+                if let Some(h) = Hash::from_bytes(stored) {
+                    *hash = h;
                 }
                 *id = Some(p.id);
             }
@@ -396,7 +391,7 @@ mod raw {
     /// What the chain scan saw.
     pub(super) struct Summary {
         pub events: u64,
-        pub head: [u8; 64],
+        pub head: Hash,
         pub head_id: Option<i64>,
         pub expect_id: Option<i64>,
     }
@@ -419,7 +414,7 @@ mod raw {
     /// `db` must be a valid connection that no other thread uses during the call.
     pub(super) unsafe fn scan_chain(
         db: NonNull<ffi::sqlite3>,
-        expect: Option<[u8; 64]>,
+        expect: Option<Hash>,
     ) -> Result<Summary, AuditError> {
         let db = db.as_ptr();
         let workers = std::thread::available_parallelism()
@@ -474,8 +469,7 @@ mod raw {
             ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, std::ptr::null_mut())
         };
         let mut result = Ok(());
-        let mut head = [0u8; 64];
-        head.copy_from_slice(GENESIS.as_bytes());
+        let mut head = Hash::GENESIS;
         let mut head_id = None;
         if rc != ffi::SQLITE_OK {
             result = Err(sqlite_error(db, "cannot read the events"));

@@ -126,7 +126,7 @@ pub fn render_verify(
                     out,
                     "{}",
                     serde_json::json!({"ok": true, "events": 0, "runs": 0,
-                    "sources": 0, "head": crate::audit::chain::GENESIS, "head_id": null,
+                    "sources": 0, "head": crate::audit::chain::Hash::GENESIS, "head_id": null,
                     "expect_head_id": null, "seconds": 0.0})
                 )
                 .map_err(io)?;

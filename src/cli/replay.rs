@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 
 use super::log::{color_setup, flush, ignore_broken_pipe, io, json_err, status_cell};
+use crate::audit::chain::StoredHash;
 use crate::audit::clock::{self, human_duration};
 use crate::audit::{
     for_each_event, resolve_run, run_detail, source_text, AuditStore, EventFilter, EventRef,
@@ -125,8 +126,8 @@ fn write_json_event(
         offset_s: Option<f64>,
         kind: &'a str,
         step: Option<&'a str>,
-        prev_hash: &'a str,
-        hash: &'a str,
+        prev_hash: StoredHash<'a>,
+        hash: StoredHash<'a>,
     }
     let head = Head {
         id: e.id,
