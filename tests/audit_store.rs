@@ -308,6 +308,14 @@ async fn the_first_break_is_found_across_parallel_batches() {
             8192,
         ),
         ("DELETE FROM events WHERE id = 16385".into(), 16386),
+        // Links intact, but the ids from the second batch on moved up by one: a gap exactly
+        // where a batch starts.
+        (
+            "UPDATE events SET id = -id WHERE id > 8192; \
+             UPDATE events SET id = 1 - id WHERE id < 0"
+                .into(),
+            8193,
+        ),
     ];
     for (n, (sql, seq)) in cases.into_iter().enumerate() {
         let db = dir.path().join(format!("case{n}.db"));
@@ -396,6 +404,30 @@ async fn deleting_the_newest_events_is_caught() {
     assert!(matches!(err, AuditError::HeadMissing(_)), "{err}");
     assert!(err.to_string().contains(&head));
     assert_eq!(runbook::error::Error::from(err).exit_code(), 4);
+}
+
+#[tokio::test]
+async fn deleting_the_newest_events_and_appending_after_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let (store, _) = two_runs(&db).await;
+    store.close().await.unwrap();
+    sqlite3_ok(&db, DROP_TRIGGERS);
+    sqlite3_ok(&db, "DELETE FROM events WHERE id > 7");
+    sqlite3_ok(&db, &restore_triggers());
+
+    // The next run links its events to the newest one left: the chain's links hold, but the
+    // ids skip the deleted ones.
+    let store = AuditStore::open(&db).await.unwrap();
+    let run = store.start_run(new_run("after")).await.unwrap();
+    run.finish(RunStatus::Ok, json!({})).await.unwrap();
+    let err = verify(&store, &VerifyOptions::default()).await.unwrap_err();
+    let AuditError::ChainBroken(b) = &err else {
+        panic!("expected a chain break, got {err}");
+    };
+    assert_eq!((b.run.as_str(), b.seq, b.id), (run.id(), 1, 11), "{err}");
+    assert!(b.problem.contains("deleted"), "{}", b.problem);
+    store.close().await.unwrap();
 }
 
 #[tokio::test]

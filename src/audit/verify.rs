@@ -3,12 +3,15 @@
 //! Checks, in order, each stopping at the first problem:
 //!
 //! 1. The chain, in id order: every event's `prev_hash` equals the previous event's `hash`
-//!    (64 zeros for the first event), and its `hash` equals the recomputation from its fields
-//!    ([`super::chain`]). A break names the event's id, run and seq and says what is wrong.
+//!    (all zeros for the first event), its `hash` equals the recomputation from its fields
+//!    ([`super::chain`]), and its id is the previous event's id + 1 (ids are never skipped, so
+//!    a gap under intact links means the newest events were deleted and others appended since).
+//!    A break names the event's id, run and seq and says what is wrong.
 //! 2. Truncation: SQLite's `sqlite_sequence` remembers the highest event id ever written; if it
 //!    is above the newest event, the newest events were deleted. With `expect_head`, the chain
 //!    must still contain an event with that hash (an anchor kept elsewhere, e.g. from an earlier
-//!    `verify` or the journal).
+//!    `verify` or the journal), which also catches a deletion covered up by resetting
+//!    `sqlite_sequence`.
 //! 3. The `runs` and `sources` tables, which the chain does not cover directly: each run's row
 //!    must agree with its hash-chained `run-start` event, and each source text must hash to its
 //!    key. Last, the append-only triggers must all be in place: changing anything requires
@@ -16,9 +19,9 @@
 //!
 //! Speed: the chain is read with SQLite's C API on sqlx's own connection (see [`super::scan`]),
 //! copied into batches of 8192 rows, and the batches are hashed in parallel on one thread per
-//! core (each batch carries the stored hash of the event before it, so batches are independent),
-//! while the calling thread keeps reading. Streaming rows through sqlx instead costs a thread hand-off per row and
-//! managed about 150,000 events/s. The scan blocks the calling thread for its duration.
+//! core (each batch carries the stored hash and id of the event before it, so batches are
+//! independent), while the calling thread keeps reading. Streaming rows through sqlx instead
+//! costs a thread hand-off per row and managed about 150,000 events/s. The scan blocks the calling thread for its duration.
 
 use std::time::Instant;
 
@@ -62,10 +65,10 @@ pub struct VerifyReport {
 }
 
 struct Checker {
+    /// The hash and id of the event checked last (before the first: the genesis value, None).
     prev: Hash,
-    first: bool,
+    prev_id: Option<i64>,
     events: u64,
-    head_id: Option<i64>,
     expect: Option<Hash>,
     expect_id: Option<i64>,
 }
@@ -87,14 +90,13 @@ fn text(b: &[u8]) -> String {
 }
 
 impl Checker {
-    /// A checker for events that follow an event with hash `prev` (`first`: there is none and
-    /// `prev` is the genesis value).
-    fn after(prev: Hash, first: bool, expect: Option<Hash>) -> Checker {
+    /// A checker for events that follow the event with hash `prev` and id `prev_id` (None:
+    /// there is none and `prev` is the genesis value).
+    fn after(prev: Hash, prev_id: Option<i64>, expect: Option<Hash>) -> Checker {
         Checker {
             prev,
-            first,
+            prev_id,
             events: 0,
-            head_id: None,
             expect,
             expect_id: None,
         }
@@ -108,7 +110,7 @@ impl Checker {
             problem,
         };
         if e.prev_hash != self.prev.as_bytes() {
-            return Err(broken(if self.first {
+            return Err(broken(if self.prev_id.is_none() {
                 format!(
                     "it is the first event but its prev_hash is {}, not the genesis value \
                      (events before it were deleted)",
@@ -137,10 +139,19 @@ impl Checker {
                  event was changed after it was written"
             )));
         }
+        // Ids are never skipped (AUTOINCREMENT, and a failed write rolls its ids back), so a
+        // gap with intact links means the newest events were deleted and new ones appended
+        // after the deletion.
+        if let Some(prev_id) = self.prev_id.filter(|&p| e.id != p + 1) {
+            return Err(broken(format!(
+                "its id {} does not follow the previous event's id {prev_id}: the events in \
+                 between were deleted (they were the newest, and this one was appended later)",
+                e.id
+            )));
+        }
         self.prev = stored;
-        self.first = false;
+        self.prev_id = Some(e.id);
         self.events += 1;
-        self.head_id = Some(e.id);
         if self.expect == Some(stored) {
             self.expect_id = Some(e.id);
         }
@@ -330,8 +341,9 @@ mod raw {
     struct Batch {
         /// Position in the chain: batch 0 starts at the genesis.
         index: u64,
-        /// The stored hash of the event before this batch.
+        /// The stored hash and id of the event before this batch (None for the first batch).
         prev: Hash,
+        prev_id: Option<i64>,
         buf: Vec<u8>,
         rows: Vec<Pos>,
     }
@@ -346,10 +358,11 @@ mod raw {
     }
 
     impl Batch {
-        fn new(index: u64, prev: Hash) -> Batch {
+        fn new(index: u64, prev: Hash, prev_id: Option<i64>) -> Batch {
             Batch {
                 index,
                 prev,
+                prev_id,
                 buf: Vec::with_capacity(BATCH_ROWS * 400),
                 rows: Vec::with_capacity(BATCH_ROWS),
             }
@@ -434,7 +447,7 @@ mod raw {
                 .name(format!("audit-verify-{i}"))
                 .spawn(move || {
                     for mut batch in batches {
-                        let mut checker = Checker::after(batch.prev, batch.index == 0, expect);
+                        let mut checker = Checker::after(batch.prev, batch.prev_id, expect);
                         let error = batch.check(&mut checker).err();
                         if error.is_some() {
                             broken.store(true, Ordering::Relaxed);
@@ -475,7 +488,7 @@ mod raw {
             result = Err(sqlite_error(db, "cannot read the events"));
         } else {
             let mut index = 0u64;
-            let mut batch = Batch::new(index, head);
+            let mut batch = Batch::new(index, head, head_id);
             loop {
                 // SAFETY: stmt is a valid prepared statement.
                 let rc = unsafe { ffi::sqlite3_step(stmt) };
@@ -492,9 +505,12 @@ mod raw {
                 if batch.rows.len() == BATCH_ROWS {
                     batch.last_hash(&mut head, &mut head_id);
                     index += 1;
-                    let mut next = empty_rx.try_recv().unwrap_or_else(|_| Batch::new(0, head));
+                    let mut next = empty_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Batch::new(0, head, head_id));
                     next.index = index;
                     next.prev = head;
+                    next.prev_id = head_id;
                     let full = std::mem::replace(&mut batch, next);
                     let queue = &queues[(full.index % workers as u64) as usize];
                     if queue.send(full).is_err() || broken.load(Ordering::Relaxed) {
