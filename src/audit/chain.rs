@@ -148,51 +148,10 @@ pub struct EventFields<'a> {
 
 /// Append one length-prefixed field: `<len>:<bytes>\n`.
 fn field(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(itoa(bytes.len() as u64).as_ref());
+    out.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
     out.push(b':');
     out.extend_from_slice(bytes);
     out.push(b'\n');
-}
-
-/// ASCII decimal without leading zeros, into a stack buffer.
-fn itoa(mut n: u64) -> SmallBuf {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut out = SmallBuf::default();
-    out.extend(&digits[i..]);
-    out
-}
-
-/// A fixed-capacity byte buffer for length prefixes (at most 20 digits and a colon).
-#[derive(Default)]
-struct SmallBuf {
-    buf: [u8; 24],
-    len: usize,
-}
-
-impl SmallBuf {
-    fn extend(&mut self, bytes: &[u8]) {
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-    fn push(&mut self, b: u8) {
-        self.buf[self.len] = b;
-        self.len += 1;
-    }
-}
-
-impl AsRef<[u8]> for SmallBuf {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
 }
 
 /// An event's hash under the version 1 encoding.
@@ -228,15 +187,7 @@ pub fn digest_bytes(
         m.extend_from_slice(DOMAIN);
         field(m, &prev_hash.hex());
         field(m, run);
-        let seq_text = if seq < 0 {
-            let mut b = SmallBuf::default();
-            b.push(b'-');
-            b.extend(itoa(seq.unsigned_abs()).as_ref());
-            b
-        } else {
-            itoa(seq as u64)
-        };
-        field(m, seq_text.as_ref());
+        field(m, itoa::Buffer::new().format(seq).as_bytes());
         field(m, time);
         field(m, kind);
         match step {
