@@ -256,7 +256,7 @@ impl RunRecorder {
         };
         if background.in_flight() == 0 {
             st.tail = Some(written.tail);
-        } else if written.expected.as_ref() != Some(&written.tail) {
+        } else if written.expected != Some(written.tail) {
             // Another run wrote in between: the batches still in flight were hashed against a
             // head that is gone (the writer hashes them again); the next one waits for them.
             st.tail = None;
@@ -311,8 +311,8 @@ impl RunRecorder {
                 return Err(e);
             }
         }
-        let sealed = match (early, &st.tail) {
-            (Some(early), Some(head)) if early.prev == *head => Some(early),
+        let sealed = match (early, st.tail) {
+            (Some(early), Some(head)) if early.prev == head => Some(early),
             _ => {
                 if let Err(e) = Self::written(st).await {
                     st.buffer = batch;

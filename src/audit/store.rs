@@ -295,7 +295,7 @@ async fn migrate(path: &Path, conn: &mut SqliteConnection) -> Result<(), AuditEr
 
 /// Hash `events` as a continuation of `prev`.
 pub(crate) fn seal(prev: Hash, events: &[Pending]) -> Vec<Hash> {
-    let mut hashes: Vec<Hash> = Vec::with_capacity(events.len());
+    let mut hashes = Vec::with_capacity(events.len());
     for e in events {
         let prev = hashes.last().copied().unwrap_or(prev);
         hashes.push(chain::event_hash(&e.fields(prev)));

@@ -21,7 +21,8 @@
 //! copied into batches of 8192 rows, and the batches are hashed in parallel on one thread per
 //! core (each batch carries the stored hash and id of the event before it, so batches are
 //! independent), while the calling thread keeps reading. Streaming rows through sqlx instead
-//! costs a thread hand-off per row and managed about 150,000 events/s. The scan blocks the calling thread for its duration.
+//! costs a thread hand-off per row and managed about 150,000 events/s. The scan blocks the
+//! calling thread for its duration.
 
 use std::time::Instant;
 
