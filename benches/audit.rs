@@ -193,7 +193,7 @@ impl Bench {
                 }
                 i += 1;
             }
-            run.finish(RunStatus::Ok, json!({})).await.unwrap();
+            run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
 
             let run = store.start_run(new_run("bulk")).await.unwrap();
             let rest = total.saturating_sub(replay_events);
@@ -208,7 +208,7 @@ impl Bench {
                 }
             }
             // Flushes write in the background; finishing the run waits for the last of them.
-            run.finish(RunStatus::Ok, json!({})).await.unwrap();
+            run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
             let rate = rest as f64 / start.elapsed().as_secs_f64();
             let cpu_us = (cpu_seconds() - cpu) * 1e6 / rest as f64;
             (rate, replay_id, cpu_us)

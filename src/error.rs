@@ -1,5 +1,8 @@
 //! The one error type the CLI prints, and the exit code each error maps to.
 //!
+//! A run that started ends with an [`crate::engine::outcome::Outcome`] instead, which maps
+//! its own result to a code; errors here are what stops a command before or outside a run.
+//!
 //! Errors are printed once, at the top (`main`), with the exit code chosen by the error. The
 //! codes are documented in README.md; change both together.
 
@@ -14,6 +17,8 @@ pub mod exit {
     pub const REFUSED: i32 = 3;
     /// The audit store could not be opened or written, or its chain does not verify.
     pub const AUDIT: i32 = 4;
+    /// The runbook completed but reported a finding at or above `--fail-on` (crit by default).
+    pub const FINDINGS: i32 = 5;
     /// The operator pressed Ctrl-C (SIGINT).
     pub const CANCELED: i32 = 130;
 }
@@ -26,10 +31,6 @@ pub enum Error {
     Refused(String),
     #[error("{0}")]
     Audit(String),
-    #[error("{0}")]
-    RunbookFailed(String),
-    #[error("canceled by the operator (SIGINT)")]
-    Canceled,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -40,8 +41,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::Refused(_) => exit::REFUSED,
             Error::Audit(_) => exit::AUDIT,
-            Error::RunbookFailed(_) | Error::Other(_) => exit::RUNBOOK_FAILED,
-            Error::Canceled => exit::CANCELED,
+            Error::Other(_) => exit::RUNBOOK_FAILED,
         }
     }
 }

@@ -195,19 +195,32 @@ impl Printer {
         }
     }
 
-    /// The last line of a run. `run_id` is None when the run has no record (its audit store
-    /// could not be opened): then the line must not point at a replay.
-    pub fn summary(&self, status: &str, run_id: Option<&str>, ms: u64) {
+    /// The last line of a run: its status, what it found, how long it took, where to look.
+    /// `run_id` is None when the run has no record (its audit store could not be opened):
+    /// then the line must not point at a replay.
+    pub fn summary(
+        &self,
+        status: &str,
+        counts: &crate::engine::outcome::Counts,
+        run_id: Option<&str>,
+        ms: u64,
+    ) {
         let st = match status {
             "ok" => style(status).green().bold(),
             "refused" | "canceled" => style(status).yellow().bold(),
             _ => style(status).red().bold(),
         };
         let secs = ms as f64 / 1000.0;
+        let found = match counts.total() {
+            0 => String::new(),
+            _ => format!(" ({})", counts.describe()),
+        };
         self.line(match run_id {
-            Some(id) => format!("\n{st} in {secs:.1}s; `runbook replay {id}` shows every step"),
+            Some(id) => {
+                format!("\n{st}{found} in {secs:.1}s; `runbook replay {id}` shows every step")
+            }
             None => format!(
-                "\n{st} in {secs:.1}s; nothing was recorded: the audit store could not be opened"
+                "\n{st}{found} in {secs:.1}s; nothing was recorded: the audit store could not be opened"
             ),
         });
     }

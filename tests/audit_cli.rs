@@ -98,7 +98,7 @@ fn fixture(rt: &tokio::runtime::Runtime, db: &Path) -> Vec<String> {
         run.record("step-end", s, json!({"status": "ok"}), Durability::Buffered)
             .await
             .unwrap();
-        run.finish(RunStatus::Ok, json!({})).await.unwrap();
+        run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
         ids.push(run.id().to_string());
 
         let run = store.start_run(new_run("check-disk", false)).await.unwrap();
@@ -110,7 +110,7 @@ fn fixture(rt: &tokio::runtime::Runtime, db: &Path) -> Vec<String> {
         )
         .await
         .unwrap();
-        run.finish(RunStatus::Failed, json!({"error": "disk check failed"}))
+        run.finish(RunStatus::Failed, 1, json!({"error": "disk check failed"}))
             .await
             .unwrap();
         ids.push(run.id().to_string());
@@ -128,7 +128,7 @@ fn fixture(rt: &tokio::runtime::Runtime, db: &Path) -> Vec<String> {
         )
         .await
         .unwrap();
-        run.finish(RunStatus::Ok, json!({})).await.unwrap();
+        run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
         ids.push(run.id().to_string());
         store.close().await.unwrap();
         ids

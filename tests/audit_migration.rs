@@ -158,7 +158,7 @@ async fn an_old_chain_converts_and_new_runs_continue_it() {
     run.record("call", Some("one"), json!({}), Durability::Durable)
         .await
         .unwrap();
-    run.finish(RunStatus::Ok, json!({})).await.unwrap();
+    run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
     let expect_old_head = VerifyOptions {
         expect_head: Some(head.to_string()),
     };

@@ -27,9 +27,7 @@ fn main_pid(unit: &str) -> String {
 }
 
 fn triage() -> Value {
-    let out = runbook(&["run", "triage", "--json"]);
-    assert_eq!(out.code, 0, "triage failed: {}", out.all());
-    out.json()
+    twin::completed(&runbook(&["run", "triage", "--json"]))
 }
 
 fn brief(findings: &[&Value]) -> String {
@@ -227,7 +225,7 @@ fn restart_safe_units_fixes_safe_units_and_leaves_others_alone() {
         "aurora did not fail"
     );
     let out = runbook(&["run", "restart-safe-units", "--yes", "--json"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    twin::completed(&out);
     assert_eq!(
         exec(&["systemctl", "is-active", "openclaw-bg-dispatcher"])
             .stdout
@@ -255,11 +253,7 @@ fn verify_hardening_reports_every_control_and_catches_a_broken_one() {
     }
     let _g = lock();
     must("reset", &[]);
-    let run = || {
-        let out = runbook(&["run", "verify-hardening", "--json"]);
-        assert_eq!(out.code, 0, "{}", out.all());
-        out.json()
-    };
+    let run = || twin::completed(&runbook(&["run", "verify-hardening", "--json"]));
     let v = run();
     let site = exec_ok(&["cat", "/etc/runbook/site.yaml"]);
     let findings = v["findings"].as_array().unwrap();
@@ -377,8 +371,7 @@ fn diagnose_runs_a_symptoms_first_checks_and_names_the_likely_cause() {
             &format!("symptom={symptom}"),
             "--json",
         ]);
-        assert_eq!(out.code, 0, "{}", out.all());
-        let v = out.json();
+        let v = twin::completed(&out);
         v["findings"]
             .as_array()
             .unwrap()

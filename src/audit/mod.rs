@@ -86,7 +86,7 @@
 //! run.record("step-end", Some("Restart"), json!({"status": "ok"}), Durability::Buffered)
 //!     .await?;
 //! run.flush().await?;
-//! run.finish(RunStatus::Ok, json!({})).await?;
+//! run.finish(RunStatus::Ok, 0, json!({})).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -177,6 +177,8 @@ pub enum Durability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {
     Ok,
+    /// Completed, with a finding at or above `--fail-on` (see `engine::outcome`).
+    Findings,
     Failed,
     Refused,
     Canceled,
@@ -186,20 +188,10 @@ impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Ok => "ok",
+            RunStatus::Findings => "findings",
             RunStatus::Failed => "failed",
             RunStatus::Refused => "refused",
             RunStatus::Canceled => "canceled",
-        }
-    }
-
-    /// The process exit code documented for this status (`crate::error::exit`).
-    pub fn exit_code(self) -> i32 {
-        use crate::error::exit;
-        match self {
-            RunStatus::Ok => exit::OK,
-            RunStatus::Failed => exit::RUNBOOK_FAILED,
-            RunStatus::Refused => exit::REFUSED,
-            RunStatus::Canceled => exit::CANCELED,
         }
     }
 }
@@ -210,6 +202,7 @@ impl RunStatus {
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     Ok,
+    Findings,
     Failed,
     Refused,
     Canceled,
@@ -221,6 +214,7 @@ impl RunState {
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Ok => "ok",
+            RunState::Findings => "findings",
             RunState::Failed => "failed",
             RunState::Refused => "refused",
             RunState::Canceled => "canceled",
@@ -233,6 +227,7 @@ impl RunState {
     pub fn from_end_status(s: &str) -> RunState {
         match s {
             "ok" => RunState::Ok,
+            "findings" => RunState::Findings,
             "refused" => RunState::Refused,
             "canceled" => RunState::Canceled,
             _ => RunState::Failed,

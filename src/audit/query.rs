@@ -40,6 +40,11 @@ pub struct RunSummary {
     pub duration_ms: Option<i64>,
     /// From the `run-end` event.
     pub exit_code: Option<i64>,
+    /// The worst finding's severity (ok, info, warn, crit), from the `run-end` event; null
+    /// when the run reported no findings or ended before recording them.
+    pub worst: Option<String>,
+    /// Findings per severity, from the `run-end` event.
+    pub counts: Option<Value>,
     /// From the `run-end` event, or the reason of the `interrupted` event.
     pub error: Option<String>,
 }
@@ -113,6 +118,8 @@ fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, sqlx::Error> {
         ended_at,
         duration_ms,
         exit_code,
+        worst: end["worst"].as_str().map(str::to_string),
+        counts: end.get("counts").filter(|c| c.is_object()).cloned(),
         error,
     })
 }

@@ -350,10 +350,15 @@ impl RunRecorder {
     /// before it, if the run recorded any durable event; the end of a run that only read (no
     /// intent, gate or refusal) is committed like a step's reads, without an fsync: a power
     /// cut in the next seconds can lose the record of a read-only run, never of an action.
-    pub async fn finish(&self, status: RunStatus, detail: Value) -> Result<(), AuditError> {
+    pub async fn finish(
+        &self,
+        status: RunStatus,
+        exit_code: i32,
+        detail: Value,
+    ) -> Result<(), AuditError> {
         let mut payload = Map::new();
         payload.insert("status".into(), status.as_str().into());
-        payload.insert("exit_code".into(), status.exit_code().into());
+        payload.insert("exit_code".into(), exit_code.into());
         match detail {
             Value::Object(fields) => {
                 for (k, v) in fields {

@@ -118,8 +118,16 @@ impl RunAudit {
     }
 
     /// Record the run's end (see [`RunRecorder::finish`]), waiting for the store to open.
-    pub async fn finish(&self, status: RunStatus, detail: Value) -> Result<(), AuditError> {
-        self.recorder().await?.finish(status, detail).await
+    pub async fn finish(
+        &self,
+        status: RunStatus,
+        exit_code: i32,
+        detail: Value,
+    ) -> Result<(), AuditError> {
+        self.recorder()
+            .await?
+            .finish(status, exit_code, detail)
+            .await
     }
 }
 

@@ -79,7 +79,7 @@ pub(crate) fn io(e: std::io::Error) -> Error {
 pub(crate) fn status_cell(status: RunState, dry_run: bool) -> (String, Style) {
     let style = match status {
         RunState::Ok => Style::new().green(),
-        RunState::Failed => Style::new().red().bold(),
+        RunState::Failed | RunState::Findings => Style::new().red().bold(),
         RunState::Refused | RunState::Canceled => Style::new().yellow(),
         RunState::Interrupted => Style::new().magenta().bold(),
         RunState::Running => Style::new().cyan(),
@@ -89,6 +89,16 @@ pub(crate) fn status_cell(status: RunState, dry_run: bool) -> (String, Style) {
         text.push_str(" (dry run)");
     }
     (text, style)
+}
+
+/// The worst finding's severity in its usual color.
+fn worst_style(worst: Option<&str>) -> Style {
+    match worst {
+        Some("crit") => Style::new().red().bold(),
+        Some("warn") => Style::new().yellow().bold(),
+        Some("ok") => Style::new().green(),
+        _ => Style::new().dim(),
+    }
 }
 
 /// Print the runs that match `args` to `out`.
@@ -136,13 +146,14 @@ pub fn render(args: &LogArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -> R
 }
 
 fn table(runs: &[RunSummary], out: &mut dyn Write) -> Result<()> {
-    let cells: Vec<[String; 6]> = runs
+    let cells: Vec<[String; 7]> = runs
         .iter()
         .map(|r| {
             [
                 r.id.clone(),
                 r.runbook.clone(),
                 status_cell(r.status, r.dry_run).0,
+                r.worst.clone().unwrap_or_else(|| "-".into()),
                 r.operator.clone(),
                 clock::local_display(&r.started_at),
                 match (r.status, r.duration_ms) {
@@ -154,7 +165,7 @@ fn table(runs: &[RunSummary], out: &mut dyn Write) -> Result<()> {
         })
         .collect();
     let headers = [
-        "RUN", "RUNBOOK", "STATUS", "OPERATOR", "STARTED", "DURATION",
+        "RUN", "RUNBOOK", "STATUS", "WORST", "OPERATOR", "STARTED", "DURATION",
     ];
     let mut widths = headers.map(|h| h.chars().count());
     for row in &cells {
@@ -181,6 +192,9 @@ fn table(runs: &[RunSummary], out: &mut dyn Write) -> Result<()> {
                 0 => Style::new().bold().apply_to(padded).to_string(),
                 2 => status_cell(run.status, run.dry_run)
                     .1
+                    .apply_to(padded)
+                    .to_string(),
+                3 => worst_style(run.worst.as_deref())
                     .apply_to(padded)
                     .to_string(),
                 _ => padded,

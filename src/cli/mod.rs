@@ -107,10 +107,15 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{} {e}", console::style("error:").red().bold());
+            print_error(&e.to_string());
             e.exit_code()
         }
     }
+}
+
+/// Print an error line on stderr, the one way every command reports why it stopped.
+pub fn print_error(message: &str) {
+    eprintln!("{} {message}", console::style("error:").red().bold());
 }
 
 fn init_tracing(verbose: u8) {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{print_json, runtime, watch_sigint, Globals};
+use crate::engine::outcome::FailOn;
 use crate::engine::params::split_kv;
 use crate::engine::run::{execute, RunEnv, RunRequest};
-use crate::error::{exit, Error, Result};
+use crate::error::{Error, Result};
 use crate::site::Site;
 
 pub const RUN_EXAMPLES: &str = "\
@@ -18,6 +19,10 @@ Examples:
   runbook run restart-unit -p unit=openclaw-bg-worker.service
   runbook run restart-unit -p unit=caddy.service --dry-run
   OPENCLAW_DRY_RUN=true runbook run readymode-script -p script=clear_licenses.sh
+  runbook run triage --fail-on warn && echo healthy
+
+Exit codes: 0 completed, no finding at or above --fail-on; 5 completed with such a finding;
+1 a step failed; 2 bad input, nothing ran; 3 refused; 4 audit store; 130 Ctrl-C.
 
 Gates ask on the terminal and default to No. Without a terminal they refuse (exit 3);
 --yes approves ordinary gates but never a typed one.";
@@ -42,6 +47,9 @@ pub struct RunArgs {
     /// Print one JSON document at the end instead of progress
     #[arg(long)]
     pub json: bool,
+    /// Exit 5 when the runbook completes with a finding at or above this severity
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Crit)]
+    pub fail_on: FailOn,
 }
 
 fn parse_kv(raw: &str) -> std::result::Result<(String, String), String> {
@@ -79,6 +87,7 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         yes: args.yes,
         json: args.json,
         verbose: globals.verbose,
+        fail_on: args.fail_on,
     };
     let env = RunEnv {
         catalog: &catalog,
@@ -91,18 +100,11 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
     if args.json {
         print_json(&report);
     }
-    let code = report.exit_code;
     // Everything the run recorded is written (finish waits for it): leave connections and
     // idle tasks to the process exit instead of waiting for their orderly shutdown.
     rt.shutdown_background();
-    match (code, report.error) {
-        (exit::OK, _) => Ok(exit::OK),
-        (_, Some(message)) => Err(match code {
-            exit::REFUSED => Error::Refused(message),
-            exit::CANCELED => Error::Canceled,
-            exit::AUDIT => Error::Audit(message),
-            _ => Error::RunbookFailed(message),
-        }),
-        (code, None) => Ok(code),
+    if let Some(message) = &report.error {
+        super::print_error(message);
     }
+    Ok(report.exit_code)
 }

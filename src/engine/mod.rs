@@ -7,6 +7,7 @@ pub mod gates;
 pub mod harden;
 pub mod header;
 pub mod host_fns;
+pub mod outcome;
 pub mod params;
 pub mod resolver;
 pub mod run;

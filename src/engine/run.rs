@@ -17,11 +17,12 @@ use serde_json::{json, Value};
 
 use super::catalog::{backends_named, Catalog, Entry};
 use super::gates::Gates;
+use super::outcome::{Counts, Ending, FailOn, Outcome, Severity};
 use super::state::{RunState, Stop};
 use super::{build_engine_with, compile, header, initial_scope, params, resolver};
-use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart, RunStatus};
+use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart};
 use crate::effect::Door;
-use crate::error::{exit, Error, Result};
+use crate::error::{Error, Result};
 use crate::host::HostCtx;
 use crate::identity::Operator;
 use crate::output::Printer;
@@ -34,6 +35,8 @@ pub struct RunRequest {
     pub yes: bool,
     pub json: bool,
     pub verbose: bool,
+    /// The severity from which a completed run exits 5.
+    pub fail_on: FailOn,
 }
 
 pub struct RunEnv<'a> {
@@ -51,6 +54,10 @@ pub struct RunReport {
     pub runbook: String,
     pub status: &'static str,
     pub exit_code: i32,
+    /// The worst severity among the findings, null when there were none.
+    pub worst: Option<Severity>,
+    /// Findings per severity.
+    pub counts: Counts,
     pub dry_run: bool,
     pub dry_run_reason: Option<String>,
     pub operator: Operator,
@@ -168,23 +175,26 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         .map_err(|e| describe(&e, entry));
     let duration_ms = started.elapsed().as_millis() as u64;
     tracing::debug!(duration_ms, "script done");
-    let (status, exit_code, error) = outcome(&state, result);
+    let findings = std::mem::take(&mut *state.findings.lock().expect("findings lock"));
+    let outcome = Outcome {
+        ending: ending(&state, result),
+        counts: Counts::of(&findings),
+        fail_on: req.fail_on,
+    };
 
     let door = &state.door;
-    let mut end =
-        json!({"status": status.as_str(), "exit_code": exit_code, "duration_ms": duration_ms});
-    if let Some(e) = &error {
-        end["error"] = Value::String(e.clone());
-        door.redact(&mut end);
-    }
-    let finished = door
-        .flush()
-        .and_then(|_| env.rt.block_on(door.audit.finish(status, end.clone())));
-    let (exit_code, error) = match finished {
-        Ok(()) => (exit_code, error),
-        Err(e) => (exit::AUDIT, Some(format!("audit store: {e}"))),
+    let finished = door.flush().and_then(|_| {
+        env.rt.block_on(door.audit.finish(
+            outcome.status(),
+            outcome.exit_code(),
+            end_detail(&outcome, duration_ms, door),
+        ))
+    });
+    let outcome = match finished {
+        Ok(()) => outcome,
+        Err(e) => outcome.with_audit_failure(e.to_string()),
     };
-    let error = error.map(|e| {
+    let error = outcome.error().map(|e| {
         let mut v = Value::String(e);
         door.redact(&mut v);
         v.as_str().unwrap_or_default().to_string()
@@ -197,15 +207,21 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         .block_on(door.audit.recorder())
         .ok()
         .map(|recorder| recorder.id().to_string());
-    let findings = std::mem::take(&mut *state.findings.lock().expect("findings lock"));
     out.findings(&findings);
-    out.summary(status.as_str(), recorded_id.as_deref(), duration_ms);
+    out.summary(
+        outcome.status().as_str(),
+        &outcome.counts,
+        recorded_id.as_deref(),
+        duration_ms,
+    );
     let run_id = recorded_id.unwrap_or(run_id);
     Ok(RunReport {
         run_id,
         runbook: header.name,
-        status: status.as_str(),
-        exit_code,
+        status: outcome.status().as_str(),
+        exit_code: outcome.exit_code(),
+        worst: outcome.counts.worst(),
+        counts: outcome.counts,
         dry_run,
         dry_run_reason,
         operator,
@@ -216,35 +232,30 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     })
 }
 
-/// Map how the script ended to a status, an exit code and a message.
-fn outcome(
-    state: &RunState,
-    result: std::result::Result<(), String>,
-) -> (RunStatus, i32, Option<String>) {
+/// The `run-end` payload besides status and exit code: duration, findings, the error.
+fn end_detail(outcome: &Outcome, duration_ms: u64, door: &Door) -> Value {
+    let mut end = json!({
+        "duration_ms": duration_ms,
+        "worst": outcome.counts.worst(),
+        "counts": outcome.counts,
+    });
+    if let Some(e) = outcome.error() {
+        end["error"] = Value::String(e);
+        door.redact(&mut end);
+    }
+    end
+}
+
+/// How the script stopped: a stop the run state recorded (refusal, Ctrl-C, audit failure)
+/// wins over the script's own result, which may be the error that stop raised.
+fn ending(state: &RunState, result: std::result::Result<(), String>) -> Ending {
     match (state.stopped(), result) {
-        (Some(Stop::Refused(m)), _) => (RunStatus::Refused, exit::REFUSED, Some(m)),
-        (Some(Stop::Canceled), _) => (
-            RunStatus::Canceled,
-            exit::CANCELED,
-            Some("canceled by the operator (SIGINT)".into()),
-        ),
-        (Some(Stop::Audit(m)), _) => (
-            RunStatus::Failed,
-            exit::AUDIT,
-            Some(format!("audit store: {m}")),
-        ),
-        (None, Ok(_)) if state.canceled() => (
-            RunStatus::Canceled,
-            exit::CANCELED,
-            Some("canceled by the operator (SIGINT)".into()),
-        ),
-        (None, Ok(_)) => (RunStatus::Ok, exit::OK, None),
-        (None, Err(_)) if state.canceled() => (
-            RunStatus::Canceled,
-            exit::CANCELED,
-            Some("canceled by the operator (SIGINT)".into()),
-        ),
-        (None, Err(m)) => (RunStatus::Failed, exit::RUNBOOK_FAILED, Some(m)),
+        (Some(Stop::Refused(m)), _) => Ending::Refused(m),
+        (Some(Stop::Canceled), _) => Ending::Canceled,
+        (Some(Stop::Audit(m)), _) => Ending::Audit(m),
+        (None, _) if state.canceled() => Ending::Canceled,
+        (None, Ok(_)) => Ending::Completed,
+        (None, Err(m)) => Ending::Failed(m),
     }
 }
 

@@ -129,3 +129,22 @@ pub fn copy_in(from: &Path, to: &str) {
         .expect("docker cp runs");
     assert!(out.status.success(), "{}", describe("docker cp", &out));
 }
+
+/// A `run --json` that completed, with its exit code checked against its findings: 5 when
+/// any finding is crit (the default `--fail-on`), else 0. Returns the JSON document.
+pub fn completed(out: &Run) -> serde_json::Value {
+    assert!(
+        out.code == 0 || out.code == 5,
+        "the run did not complete (exit {}): {}",
+        out.code,
+        out.all()
+    );
+    let v = out.json();
+    let any_crit = v["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["severity"] == "crit"));
+    let expected = if any_crit { 5 } else { 0 };
+    assert_eq!(out.code, expected, "exit code vs findings: {}", out.all());
+    assert_eq!(v["exit_code"], expected);
+    v
+}
