@@ -32,6 +32,9 @@ mod audit {
 mod error {
     pub use runbook::error::*;
 }
+mod time {
+    pub use runbook::time::*;
+}
 #[allow(dead_code)]
 #[path = "../src/cli/log.rs"]
 mod log;

@@ -16,3 +16,4 @@ pub mod host;
 pub mod identity;
 pub mod output;
 pub mod site;
+pub mod time;

@@ -14,6 +14,9 @@ mod audit {
 mod error {
     pub use runbook::error::*;
 }
+mod time {
+    pub use runbook::time::*;
+}
 #[allow(dead_code)]
 #[path = "../src/cli/audit.rs"]
 mod audit_cli;
@@ -140,6 +143,7 @@ fn log_args() -> log::LogArgs {
         runbook: None,
         operator: None,
         since: None,
+        until: None,
         limit: 20,
         json: false,
     }

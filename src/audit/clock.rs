@@ -3,7 +3,7 @@
 //! Stored times are RFC 3339 in UTC with exactly six fractional digits
 //! (`2026-11-21T05:12:00.123456Z`), so they sort as text and compare with `>=` in SQL.
 
-use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Local, SecondsFormat, Utc};
 
 /// The current time in the stored format, shared: what an event keeps.
 pub fn now() -> std::sync::Arc<str> {
@@ -76,61 +76,6 @@ fn fill_random(buf: &mut [u8]) {
     }
 }
 
-/// Parse a `--since` argument: RFC 3339 (`2026-11-21T05:00:00Z`), a local date
-/// (`2026-11-21`, midnight local time), a local date and time (`2026-11-21 05:00`,
-/// `2026-11-21T05:00:00`), or a duration back from `now` (`30s`, `30m`, `2h`, `3d`, `1w`).
-pub fn parse_since(arg: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    let s = arg.trim();
-    if let Some(d) = parse_relative(s) {
-        return Ok(now - d);
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return local(t, arg);
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return local(d.and_hms_opt(0, 0, 0).expect("midnight exists"), arg);
-    }
-    Err(format!(
-        "invalid time {arg:?}: expected RFC 3339 (2026-11-21T05:00:00Z), a date (2026-11-21), \
-         or a duration ago (30m, 2h, 3d, 1w)"
-    ))
-}
-
-fn local(t: NaiveDateTime, arg: &str) -> Result<DateTime<Utc>, String> {
-    Local
-        .from_local_datetime(&t)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("invalid time {arg:?}: does not exist in the local time zone"))
-}
-
-fn parse_relative(s: &str) -> Option<chrono::Duration> {
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    if split == 0 {
-        return None;
-    }
-    let n: i64 = s[..split].parse().ok()?;
-    let secs = match s[split..].trim() {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60,
-        "h" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        "w" | "week" | "weeks" => 604_800,
-        _ => return None,
-    };
-    chrono::Duration::try_seconds(n.checked_mul(secs)?)
-}
-
 /// A duration for people: `0.012s`, `4.2s`, `3m05s`, `2h03m`.
 pub fn human_duration(secs: f64) -> String {
     if secs < 60.0 {
@@ -162,6 +107,7 @@ pub fn local_display(stored: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn stored_format() {
@@ -189,41 +135,6 @@ mod tests {
         assert_eq!(id.len(), "20261121T051200Z-3f9a1c".len());
         assert!(id.starts_with("20261121T051200Z-"));
         assert_ne!(new_run_id(t), new_run_id(t));
-    }
-
-    #[test]
-    fn since() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
-        assert_eq!(
-            parse_since("2h", now).unwrap(),
-            Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()
-        );
-        assert_eq!(
-            parse_since("30m", now).unwrap(),
-            Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap()
-        );
-        assert_eq!(
-            parse_since("3d", now).unwrap(),
-            Utc.with_ymd_and_hms(2026, 11, 18, 12, 0, 0).unwrap()
-        );
-        assert_eq!(
-            parse_since("2026-11-20T01:02:03Z", now).unwrap(),
-            Utc.with_ymd_and_hms(2026, 11, 20, 1, 2, 3).unwrap()
-        );
-        assert_eq!(
-            parse_since("2026-11-20T01:02:03+01:00", now).unwrap(),
-            Utc.with_ymd_and_hms(2026, 11, 20, 0, 2, 3).unwrap()
-        );
-        let date = parse_since("2026-11-20", now).unwrap();
-        let expected = Local
-            .with_ymd_and_hms(2026, 11, 20, 0, 0, 0)
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(date, expected);
-        assert!(parse_since("2026-11-20 05:00", now).is_ok());
-        for bad in ["", "h", "2x", "yesterday", "2026-13-01"] {
-            assert!(parse_since(bad, now).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct RunFilter {
     pub operator: Option<String>,
     /// Runs started at or after this time (stored format, see [`clock::format_time`]).
     pub since: Option<String>,
+    /// Runs started at or before this time (same format).
+    pub until: Option<String>,
     /// At most this many runs (newest first); `None` for all.
     pub limit: Option<u32>,
 }
@@ -71,6 +73,7 @@ static LIST_SQL: LazyLock<String> = LazyLock::new(|| {
          AND (?2 IS NULL OR json_extract(r.operator, '$.login') = ?2 \
               OR json_extract(r.operator, '$.user') = ?2) \
          AND (?3 IS NULL OR r.started_at >= ?3) \
+         AND (?5 IS NULL OR r.started_at <= ?5) \
          ORDER BY r.started_at DESC, r.rowid DESC LIMIT ?4"
     )
 });
@@ -142,6 +145,7 @@ pub async fn list_runs(
         .bind(filter.operator.clone())
         .bind(filter.since.clone())
         .bind(filter.limit.map_or(-1, i64::from))
+        .bind(filter.until.clone())
         .fetch_all(conn)
         .await?;
     rows.iter()

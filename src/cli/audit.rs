@@ -42,9 +42,9 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
-    /// Export the chain from the first event recorded at or after TIME (RFC 3339, a date, or a
-    /// duration ago such as 2h or 3d).
-    #[arg(long, value_name = "TIME")]
+    /// Export the chain from the first event recorded at or after TIME ("10 minutes ago",
+    /// "2h", "yesterday", "2026-11-21", "2026-11-21T05:00:00Z", ...; the forms of `log --since`)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
     /// Export only this run's events (a unique id prefix or `last`).
     #[arg(long, value_name = "RUN")]
@@ -172,7 +172,8 @@ pub fn render_export(
     let since = match &args.since {
         None => None,
         Some(s) => Some(clock::format_time(
-            clock::parse_since(s, chrono::Utc::now()).map_err(Error::Usage)?,
+            crate::time::parse_time(s, chrono::Utc::now())
+                .map_err(|e| Error::Usage(format!("--since: {e}")))?,
         )),
     };
     rt.block_on(async {

@@ -19,10 +19,13 @@ pub struct LogArgs {
     /// Only runs by this operator (login name).
     #[arg(long, value_name = "USER")]
     pub operator: Option<String>,
-    /// Only runs started at or after TIME: RFC 3339 (2026-11-21T05:00:00Z), a local date
-    /// (2026-11-21), or a duration ago (30m, 2h, 3d, 1w).
-    #[arg(long, value_name = "TIME")]
+    /// Only runs started at or after TIME: "10 minutes ago", "2h", "-2h", "today",
+    /// "yesterday", "2026-11-21", "2026-11-21 05:00", "2026-11-21T05:00:00Z", "@EPOCH"
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
+    /// Only runs started at or before TIME (same forms as --since)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
     /// Show at most N runs; 0 shows all.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: u32,
@@ -103,16 +106,23 @@ fn worst_style(worst: Option<&str>) -> Style {
 
 /// Print the runs that match `args` to `out`.
 pub fn render(args: &LogArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -> Result<()> {
-    let since = match &args.since {
-        None => None,
-        Some(s) => Some(clock::format_time(
-            clock::parse_since(s, chrono::Utc::now()).map_err(Error::Usage)?,
-        )),
+    let now = chrono::Utc::now();
+    let bound = |arg: &Option<String>, flag: &str| -> Result<Option<String>> {
+        arg.as_deref()
+            .map(|s| {
+                crate::time::parse_time(s, now)
+                    .map(clock::format_time)
+                    .map_err(|e| Error::Usage(format!("{flag}: {e}")))
+            })
+            .transpose()
     };
+    let since = bound(&args.since, "--since")?;
+    let until = bound(&args.until, "--until")?;
     let filter = RunFilter {
         runbook: args.runbook.clone(),
         operator: args.operator.clone(),
         since,
+        until,
         limit: (args.limit > 0).then_some(args.limit),
     };
     let runs = rt.block_on(async {

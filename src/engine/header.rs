@@ -27,6 +27,11 @@ pub enum ParamKind {
     String,
     Int,
     Bool,
+    /// A point in time in the one time grammar (`crate::time`): "10 minutes ago", "2h",
+    /// "2026-11-21 05:00", ... The runbook gets the text as given, checked.
+    Time,
+    /// A span: "30s", "10m", "2h 30min". The runbook gets whole seconds (an int).
+    Duration,
 }
 
 impl ParamKind {
@@ -35,6 +40,8 @@ impl ParamKind {
             "string" | "str" => Some(ParamKind::String),
             "int" | "integer" => Some(ParamKind::Int),
             "bool" | "boolean" => Some(ParamKind::Bool),
+            "time" => Some(ParamKind::Time),
+            "duration" => Some(ParamKind::Duration),
             _ => None,
         }
     }
@@ -44,6 +51,8 @@ impl ParamKind {
             ParamKind::String => "string",
             ParamKind::Int => "int",
             ParamKind::Bool => "bool",
+            ParamKind::Time => "time",
+            ParamKind::Duration => "duration",
         }
     }
 }
@@ -298,6 +307,14 @@ pub fn check_value(spec: &ParamSpec, value: &str) -> Result<(), String> {
                 "parameter `{}` expects true or false, got `{value}`",
                 spec.name
             ))
+        }
+        ParamKind::Time => {
+            crate::time::parse_time(value, chrono::Utc::now())
+                .map_err(|e| format!("parameter `{}`: {e}", spec.name))?;
+        }
+        ParamKind::Duration => {
+            crate::time::parse_duration(value)
+                .map_err(|e| format!("parameter `{}`: {e}", spec.name))?;
         }
         _ => {}
     }

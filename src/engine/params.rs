@@ -89,6 +89,13 @@ pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Re
                 let b = raw == "true";
                 (Dynamic::from(b), Value::Bool(b))
             }
+            ParamKind::Time => (Dynamic::from(raw.clone()), Value::String(raw.clone())),
+            ParamKind::Duration => {
+                let secs = crate::time::parse_duration(&raw)
+                    .expect("checked above")
+                    .num_seconds();
+                (Dynamic::from(secs), Value::String(raw.clone()))
+            }
         };
         if spec.secret {
             out.secrets.push(raw.clone());

@@ -62,24 +62,13 @@ pub fn parse_priority(v: &Value) -> Result<u8, HostError> {
     }
 }
 
-/// `since` as journalctl takes it. RFC3339 is converted to `@epoch` (journalctl's own ISO
-/// parsing varies across versions); the relative and absolute forms journalctl documents
-/// ("10 minutes ago", "-10m", "2024-05-01 10:00", "today") are passed through.
+/// `since` as journalctl takes it: any form of the one time grammar ([`crate::time`]),
+/// turned into `@SECONDS`, so journalctl and the in-process reader see the same instant and
+/// a form journalctl would misread (`2h`) or reject never reaches it.
 pub fn since_arg(since: &str) -> Result<String, HostError> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(since) {
-        return Ok(format!("@{}", t.timestamp()));
-    }
-    let ok = !since.is_empty()
-        && since.len() <= 64
-        && since
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b" :+-.@".contains(&b));
-    if !ok {
-        return Err(HostError::InvalidArgument(format!(
-            "since `{since}` is not a journalctl time (e.g. \"10 minutes ago\", \"-10m\", RFC3339)"
-        )));
-    }
-    Ok(since.to_string())
+    crate::time::parse_time(since, chrono::Utc::now())
+        .map(crate::time::journal_arg)
+        .map_err(|e| HostError::InvalidArgument(format!("since: {e}")))
 }
 
 /// The argv after the program name.
@@ -401,8 +390,13 @@ not json at all"#;
 
     #[test]
     fn since_forms() {
-        assert_eq!(since_arg("10 minutes ago").unwrap(), "10 minutes ago");
-        assert_eq!(since_arg("-10m").unwrap(), "-10m");
+        // Every form of the one grammar becomes @SECONDS, relative ones counted from now.
+        let now = chrono::Utc::now().timestamp();
+        for (form, back) in [("10 minutes ago", 600), ("-10m", 600), ("2h", 7200)] {
+            let arg = since_arg(form).unwrap();
+            let secs: i64 = arg.strip_prefix('@').unwrap().parse().unwrap();
+            assert!((now - back - secs).abs() <= 2, "{form} -> {arg}");
+        }
         assert_eq!(since_arg("2024-05-27T08:53:20Z").unwrap(), "@1716800000");
         assert_eq!(
             since_arg("2024-05-27T10:53:20+02:00").unwrap(),
@@ -410,6 +404,7 @@ not json at all"#;
         );
         assert!(since_arg("$(reboot)").is_err());
         assert!(since_arg("").is_err());
+        assert!(since_arg("garbage").is_err());
     }
 
     #[test]
