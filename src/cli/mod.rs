@@ -104,6 +104,9 @@ pub fn main() -> i32 {
     };
     crate::output::init_colors();
     init_tracing(cli.verbose);
+    if !matches!(cli.command, Command::Run(_)) {
+        exit_quietly_on_closed_pipe();
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -113,9 +116,27 @@ pub fn main() -> i32 {
     }
 }
 
-/// Print an error line on stderr, the one way every command reports why it stopped.
+/// Print an error line on stderr, the one way every command reports why it stopped. A closed
+/// stderr is not worth a panic.
 pub fn print_error(message: &str) {
-    eprintln!("{} {message}", console::style("error:").red().bold());
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{} {message}",
+        console::style("error:").red().bold()
+    );
+}
+
+/// `runbook list | head -1`: when the reader goes away, end like `cat` or `git log` do, at
+/// once and without a word (the default action of SIGPIPE, which Rust programs start with
+/// ignored, so that every print would otherwise fail or panic). Not for `run`: a run must
+/// finish and record its end whoever reads its output, so its printer ignores write errors
+/// instead.
+fn exit_quietly_on_closed_pipe() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler; nothing runs in a signal context.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn init_tracing(verbose: u8) {
@@ -234,10 +255,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// Print a value as one JSON document on stdout.
+/// Print a value as one JSON document on stdout. A reader that went away is ignored (see
+/// [`exit_quietly_on_closed_pipe`]).
 pub fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON output serializes")
-    );
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value).expect("JSON output serializes");
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
