@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use runbook::audit::event::RunEnd;
 use runbook::audit::{AuditStore, Durability, NewRun, RunStatus, VerifyOptions};
 
 // The replay renderer lives in the CLI layer; compile it here the way the binary does.
@@ -34,6 +35,9 @@ mod error {
 }
 mod time {
     pub use runbook::time::*;
+}
+mod identity {
+    pub use runbook::identity::*;
 }
 #[allow(dead_code)]
 #[path = "../src/cli/log.rs"]
@@ -196,7 +200,7 @@ impl Bench {
                 }
                 i += 1;
             }
-            run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+            run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
 
             let run = store.start_run(new_run("bulk")).await.unwrap();
             let rest = total.saturating_sub(replay_events);
@@ -211,7 +215,7 @@ impl Bench {
                 }
             }
             // Flushes write in the background; finishing the run waits for the last of them.
-            run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+            run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
             let rate = rest as f64 / start.elapsed().as_secs_f64();
             let cpu_us = (cpu_seconds() - cpu) * 1e6 / rest as f64;
             (rate, replay_id, cpu_us)

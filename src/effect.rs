@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use crate::audit::event::{Call, Event, Intent, Outcome, Planned, Refused};
 use crate::audit::{AuditError, Durability, RunAudit};
 use crate::host::{Args, HostCtx, HostError, HostFn};
 use crate::output::Printer;
@@ -90,14 +91,13 @@ impl Door {
     /// Append one event to the run's audit trail.
     pub fn record(
         &self,
-        kind: &str,
-        payload: Value,
+        event: impl Into<Event>,
         durability: Durability,
     ) -> Result<(), AuditError> {
         let step = self.step();
         self.rt.block_on(
             self.audit
-                .record(kind, step.as_deref(), payload, durability),
+                .record(step.as_deref(), &event.into(), durability),
         )
     }
 
@@ -123,7 +123,7 @@ impl Door {
             let err = HostError::Refused(format!(
                 "{name} changes the host, but this runbook's header says `mutates: false`; declare `//! mutates: true` if it is meant to"
             ));
-            return self.fail(&name, Some(shown_args), err, 0, Durability::Durable);
+            return self.refuse(&name, Some(shown_args), err);
         }
 
         if mutates && self.dry_run {
@@ -133,15 +133,18 @@ impl Door {
         if mutates {
             let plan = self.describe(f, &args)?;
             self.record(
-                "intent",
-                json!({"function": name, "args": shown_args, "plan": plan}),
+                Intent {
+                    function: name.clone(),
+                    args: shown_args.clone(),
+                    plan,
+                },
                 Durability::Durable,
             )?;
             self.out.mutation(&name, &shown_args);
             let started = Instant::now();
             let result = (f.run)(&self.host, &args);
             let ms = started.elapsed().as_millis() as u64;
-            self.finish_call("outcome", &name, result, ms, Durability::Durable)
+            self.finish_mutation(&name, result, ms)
         } else {
             let (result, ms, prefetched) = match self.take_prefetched(f, &args) {
                 Some((result, ms)) => (result, ms, true),
@@ -152,11 +155,14 @@ impl Door {
                 }
             };
             self.out.read_call(&name, &shown_args, ms);
-            let mut shown = shown_args;
-            if prefetched {
-                shown["prefetched"] = Value::Bool(true);
-            }
-            self.finish_call_read(&name, shown, result, ms)
+            let call = Call {
+                function: name,
+                args: shown_args,
+                duration_ms: Some(ms),
+                prefetched,
+                ..Call::default()
+            };
+            self.finish_read(call, result)
         }
     }
 
@@ -197,75 +203,85 @@ impl Door {
     /// guards the sinks (the audit trail, the terminal, findings), and a runbook comparing a
     /// setting named `key` must see its value. Secret files never reach it at all: the files
     /// backend returns only their key names.
-    fn finish_call_read(
+    fn finish_read(
         &self,
-        name: &str,
-        shown_args: Value,
+        mut call: Call,
         result: Result<Value, HostError>,
-        ms: u64,
     ) -> Result<Value, DoorError> {
         match result {
             Ok(value) => {
-                self.record(
-                    "call",
-                    json!({"function": name, "args": shown_args, "ok": true, "result": value, "ms": ms}),
-                    Durability::Buffered,
-                )?;
+                call.result = Some(value.clone());
+                self.record(call, Durability::Buffered)?;
                 Ok(value)
             }
-            Err(err) => self.fail(name, Some(shown_args), err, ms, Durability::Buffered),
+            Err(err) if matches!(err, HostError::Refused(_)) => {
+                self.refuse(&call.function, Some(call.args), err)
+            }
+            Err(err) => {
+                call.error = Some(self.redacted_message(&err));
+                call.error_kind = Some(err.kind().into());
+                self.record(call, Durability::Buffered)?;
+                Err(DoorError::Host(err))
+            }
         }
     }
 
-    fn finish_call(
+    /// Record what a mutating call did (durably, like its intent).
+    fn finish_mutation(
         &self,
-        kind: &str,
         name: &str,
         result: Result<Value, HostError>,
         ms: u64,
-        durability: Durability,
     ) -> Result<Value, DoorError> {
+        let mut outcome = Outcome {
+            function: name.to_string(),
+            duration_ms: Some(ms),
+            ..Outcome::default()
+        };
         match result {
             Ok(value) => {
                 let mut shown = value.clone();
                 self.redact(&mut shown);
-                self.record(
-                    kind,
-                    json!({"function": name, "ok": true, "result": shown, "ms": ms}),
-                    durability,
-                )?;
                 self.out.outcome(name, true, &shown);
+                outcome.result = Some(shown);
+                self.record(outcome, Durability::Durable)?;
                 Ok(value)
             }
             Err(err) => {
-                let v = Value::String(err.to_string());
-                self.out.outcome(name, false, &v);
-                self.fail(name, None, err, ms, durability)
+                let message = self.redacted_message(&err);
+                self.out
+                    .outcome(name, false, &Value::String(message.clone()));
+                if matches!(err, HostError::Refused(_)) {
+                    return self.refuse(name, None, err);
+                }
+                outcome.error = Some(message);
+                outcome.error_kind = Some(err.kind().into());
+                self.record(outcome, Durability::Durable)?;
+                Err(DoorError::Host(err))
             }
         }
     }
 
-    /// Record a failed call. Policy refusals are always durable: they end the run with exit 3.
-    fn fail(
+    /// The error's message, redacted for the record and the terminal.
+    fn redacted_message(&self, err: &HostError) -> String {
+        let mut message = Value::String(err.to_string());
+        self.redact(&mut message);
+        message.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Record a policy refusal of a call. Always durable: it ends the run with exit 3.
+    fn refuse(
         &self,
         name: &str,
         shown_args: Option<Value>,
         err: HostError,
-        ms: u64,
-        durability: Durability,
     ) -> Result<Value, DoorError> {
-        let mut message = Value::String(err.to_string());
-        self.redact(&mut message);
-        let (kind, durability) = match err {
-            HostError::Refused(_) => ("refused", Durability::Durable),
-            _ if shown_args.is_none() => ("outcome", durability),
-            _ => ("call", durability),
+        let refused = Refused {
+            function: Some(name.to_string()),
+            args: shown_args,
+            reason: self.redacted_message(&err),
         };
-        let mut payload = json!({"function": name, "ok": false, "error_kind": err.kind(), "error": message, "ms": ms});
-        if let Some(args) = shown_args {
-            payload["args"] = args;
-        }
-        self.record(kind, payload, durability)?;
+        self.record(refused, Durability::Durable)?;
         Err(DoorError::Host(err))
     }
 
@@ -280,9 +296,7 @@ impl Door {
                 self.redact(&mut v);
                 Ok(v)
             }
-            Err(err @ HostError::Refused(_)) => {
-                self.fail(&f.qualified_name(), None, err, 0, Durability::Durable)
-            }
+            Err(err @ HostError::Refused(_)) => self.refuse(&f.qualified_name(), None, err),
             Err(err) => Ok(json!({"plan_error": err.to_string()})),
         }
     }
@@ -296,8 +310,11 @@ impl Door {
     ) -> Result<Value, DoorError> {
         let plan = self.describe(f, args)?;
         self.record(
-            "planned",
-            json!({"function": name, "args": shown_args, "plan": plan}),
+            Planned {
+                function: name.to_string(),
+                args: shown_args.clone(),
+                plan: plan.clone(),
+            },
             Durability::Buffered,
         )?;
         self.out.planned(name, &shown_args, &plan);

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use runbook::audit::event::RunEnd;
 use runbook::audit::{AuditStore, Durability, NewRun, RunStatus};
 
 mod audit {
@@ -16,6 +17,9 @@ mod error {
 }
 mod time {
     pub use runbook::time::*;
+}
+mod identity {
+    pub use runbook::identity::*;
 }
 #[allow(dead_code)]
 #[path = "../src/cli/audit.rs"]
@@ -101,7 +105,7 @@ fn fixture(rt: &tokio::runtime::Runtime, db: &Path) -> Vec<String> {
         run.record("step-end", s, json!({"status": "ok"}), Durability::Buffered)
             .await
             .unwrap();
-        run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+        run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
         ids.push(run.id().to_string());
 
         let run = store.start_run(new_run("check-disk", false)).await.unwrap();
@@ -113,7 +117,7 @@ fn fixture(rt: &tokio::runtime::Runtime, db: &Path) -> Vec<String> {
         )
         .await
         .unwrap();
-        run.finish(RunStatus::Failed, 1, json!({"error": "disk check failed"}))
+        run.finish(RunEnd::new(RunStatus::Failed, 1).with_error("disk check failed"))
             .await
             .unwrap();
         ids.push(run.id().to_string());
@@ -131,7 +135,7 @@ fn fixture(rt: &tokio::runtime::Runtime, db: &Path) -> Vec<String> {
         )
         .await
         .unwrap();
-        run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+        run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
         ids.push(run.id().to_string());
         store.close().await.unwrap();
         ids

@@ -13,6 +13,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 use runbook::audit::chain::{event_hash, EventFields, Hash};
+use runbook::audit::event::RunEnd;
 use runbook::audit::process::ProcessIdentity;
 use runbook::audit::{verify, AuditError, AuditStore, Durability, NewRun, RunStatus};
 use runbook::audit::{VerifyOptions, VerifyReport};
@@ -158,7 +159,7 @@ async fn an_old_chain_converts_and_new_runs_continue_it() {
     run.record("call", Some("one"), json!({}), Durability::Durable)
         .await
         .unwrap();
-    run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+    run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     let expect_old_head = VerifyOptions {
         expect_head: Some(head.to_string()),
     };

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use runbook::audit::event::RunEnd;
 use runbook::audit::{
     export, list_runs, resolve_run, verify, AuditError, AuditStore, Durability, EventFilter,
     NewRun, Redactor, RunFilter, RunRecorder, RunStart, RunState, RunStatus, VerifyOptions,
@@ -83,7 +84,7 @@ async fn two_runs(db: &Path) -> (AuditStore, Vec<String>) {
                 .await
                 .unwrap();
         }
-        run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+        run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
         ids.push(run.id().to_string());
     }
     (store, ids)
@@ -125,7 +126,7 @@ fn child_process() {
                         run.flush().await.unwrap();
                     }
                 }
-                run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+                run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
             }
             "abandon" => {
                 run.record("intent", Some("one"), call(0), Durability::Durable)
@@ -280,7 +281,7 @@ async fn the_first_break_is_found_across_parallel_batches() {
             run.flush().await.unwrap();
         }
     }
-    run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+    run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     let id = run.id().to_string();
     drop(run);
     assert_eq!(
@@ -420,7 +421,7 @@ async fn deleting_the_newest_events_and_appending_after_is_caught() {
     // ids skip the deleted ones.
     let store = AuditStore::open(&db).await.unwrap();
     let run = store.start_run(new_run("after")).await.unwrap();
-    run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+    run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     let err = verify(&store, &VerifyOptions::default()).await.unwrap_err();
     let AuditError::ChainBroken(b) = &err else {
         panic!("expected a chain break, got {err}");
@@ -438,7 +439,7 @@ async fn expect_head_passes_while_the_head_is_in_the_chain() {
     let first = verify(&store, &VerifyOptions::default()).await.unwrap();
     // More events later: the old head is still in the chain.
     let run = store.start_run(new_run("third")).await.unwrap();
-    run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+    run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     let report = verify(
         &store,
         &VerifyOptions {
@@ -495,7 +496,7 @@ async fn python_verifier_accepts_an_export_and_rejects_a_tampered_one() {
     run.record("log", None, json!({}), Durability::Durable)
         .await
         .unwrap();
-    run.finish(RunStatus::Failed, 1, json!({"error": "boom"}))
+    run.finish(RunEnd::new(RunStatus::Failed, 1).with_error("boom"))
         .await
         .unwrap();
 
@@ -588,7 +589,7 @@ async fn eight_stores_append_concurrently() {
                     run.flush().await.unwrap();
                 }
             }
-            run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+            run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
         }));
     }
     for t in tasks {
@@ -624,8 +625,8 @@ async fn take_turns(store: &AuditStore, rounds: usize, wait: bool) -> [RunRecord
             }
         }
     }
-    a.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
-    b.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+    a.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
+    b.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     let report = verify(store, &VerifyOptions::default()).await.unwrap();
     assert_eq!(report.events, 2 * (1 + rounds as u64 * 50 + 1));
     assert_eq!(report.runs, 2);
@@ -771,7 +772,7 @@ async fn secrets_never_reach_the_database_file_or_the_export() {
     )
     .await
     .unwrap();
-    run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+    run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
 
     let secrets = [
         "hunter2-secret",
@@ -871,7 +872,7 @@ async fn runs_of_live_processes_are_left_alone() {
     let marked = other.recover_interrupted().await.unwrap();
     assert_eq!(marked, vec![child_run]);
 
-    run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+    run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     let runs = list_runs(&mut conn, &RunFilter::default()).await.unwrap();
     let live = runs.iter().find(|r| r.runbook == "live").unwrap();
     assert_eq!(live.status, RunState::Ok);
@@ -931,7 +932,7 @@ async fn status_is_derived_from_events() {
         spec.dry_run = dry;
         spec.dry_run_reason = dry.then(|| "--dry-run".to_string());
         let run = store.start_run(spec).await.unwrap();
-        run.finish(status, code, json!({"error": format!("{name} error")}))
+        run.finish(RunEnd::new(status, code).with_error(format!("{name} error")))
             .await
             .unwrap();
         assert!(matches!(
@@ -939,7 +940,7 @@ async fn status_is_derived_from_events() {
                 .await,
             Err(AuditError::Finished(_))
         ));
-        assert!(run.finish(RunStatus::Ok, 0, json!({})).await.is_err());
+        assert!(run.finish(RunEnd::new(RunStatus::Ok, 0)).await.is_err());
     }
     let mut conn = store.reader().await.unwrap();
     let runs = list_runs(&mut conn, &RunFilter::default()).await.unwrap();
@@ -1056,7 +1057,7 @@ async fn runs_are_found_by_prefix_or_last_and_sources_are_stored_once() {
     let spec = new_run("same");
     for _ in 0..2 {
         let run = store.start_run(spec.clone()).await.unwrap();
-        run.finish(RunStatus::Ok, 0, json!({})).await.unwrap();
+        run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     }
     let n = sqlite3_ok(&db, "SELECT COUNT(*) FROM sources");
     assert_eq!(n.trim(), "3");

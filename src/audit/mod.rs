@@ -58,6 +58,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), runbook::audit::AuditError> {
+//! use runbook::audit::event::{Event, Intent, Outcome, RunEnd, StepEnd, StepStart, StepStatus};
 //! use runbook::audit::{AuditStore, Durability, NewRun, RunStatus};
 //! use serde_json::json;
 //!
@@ -73,20 +74,32 @@
 //!         dry_run_reason: None,
 //!     })
 //!     .await?;
-//! run.record("step-start", Some("Restart"), json!({}), Durability::Buffered).await?;
-//! let intent = run
-//!     .record("intent", Some("Restart"), json!({"fn": "systemd.restart",
-//!             "args": {"unit": "nginx.service"}}), Durability::Durable)
-//!     .await?;
+//! let step = Some("Restart");
+//! let start = Event::from(StepStart { name: "Restart".into() });
+//! run.record_event(step, &start, Durability::Buffered).await?;
+//! let intent = Event::from(Intent {
+//!     function: "systemd.restart".into(),
+//!     args: json!({"unit": "nginx.service"}),
+//!     plan: json!(null),
+//! });
+//! run.record_event(step, &intent, Durability::Durable).await?;
 //! // ... perform the call ...
-//! run.record("outcome", Some("Restart"), json!({"fn": "systemd.restart",
-//!            "intent_seq": intent, "result": {"job": "/org/freedesktop/systemd1/job/42"}}),
-//!            Durability::Durable)
-//!     .await?;
-//! run.record("step-end", Some("Restart"), json!({"status": "ok"}), Durability::Buffered)
-//!     .await?;
+//! let outcome = Event::from(Outcome {
+//!     function: "systemd.restart".into(),
+//!     result: Some(json!({"job": "/org/freedesktop/systemd1/job/42"})),
+//!     duration_ms: Some(800),
+//!     ..Outcome::default()
+//! });
+//! run.record_event(step, &outcome, Durability::Durable).await?;
+//! let end = Event::from(StepEnd {
+//!     name: "Restart".into(),
+//!     status: StepStatus::Ok,
+//!     duration_ms: Some(801),
+//!     error: None,
+//! });
+//! run.record_event(step, &end, Durability::Buffered).await?;
 //! run.flush().await?;
-//! run.finish(RunStatus::Ok, 0, json!({})).await?;
+//! run.finish(RunEnd::new(RunStatus::Ok, 0)).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -111,27 +124,15 @@
 //!
 //! # Event kinds
 //!
-//! The store accepts any kind; `replay` and the journal mirror understand these (payload
-//! fields in parentheses, all optional unless noted):
-//!
-//! | kind          | written by          | payload                                                        |
-//! |---------------|---------------------|----------------------------------------------------------------|
-//! | `run-start`   | `start_run`         | runbook, source_sha256, params, operator, host, dry_run, dry_run_reason, pid, proc_start, boot_id, pid_ns, version |
-//! | `step-start`  | executor            | (`{}`); the step name is the event's `step`                    |
-//! | `step-end`    | executor            | status (`ok`/`failed`), error                                  |
-//! | `call`        | executor, Buffered  | fn, args, result or error, duration_ms: a read-only host call  |
-//! | `intent`      | executor, Durable   | fn, args: a mutating call about to run                         |
-//! | `outcome`     | executor            | fn, intent_seq, result or error, duration_ms                   |
-//! | `planned`     | executor (dry run)  | fn, args, plan: a mutating call not performed                  |
-//! | `gate`        | executor, Durable   | question, answer, answered_by, reason                          |
-//! | `log`         | executor            | level, message: output of the runbook itself                   |
-//! | `finding`     | executor            | subject, severity, summary, evidence, next                     |
-//! | `run-end`     | `finish`            | status, exit_code, error, and any fields of `detail`           |
-//! | `interrupted` | `open` (recovery)   | reason, pid, last_seq, last_kind, last_time, detected_by       |
+//! The store accepts any kind and payload ([`RunRecorder::record`]); what the product records
+//! is the typed events of [`event`] ([`RunRecorder::record_event`]), which `replay` and `log`
+//! parse back with [`Event::parse`]. README's event table lists their fields (and a test checks
+//! it against the types).
 
 mod background;
 pub mod chain;
 pub mod clock;
+pub mod event;
 mod export;
 mod insert;
 mod journal;
@@ -147,6 +148,7 @@ mod verify;
 
 use std::path::PathBuf;
 
+pub use event::{Event, Parsed};
 pub use export::export;
 pub use journal::{is_mirrored, JOURNAL_SOCKET};
 pub use path::default_path;

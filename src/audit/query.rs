@@ -7,6 +7,7 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
+use super::event::{Event, Parsed};
 use super::process::operator_name;
 use super::{clock, AuditError, RunState};
 
@@ -71,6 +72,7 @@ static LIST_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{RUN_SELECT} WHERE (?1 IS NULL OR r.runbook = ?1) \
          AND (?2 IS NULL OR json_extract(r.operator, '$.login') = ?2 \
+              OR json_extract(r.operator, '$.effective_user') = ?2 \
               OR json_extract(r.operator, '$.user') = ?2) \
          AND (?3 IS NULL OR r.started_at >= ?3) \
          AND (?5 IS NULL OR r.started_at <= ?5) \
@@ -87,23 +89,48 @@ fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, sqlx::Error> {
     let end_kind: Option<String> = row.try_get(6)?;
     let end_time: Option<String> = row.try_get(7)?;
     let end_payload: Option<String> = row.try_get(8)?;
-    let end: Value = end_payload
-        .as_deref()
-        .and_then(|p| serde_json::from_str(p).ok())
-        .unwrap_or(Value::Null);
-    let (status, ended_at, exit_code, error) = match end_kind.as_deref() {
-        Some("run-end") => (
-            RunState::from_end_status(end["status"].as_str().unwrap_or("")),
-            end_time,
-            end["exit_code"].as_i64(),
-            end.get("error").and_then(value_text),
-        ),
-        Some(_) => (
+    let end = match (end_kind.as_deref(), end_payload.as_deref()) {
+        (Some(kind), Some(payload)) => Some(Event::parse(kind, payload)),
+        _ => None,
+    };
+    let mut worst = None;
+    let mut counts = None;
+    let (status, ended_at, exit_code, error) = match end {
+        Some(Parsed::Event(Event::RunEnd(end))) => {
+            worst = end.worst;
+            counts = end.counts.filter(Value::is_object);
+            (
+                RunState::from_end_status(&end.status),
+                end_time,
+                Some(i64::from(end.exit_code)),
+                end.error,
+            )
+        }
+        Some(Parsed::Event(Event::Interrupted(i))) => (
             RunState::Interrupted,
-            end["last_time"].as_str().map(str::to_string).or(end_time),
+            Some(i.last_time),
             None,
-            end.get("reason").and_then(value_text),
+            Some(i.reason),
         ),
+        // An end event whose payload does not parse (a damaged record): the run ended, and
+        // how is unknown, which counts as failed.
+        Some(other) => {
+            let problem = match other {
+                Parsed::Unreadable { problem, .. } => problem,
+                _ => "not an end event".into(),
+            };
+            let state = if end_kind.as_deref() == Some("interrupted") {
+                RunState::Interrupted
+            } else {
+                RunState::Failed
+            };
+            (
+                state,
+                end_time,
+                None,
+                Some(format!("its end event is unreadable: {problem}")),
+            )
+        }
         None => (RunState::Running, None, None, None),
     };
     let duration_ms = ended_at.as_deref().and_then(|end| {
@@ -121,18 +148,10 @@ fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, sqlx::Error> {
         ended_at,
         duration_ms,
         exit_code,
-        worst: end["worst"].as_str().map(str::to_string),
-        counts: end.get("counts").filter(|c| c.is_object()).cloned(),
+        worst,
+        counts,
         error,
     })
-}
-
-fn value_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
 }
 
 /// Runs matching `filter`, newest first.

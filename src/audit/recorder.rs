@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::background::{Background, MAX_IN_FLIGHT};
 use super::chain::Hash;
+use super::event::{Event, RunEnd};
 use super::store::{seal, AuditStore, Pending, Sealed};
-use super::{clock, AuditError, Durability, Redactor, RunStatus};
+use super::{clock, AuditError, Durability, Redactor};
 
 /// Buffered events kept in memory before a flush is forced, to bound memory use in runs that
 /// make many read-only calls within one step.
@@ -145,6 +146,18 @@ impl RunRecorder {
         durability: Durability,
     ) -> Result<u64, AuditError> {
         self.push(None, kind, step, payload, durability, false)
+            .await
+    }
+
+    /// [`RunRecorder::record`] for one of the typed events of [`super::event`], which is what
+    /// the product records; `record` itself takes any kind and payload.
+    pub async fn record_event(
+        &self,
+        step: Option<&str>,
+        event: &Event,
+        durability: Durability,
+    ) -> Result<u64, AuditError> {
+        self.record(event.kind(), step, event.payload(), durability)
             .await
     }
 
@@ -342,50 +355,21 @@ impl RunRecorder {
         Ok(())
     }
 
-    /// Record the `run-end` event: `{"status", "exit_code", ...detail}`. `detail`'s fields (an
-    /// object, e.g. `{"error": "..."}`) are merged in; any other non-null value is stored as
-    /// `"detail"`. After this, `record` fails with [`AuditError::Finished`].
+    /// Record the `run-end` event. After this, `record` fails with [`AuditError::Finished`].
     ///
     /// Every event of the run is written when this returns. It is fsync'd, with everything
     /// before it, if the run recorded any durable event; the end of a run that only read (no
     /// intent, gate or refusal) is committed like a step's reads, without an fsync: a power
     /// cut in the next seconds can lose the record of a read-only run, never of an action.
-    pub async fn finish(
-        &self,
-        status: RunStatus,
-        exit_code: i32,
-        detail: Value,
-    ) -> Result<(), AuditError> {
-        let mut payload = Map::new();
-        payload.insert("status".into(), status.as_str().into());
-        payload.insert("exit_code".into(), exit_code.into());
-        match detail {
-            Value::Object(fields) => {
-                for (k, v) in fields {
-                    if k != "status" && k != "exit_code" {
-                        payload.insert(k, v);
-                    }
-                }
-            }
-            Value::Null => {}
-            other => {
-                payload.insert("detail".into(), other);
-            }
-        }
+    pub async fn finish(&self, end: RunEnd) -> Result<(), AuditError> {
+        let end = Event::from(end);
         let durability = if self.state.lock().await.any_durable {
             Durability::Durable
         } else {
             Durability::Buffered
         };
-        self.push(
-            None,
-            "run-end",
-            None,
-            Value::Object(payload),
-            durability,
-            true,
-        )
-        .await?;
+        self.push(None, end.kind(), None, end.payload(), durability, true)
+            .await?;
         Ok(())
     }
 }

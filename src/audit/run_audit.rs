@@ -15,12 +15,13 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use super::{clock, AuditError, Durability, Redactor, RunRecorder, RunStatus};
+use super::event::{Event, RunEnd};
+use super::{clock, AuditError, Durability, Redactor, RunRecorder};
 
 /// A read-only event recorded before the store was open.
 struct Early {
     time: Arc<str>,
-    kind: String,
+    kind: &'static str,
     step: Option<String>,
     payload: Value,
 }
@@ -86,16 +87,16 @@ impl RunAudit {
     /// memory; a `Durable` one waits for the store.
     pub async fn record(
         &self,
-        kind: &str,
         step: Option<&str>,
-        payload: Value,
+        event: &Event,
         durability: Durability,
     ) -> Result<(), AuditError> {
+        let (kind, payload) = (event.kind(), event.payload());
         let mut slot = self.slot.lock().await;
         if let (Slot::Opening { early, .. }, Durability::Buffered) = (&mut *slot, durability) {
             early.push(Early {
                 time: clock::now(),
-                kind: kind.to_string(),
+                kind,
                 step: step.map(str::to_string),
                 payload,
             });
@@ -118,16 +119,8 @@ impl RunAudit {
     }
 
     /// Record the run's end (see [`RunRecorder::finish`]), waiting for the store to open.
-    pub async fn finish(
-        &self,
-        status: RunStatus,
-        exit_code: i32,
-        detail: Value,
-    ) -> Result<(), AuditError> {
-        self.recorder()
-            .await?
-            .finish(status, exit_code, detail)
-            .await
+    pub async fn finish(&self, end: RunEnd) -> Result<(), AuditError> {
+        self.recorder().await?.finish(end).await
     }
 }
 
@@ -164,7 +157,7 @@ async fn open(slot: &mut Slot) -> Result<Arc<RunRecorder>, AuditError> {
     };
     for e in early {
         if let Err(err) = recorder
-            .record_at(e.time, &e.kind, e.step.as_deref(), e.payload)
+            .record_at(e.time, e.kind, e.step.as_deref(), e.payload)
             .await
         {
             *slot = Slot::Failed(err.to_string());

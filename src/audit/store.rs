@@ -19,13 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row};
 
 use super::chain::{self, EventFields, Hash};
+use super::event::{self, Detector, Event, Interrupted};
 use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::process::{liveness, Liveness, ProcessIdentity};
 use super::recorder::RunRecorder;
@@ -383,20 +384,22 @@ impl AuditStore {
         redactor: Redactor,
     ) -> Result<RunRecorder, AuditError> {
         let source_sha256 = hex::encode(Sha256::digest(run.source.as_bytes()));
-        let mut payload = json!({
-            "runbook": run.runbook,
-            "source_sha256": source_sha256,
-            "params": run.params,
-            "operator": run.operator,
-            "host": run.host,
-            "dry_run": run.dry_run,
-            "dry_run_reason": run.dry_run_reason,
+        let me = &self.inner.me;
+        let start_event = Event::from(event::RunStart {
+            runbook: run.runbook,
+            source_sha256: source_sha256.clone(),
+            params: run.params,
+            operator: run.operator,
+            host: run.host,
+            dry_run: run.dry_run,
+            dry_run_reason: run.dry_run_reason,
+            pid: Some(me.pid),
+            proc_start: me.start_ticks,
+            boot_id: me.boot_id.clone(),
+            pid_ns: me.pid_ns.clone(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
         });
-        let obj = payload.as_object_mut().expect("an object");
-        if let Value::Object(me) = self.inner.me.to_json() {
-            obj.extend(me);
-        }
-        obj.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+        let mut payload = start_event.payload();
         redactor.redact_json(&mut payload);
         let payload_text: Arc<str> = serde_json::to_string(&payload)
             .expect("JSON values serialize")
@@ -588,20 +591,21 @@ impl AuditStore {
             let last_seq: i64 = last.try_get(0)?;
             let last_kind: String = last.try_get(1)?;
             let last_time: String = last.try_get(2)?;
-            let payload = json!({
-                "reason": format!(
+            let payload = Event::from(Interrupted {
+                reason: format!(
                     "the process that ran it (pid {}) is gone and it recorded no end",
                     who.pid
                 ),
-                "pid": who.pid,
-                "last_seq": last_seq,
-                "last_kind": last_kind,
-                "last_time": last_time,
-                "detected_by": {
-                    "pid": self.inner.me.pid,
-                    "host": super::process::hostname(),
-                },
-            });
+                pid: who.pid,
+                last_seq,
+                last_kind,
+                last_time,
+                detected_by: Some(Detector {
+                    pid: self.inner.me.pid,
+                    host: super::process::hostname(),
+                }),
+            })
+            .payload();
             events.push(Pending {
                 run: run.as_str().into(),
                 seq: last_seq + 1,

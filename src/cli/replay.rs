@@ -10,10 +10,13 @@ use tokio::runtime::Runtime;
 use super::log::{color_setup, flush, ignore_broken_pipe, io, json_err, status_cell};
 use crate::audit::chain::StoredHash;
 use crate::audit::clock::{self, human_duration};
+use crate::audit::event::StepStatus;
 use crate::audit::{
-    for_each_event, resolve_run, run_detail, source_text, AuditStore, EventFilter, EventRef,
+    for_each_event, resolve_run, run_detail, source_text, AuditStore, Event, EventFilter, EventRef,
+    Parsed,
 };
 use crate::error::{Error, Result};
+use crate::identity::Operator;
 
 /// Show one run: its steps, host calls, gates and outcome.
 #[derive(Debug, Clone, clap::Args)]
@@ -167,21 +170,18 @@ fn header(out: &mut dyn Write, d: &crate::audit::RunDetail) -> Result<()> {
         style.apply_to(status)
     )
     .map_err(io)?;
-    let op = &d.operator_identity;
+    let op = Operator::from_record(&d.operator_identity);
     let mut who = s.operator.clone();
-    if let Some(src) = op.get("login_source").and_then(Value::as_str) {
-        who.push_str(&format!(" (from {src})"));
+    who.push_str(&format!(" (from {})", op.source.as_str()));
+    if !op.effective_user.is_empty() && op.effective_user != s.operator {
+        who.push_str(&format!(", as {}", op.effective_user));
     }
-    if let Some(user) = op.get("user").and_then(Value::as_str) {
-        if user != s.operator {
-            who.push_str(&format!(", as {user}"));
-        }
-    }
-    if let Some(tty) = op.get("tty").and_then(Value::as_str) {
+    if let Some(tty) = &op.tty {
         who.push_str(&format!(", on {tty}"));
     }
     let field = |name: &str| dim.apply_to(format!("{name:<9}")).to_string();
     writeln!(out, "  {} {who}", field("operator")).map_err(io)?;
+    writeln!(out, "  {} {}", field("evidence"), evidence(&op)).map_err(io)?;
     writeln!(out, "  {} {}", field("host"), s.host).map_err(io)?;
     writeln!(
         out,
@@ -202,6 +202,33 @@ fn header(out: &mut dyn Write, d: &crate::audit::RunDetail) -> Result<()> {
     .map_err(io)?;
     writeln!(out).map_err(io)?;
     Ok(())
+}
+
+/// What the operator's identity was decided from: `loginuid unset, euid 0, SUDO_USER=miguel
+/// (ignored: ...)`.
+fn evidence(op: &Operator) -> String {
+    let e = &op.evidence;
+    let mut parts = vec![
+        match e.loginuid {
+            Some(u) => format!("loginuid {u}"),
+            None => "loginuid unset".to_string(),
+        },
+        format!("euid {}", op.euid),
+    ];
+    if let Some(user) = &e.sudo_user {
+        parts.push(format!("SUDO_USER={user}"));
+    }
+    if let Some(uid) = &e.sudo_uid {
+        parts.push(format!("SUDO_UID={uid}"));
+    }
+    if let Some(pid) = e.sudo_parent_pid {
+        parts.push(format!("sudo parent pid {pid}"));
+    }
+    let mut text = parts.join(", ");
+    if let Some(why) = &e.sudo_ignored {
+        text.push_str(&format!(" (SUDO_USER ignored: {why})"));
+    }
+    text
 }
 
 fn footer(out: &mut dyn Write, d: &crate::audit::RunDetail) -> Result<()> {
@@ -246,20 +273,15 @@ impl Timeline {
     }
 
     /// `fn(a="x", b=2)`.
-    fn call(&self, p: &Value) -> String {
-        let name = p
-            .get("function")
-            .or_else(|| p.get("fn"))
-            .and_then(Value::as_str)
-            .unwrap_or("?");
-        let args = match p.get("args") {
-            Some(Value::Object(m)) => m
+    fn call(&self, name: &str, args: &Value) -> String {
+        let args = match args {
+            Value::Object(m) => m
                 .iter()
                 .map(|(k, v)| format!("{k}={}", compact(v, false)))
                 .collect::<Vec<_>>()
                 .join(", "),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => compact(other, false),
+            Value::Null => String::new(),
+            other => compact(other, false),
         };
         self.fold_line(&format!("{name}({args})"))
     }
@@ -318,9 +340,44 @@ impl Timeline {
         }
     }
 
+    /// ` (12 ms)` for a known duration.
+    fn took(ms: Option<u64>) -> String {
+        ms.map(|ms| {
+            Style::new()
+                .dim()
+                .apply_to(format!(" ({})", human_duration(ms as f64 / 1000.0)))
+                .to_string()
+        })
+        .unwrap_or_default()
+    }
+
+    /// `= result (took)` or `✗ error (took)`, and the result's folded blocks.
+    fn result_lines(
+        &self,
+        head: String,
+        result: Option<&Value>,
+        error: Option<&str>,
+        ms: Option<u64>,
+    ) -> (String, Vec<String>) {
+        let took = Self::took(ms);
+        match (error, result) {
+            (Some(err), _) => (
+                format!(
+                    "{head} {} {}{took}",
+                    Style::new().red().apply_to("✗"),
+                    self.fold_line(err)
+                ),
+                vec![],
+            ),
+            (None, Some(result)) => {
+                let (inline, blocks) = self.value_lines(result, &" ".repeat(18));
+                (format!("{head} = {inline}{took}"), blocks)
+            }
+            (None, None) => (format!("{head}{took}"), vec![]),
+        }
+    }
+
     fn event(&mut self, out: &mut dyn Write, e: &EventRef<'_>) -> Result<()> {
-        let p: Value =
-            serde_json::from_str(e.payload).unwrap_or_else(|_| Value::String(e.payload.into()));
         let at = match offset(self.started, e.time) {
             Some(s) => format!("+{s:.3}s"),
             None => e.time.to_string(),
@@ -330,15 +387,35 @@ impl Timeline {
         let ok = Style::new().green();
         let bad = Style::new().red();
         let warn = Style::new().yellow();
-        let str_of = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
-        let (line, blocks): (String, Vec<String>) = match e.kind {
-            "run-start" => (
+        let event = match Event::parse(e.kind, e.payload) {
+            Parsed::Event(event) => event,
+            Parsed::Other { kind, payload } => {
+                let (inline, blocks) = self.value_lines(&payload, &" ".repeat(18));
+                return self.write(out, &at, format!("    {kind} {inline}"), blocks);
+            }
+            Parsed::Unreadable {
+                kind,
+                payload,
+                problem,
+            } => {
+                let (inline, blocks) = self.value_lines(&payload, &" ".repeat(18));
+                let line = format!(
+                    "    {kind} {} {inline}",
+                    warn.apply_to(format!("(unreadable: {problem})"))
+                );
+                return self.write(out, &at, line, blocks);
+            }
+        };
+        let (line, blocks): (String, Vec<String>) = match &event {
+            Event::RunStart(start) => (
                 format!(
                     "start{}",
-                    if p["dry_run"] == Value::Bool(true) {
+                    if start.dry_run {
                         format!(
                             " (dry run{})",
-                            str_of("dry_run_reason")
+                            start
+                                .dry_run_reason
+                                .as_ref()
                                 .map(|r| format!(": {r}"))
                                 .unwrap_or_default()
                         )
@@ -348,7 +425,7 @@ impl Timeline {
                 ),
                 vec![],
             ),
-            "step-start" => (
+            Event::StepStart(_) => (
                 format!(
                     "{} {}",
                     Style::new().bold().apply_to("▸ step"),
@@ -356,138 +433,158 @@ impl Timeline {
                 ),
                 vec![],
             ),
-            "step-end" => {
-                let status = str_of("status").unwrap_or_else(|| "done".into());
-                let text = match str_of("error") {
-                    Some(err) => {
-                        format!("{} {status}: {}", bad.apply_to("✗"), self.fold_line(&err))
-                    }
-                    None => format!("{} step {status}", ok.apply_to("✓")),
+            Event::StepEnd(end) => {
+                let took = Self::took(end.duration_ms);
+                let text = match (end.status, &end.error) {
+                    (StepStatus::Failed, err) => format!(
+                        "{} step failed{}{took}",
+                        bad.apply_to("✗"),
+                        err.as_ref()
+                            .map(|e| format!(": {}", self.fold_line(e)))
+                            .unwrap_or_default()
+                    ),
+                    (StepStatus::Ok, _) => format!("{} step ok{took}", ok.apply_to("✓")),
                 };
                 (format!("  {text}"), vec![])
             }
-            "call" | "outcome" => {
-                let mark = if e.kind == "call" { "·" } else { "  →" };
-                let head = if e.kind == "call" {
-                    format!("    {mark} {}", self.call(&p))
-                } else {
-                    format!(
-                        "    {mark} {}",
-                        p.get("function")
-                            .or_else(|| p.get("fn"))
-                            .and_then(Value::as_str)
-                            .unwrap_or("result")
-                    )
-                };
-                let took = p
-                    .get("duration_ms")
-                    .and_then(Value::as_f64)
-                    .map(|ms| {
-                        dim.apply_to(format!(" ({})", human_duration(ms / 1000.0)))
-                            .to_string()
-                    })
-                    .unwrap_or_default();
-                if let Some(err) = p.get("error").filter(|v| !v.is_null()) {
-                    (
-                        format!(
-                            "{head} {} {}{took}",
-                            bad.apply_to("✗"),
-                            self.fold_line(&compact(err, true))
-                        ),
-                        vec![],
-                    )
-                } else if let Some(result) = p.get("result") {
-                    let (inline, blocks) = self.value_lines(result, &" ".repeat(18));
-                    (format!("{head} = {inline}{took}"), blocks)
-                } else {
-                    (format!("{head}{took}"), vec![])
+            Event::Call(call) => {
+                let mut head = format!("    · {}", self.call(&call.function, &call.args));
+                if call.prefetched {
+                    head.push_str(&dim.apply_to(" (prefetched)").to_string());
                 }
+                self.result_lines(
+                    head,
+                    call.result.as_ref(),
+                    call.error.as_deref(),
+                    call.duration_ms,
+                )
             }
-            "intent" => (
+            Event::Outcome(outcome) => self.result_lines(
+                format!("      → {}", outcome.function),
+                outcome.result.as_ref(),
+                outcome.error.as_deref(),
+                outcome.duration_ms,
+            ),
+            Event::Intent(intent) => (
                 format!(
                     "    {} {}",
                     warn.apply_to("✎"),
-                    warn.apply_to(self.call(&p))
+                    warn.apply_to(self.call(&intent.function, &intent.args))
                 ),
                 vec![],
             ),
-            "planned" => {
-                let plan = p
-                    .get("plan")
-                    .map(|v| format!(": {}", self.fold_line(&compact(v, true))))
-                    .unwrap_or_default();
-                (
-                    format!("    {} would {}{plan}", dim.apply_to("◌"), self.call(&p)),
-                    vec![],
-                )
-            }
-            "gate" => {
-                let q = str_of("question").unwrap_or_else(|| "?".into());
-                let answer = p
-                    .get("answer")
-                    .map(|a| compact(a, true))
-                    .unwrap_or_default();
-                let by = str_of("answered_by")
-                    .map(|b| format!(" (by {b})"))
-                    .unwrap_or_default();
+            Event::Planned(planned) => {
+                let plan = if planned.plan.is_null() {
+                    String::new()
+                } else {
+                    format!(": {}", self.fold_line(&compact(&planned.plan, true)))
+                };
                 (
                     format!(
-                        "    {} {q} → {}{by}",
-                        warn.apply_to("?"),
-                        Style::new().bold().apply_to(answer)
+                        "    {} would {}{plan}",
+                        dim.apply_to("◌"),
+                        self.call(&planned.function, &planned.args)
                     ),
                     vec![],
                 )
             }
-            "log" => {
-                let level = str_of("level").unwrap_or_else(|| "info".into());
-                let msg = p
-                    .get("message")
-                    .map(|m| compact(m, true))
-                    .unwrap_or_default();
-                let mut blocks = Vec::new();
-                let first = if msg.contains('\n') {
-                    self.block(&msg, &" ".repeat(18), &mut blocks);
+            Event::Gate(gate) => {
+                let who = if gate.answered_by.is_empty() {
                     String::new()
                 } else {
-                    self.fold_line(&msg)
+                    format!("by {}, ", gate.answered_by)
+                };
+                let answer = match (gate.via.as_str(), gate.answer.as_str()) {
+                    ("dry run: not asked", _) => dim.apply_to("not asked (dry run)").to_string(),
+                    (via, "") => format!("no answer ({who}{via}): {}", bad.apply_to("refused")),
+                    (via, answer) => format!(
+                        "{} ({who}{via}): {}",
+                        Style::new().bold().apply_to(answer),
+                        if gate.approved {
+                            ok.apply_to("approved")
+                        } else {
+                            bad.apply_to("refused")
+                        }
+                    ),
                 };
                 (
-                    format!("    {} {first}", dim.apply_to(format!("{level}:"))),
-                    blocks,
-                )
-            }
-            "finding" => {
-                let sev = str_of("severity").unwrap_or_else(|| "info".into());
-                let subject = str_of("subject").unwrap_or_default();
-                let summary = str_of("summary").unwrap_or_default();
-                (
-                    format!("    ! [{sev}] {subject}: {}", self.fold_line(&summary)),
+                    format!("    {} {} → {answer}", warn.apply_to("?"), gate.question),
                     vec![],
                 )
             }
-            "run-end" => {
-                let status = str_of("status").unwrap_or_else(|| "?".into());
-                let state = crate::audit::RunState::from_end_status(&status);
-                let (text, style) = status_cell(state, false);
-                let err = str_of("error")
-                    .map(|e| format!(": {}", self.fold_line(&e)))
+            Event::Refused(refused) => {
+                let what = refused
+                    .function
+                    .as_ref()
+                    .map(|f| format!("{f}: "))
                     .unwrap_or_default();
-                (format!("end {}{err}", style.apply_to(text)), vec![])
+                (
+                    format!(
+                        "    {} refused: {what}{}",
+                        bad.apply_to("⊘"),
+                        self.fold_line(&refused.reason)
+                    ),
+                    vec![],
+                )
             }
-            "interrupted" => (
+            Event::Log(log) => {
+                let mut blocks = Vec::new();
+                let first = if log.message.contains('\n') {
+                    self.block(&log.message, &" ".repeat(18), &mut blocks);
+                    String::new()
+                } else {
+                    self.fold_line(&log.message)
+                };
+                (
+                    format!("    {} {first}", dim.apply_to(format!("{}:", log.level))),
+                    blocks,
+                )
+            }
+            Event::Finding(f) => (
                 format!(
-                    "{} {}",
-                    Style::new().magenta().bold().apply_to("interrupted"),
-                    str_of("reason").unwrap_or_default()
+                    "    ! [{}] {}: {}",
+                    f.severity,
+                    f.subject,
+                    self.fold_line(&f.summary)
                 ),
                 vec![],
             ),
-            other => {
-                let (inline, blocks) = self.value_lines(&p, &" ".repeat(18));
-                (format!("    {other} {inline}"), blocks)
+            Event::RunEnd(end) => {
+                let state = crate::audit::RunState::from_end_status(&end.status);
+                let (text, style) = status_cell(state, false);
+                let err = end
+                    .error
+                    .as_ref()
+                    .map(|e| format!(": {}", self.fold_line(e)))
+                    .unwrap_or_default();
+                (
+                    format!(
+                        "end {} (exit code {}){err}",
+                        style.apply_to(text),
+                        end.exit_code
+                    ),
+                    vec![],
+                )
             }
+            Event::Interrupted(i) => (
+                format!(
+                    "{} {}",
+                    Style::new().magenta().bold().apply_to("interrupted"),
+                    i.reason
+                ),
+                vec![],
+            ),
         };
+        self.write(out, &at, line, blocks)
+    }
+
+    fn write(
+        &self,
+        out: &mut dyn Write,
+        at: &dyn std::fmt::Display,
+        line: String,
+        blocks: Vec<String>,
+    ) -> Result<()> {
         writeln!(out, "{at}  {line}").map_err(io)?;
         for b in blocks {
             writeln!(out, "{b}").map_err(io)?;

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::gates::{Decision, GateKind};
 use super::host_fns::runtime;
 use super::state::{RunState, Stop};
+use crate::audit::event::{Finding, Log, Refused, StepEnd, StepStart, StepStatus};
 use crate::audit::Durability;
 
 const SEVERITIES: [&str; 4] = ["ok", "info", "warn", "crit"];
@@ -30,8 +31,10 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
         st.door.out.print(shown);
         // A failed write here surfaces at the step's flush, which stops the run.
         let _ = st.door.record(
-            "log",
-            json!({"level": "info", "message": shown}),
+            Log {
+                level: "info".into(),
+                message: shown.to_string(),
+            },
             Durability::Buffered,
         );
     });
@@ -69,13 +72,13 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     engine.register_fn(
         "report",
         move |ctx: NativeCallContext, finding: Map| -> Result<(), Box<EvalAltResult>> {
-            let value = finding_json(finding).map_err(|m| runtime(m, ctx.call_position()))?;
-            let mut value = value;
-            st.door.redact(&mut value);
+            let finding = finding_of(finding).map_err(|m| runtime(m, ctx.call_position()))?;
+            let mut shown = serde_json::to_value(&finding).expect("a finding serializes");
+            st.door.redact(&mut shown);
             st.door
-                .record("finding", value.clone(), Durability::Buffered)
+                .record(finding, Durability::Buffered)
                 .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
-            st.findings.lock().expect("findings lock").push(value);
+            st.findings.lock().expect("findings lock").push(shown);
             Ok(())
         },
     );
@@ -85,9 +88,13 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     engine.register_fn(
         "refuse",
         move |ctx: NativeCallContext, reason: &str| -> Result<(), Box<EvalAltResult>> {
-            let payload = json!({"reason": reason});
+            let refused = Refused {
+                function: None,
+                args: None,
+                reason: reason.to_string(),
+            };
             st.door
-                .record("refused", payload, Durability::Durable)
+                .record(refused, Durability::Durable)
                 .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
             Err(st.stop(Stop::Refused(reason.to_string()), ctx.call_position()))
         },
@@ -111,7 +118,7 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
 
 /// Validate a finding map: subject, severity, summary are required; evidence and next_step
 /// are optional.
-fn finding_json(finding: Map) -> Result<Value, String> {
+fn finding_of(finding: Map) -> Result<Finding, String> {
     let v: Value =
         rhai::serde::from_dynamic(&Dynamic::from_map(finding)).map_err(|e| e.to_string())?;
     let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
@@ -123,13 +130,13 @@ fn finding_json(finding: Map) -> Result<Value, String> {
         ));
     }
     let summary = field("summary").ok_or("report(): a finding needs a `summary` string")?;
-    Ok(json!({
-        "subject": subject,
-        "severity": severity,
-        "summary": summary,
-        "evidence": v.get("evidence").cloned().unwrap_or(Value::Null),
-        "next_step": field("next_step").unwrap_or_default(),
-    }))
+    Ok(Finding {
+        subject,
+        severity,
+        summary,
+        evidence: v.get("evidence").cloned().unwrap_or(Value::Null),
+        next_step: field("next_step").unwrap_or_default(),
+    })
 }
 
 fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
@@ -145,21 +152,30 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
                 st.door.set_step(Some(name.clone()));
                 st.door.out.step_start(&name);
                 st.door
-                    .record("step-start", json!({"name": name}), Durability::Buffered)
+                    .record(StepStart { name: name.clone() }, Durability::Buffered)
                     .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
                 let started = Instant::now();
                 let result = ctx.eval_expression_tree(&inputs[1]);
                 let ms = started.elapsed().as_millis() as u64;
                 let ok = result.is_ok();
-                let mut end = json!({"name": name, "ok": ok, "ms": ms});
-                if let Err(e) = &result {
-                    end["error"] = Value::String(e.to_string());
-                    st.door.redact(&mut end);
-                }
+                let end = StepEnd {
+                    name: name.clone(),
+                    status: if ok {
+                        StepStatus::Ok
+                    } else {
+                        StepStatus::Failed
+                    },
+                    duration_ms: Some(ms),
+                    error: result.as_ref().err().map(|e| {
+                        let mut v = Value::String(e.to_string());
+                        st.door.redact(&mut v);
+                        v.as_str().unwrap_or_default().to_string()
+                    }),
+                };
                 st.door.out.step_end(&name, ok, ms);
                 let recorded = st
                     .door
-                    .record("step-end", end, Durability::Buffered)
+                    .record(end, Durability::Buffered)
                     .and_then(|_| st.door.flush());
                 st.door.set_step(previous);
                 recorded.map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
@@ -215,10 +231,9 @@ fn gate(
     } else {
         st.gates.ask(question, &kind)
     };
-    let mut payload = decision.to_payload(question, &kind, &st.operator);
-    st.door.redact(&mut payload);
+    let record = decision.to_event(question, &kind, &st.operator);
     st.door
-        .record("gate", payload, Durability::Durable)
+        .record(record, Durability::Durable)
         .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
     match decision {
         Decision::Approved { .. } | Decision::DryRun => Ok(()),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use crate::audit::event::{Gate, GateType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateKind {
@@ -39,11 +39,11 @@ impl Decision {
         matches!(self, Decision::Approved { .. })
     }
 
-    /// The audit payload of this decision.
-    pub fn to_payload(&self, question: &str, kind: &GateKind, operator: &str) -> Value {
-        let (kind_name, expected) = match kind {
-            GateKind::Confirm => ("confirm", Value::Null),
-            GateKind::Typed { expected } => ("typed", Value::String(expected.clone())),
+    /// The audit event of this decision.
+    pub fn to_event(&self, question: &str, kind: &GateKind, operator: &str) -> Gate {
+        let (gate, expected) = match kind {
+            GateKind::Confirm => (GateType::Confirm, None),
+            GateKind::Typed { expected } => (GateType::Typed, Some(expected.clone())),
         };
         let (answer, via) = match self {
             Decision::Approved { via, answer } => (answer.as_str(), *via),
@@ -52,15 +52,15 @@ impl Decision {
             Decision::DryRun => ("", "dry run: not asked"),
             Decision::Canceled => ("", "canceled"),
         };
-        json!({
-            "question": question,
-            "gate": kind_name,
-            "expected": expected,
-            "answer": answer,
-            "approved": self.approved(),
-            "via": via,
-            "answered_by": operator,
-        })
+        Gate {
+            question: question.to_string(),
+            gate,
+            expected,
+            answer: answer.to_string(),
+            approved: self.approved(),
+            via: via.to_string(),
+            answered_by: operator.to_string(),
+        }
     }
 
     /// The refusal message shown to the operator, saying how to proceed.
@@ -185,8 +185,11 @@ mod tests {
         let d = gates(false).ask("Restart?", &GateKind::Confirm);
         assert_eq!(d, Decision::NoTerminal);
         assert!(d.refusal("Restart?", &GateKind::Confirm).contains("--yes"));
-        let p = d.to_payload("Restart?", &GateKind::Confirm, "miguel");
-        assert_eq!(p["approved"], false);
-        assert_eq!(p["answered_by"], "miguel");
+        let g = d.to_event("Restart?", &GateKind::Confirm, "miguel");
+        assert!(!g.approved);
+        assert_eq!(
+            (g.answered_by.as_str(), g.via.as_str()),
+            ("miguel", "no terminal")
+        );
     }
 }

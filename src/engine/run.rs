@@ -13,13 +13,14 @@ use std::time::Instant;
 
 use rhai::EvalAltResult;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::catalog::{backends_named, Catalog, Entry};
 use super::gates::Gates;
 use super::outcome::{Counts, Ending, FailOn, Outcome, Severity};
 use super::state::{RunState, Stop};
 use super::{build_engine_with, compile, header, initial_scope, params, resolver};
+use crate::audit::event::RunEnd;
 use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart};
 use crate::effect::Door;
 use crate::error::{Error, Result};
@@ -183,13 +184,17 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     };
 
     let door = &state.door;
-    let finished = door.flush().and_then(|_| {
-        env.rt.block_on(door.audit.finish(
-            outcome.status(),
-            outcome.exit_code(),
-            end_detail(&outcome, duration_ms, door),
-        ))
-    });
+    let end = RunEnd {
+        status: outcome.status().as_str().into(),
+        exit_code: outcome.exit_code(),
+        duration_ms: Some(duration_ms),
+        worst: outcome.counts.worst().map(|s| s.as_str().to_string()),
+        counts: Some(serde_json::to_value(outcome.counts).expect("counts serialize")),
+        error: outcome.error(),
+    };
+    let finished = door
+        .flush()
+        .and_then(|_| env.rt.block_on(door.audit.finish(end)));
     let outcome = match finished {
         Ok(()) => outcome,
         Err(e) => outcome.with_audit_failure(e.to_string()),
@@ -230,20 +235,6 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         findings,
         error,
     })
-}
-
-/// The `run-end` payload besides status and exit code: duration, findings, the error.
-fn end_detail(outcome: &Outcome, duration_ms: u64, door: &Door) -> Value {
-    let mut end = json!({
-        "duration_ms": duration_ms,
-        "worst": outcome.counts.worst(),
-        "counts": outcome.counts,
-    });
-    if let Some(e) = outcome.error() {
-        end["error"] = Value::String(e);
-        door.redact(&mut end);
-    }
-    end
 }
 
 /// How the script stopped: a stop the run state recorded (refusal, Ctrl-C, audit failure)
