@@ -81,7 +81,8 @@ pub struct Operator {
     pub effective_user: String,
     pub hostname: String,
     pub tty: Option<String>,
-    pub evidence: Evidence,
+    /// None in records of versions that did not keep it.
+    pub evidence: Option<Evidence>,
 }
 
 impl Operator {
@@ -163,7 +164,7 @@ impl Operator {
             effective_user,
             hostname,
             tty,
-            evidence,
+            evidence: Some(evidence),
         }
     }
 
@@ -246,19 +247,17 @@ mod tests {
         let op = decide(sudo_env(65534, Some(42)));
         assert_eq!((op.login.as_str(), op.source), ("nobody", Source::Euid));
         assert_eq!(op.uid, Some(65534));
-        assert!(op.evidence.sudo_ignored.unwrap().contains("not root"));
-        assert_eq!(op.evidence.sudo_user.as_deref(), Some("miguel"));
+        let evidence = op.evidence.unwrap();
+        assert!(evidence.sudo_ignored.unwrap().contains("not root"));
+        assert_eq!(evidence.sudo_user.as_deref(), Some("miguel"));
     }
 
     #[test]
     fn sudo_user_as_root_without_a_sudo_parent_is_not_believed() {
         let op = decide(sudo_env(0, None));
         assert_eq!((op.login.as_str(), op.source), ("root", Source::Euid));
-        assert!(op
-            .evidence
-            .sudo_ignored
-            .unwrap()
-            .contains("no sudo process"));
+        let evidence = op.evidence.unwrap();
+        assert!(evidence.sudo_ignored.unwrap().contains("no sudo process"));
     }
 
     #[test]
@@ -266,7 +265,7 @@ mod tests {
         let op = decide(sudo_env(0, Some(42)));
         assert_eq!((op.login.as_str(), op.source), ("miguel", Source::Sudo));
         assert_eq!(op.uid, Some(1000));
-        assert_eq!(op.evidence.sudo_ignored, None);
+        assert_eq!(op.evidence.unwrap().sudo_ignored, None);
     }
 
     #[test]
@@ -275,7 +274,12 @@ mod tests {
         e.sudo_uid = Some("65534".into());
         let op = decide(e);
         assert_eq!(op.source, Source::Euid);
-        assert!(op.evidence.sudo_ignored.unwrap().contains("not the uid"));
+        assert!(op
+            .evidence
+            .unwrap()
+            .sudo_ignored
+            .unwrap()
+            .contains("not the uid"));
     }
 
     #[test]

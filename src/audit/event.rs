@@ -295,8 +295,9 @@ pub struct Gate {
     pub expected: Option<String>,
     #[serde(default)]
     pub answer: String,
+    /// None only in records of versions that did not say.
     #[serde(default)]
-    pub approved: bool,
+    pub approved: Option<bool>,
     /// How it was answered: `terminal`, `--yes`, `no terminal`, `dry run: not asked`,
     /// `canceled`.
     #[serde(default)]

@@ -207,7 +207,9 @@ fn header(out: &mut dyn Write, d: &crate::audit::RunDetail) -> Result<()> {
 /// What the operator's identity was decided from: `loginuid unset, euid 0, SUDO_USER=miguel
 /// (ignored: ...)`.
 fn evidence(op: &Operator) -> String {
-    let e = &op.evidence;
+    let Some(e) = &op.evidence else {
+        return "not recorded (an earlier version recorded this run)".into();
+    };
     let mut parts = vec![
         match e.loginuid {
             Some(u) => format!("loginuid {u}"),
@@ -494,18 +496,21 @@ impl Timeline {
                 } else {
                     format!("by {}, ", gate.answered_by)
                 };
+                let how = match (who.as_str(), gate.via.as_str()) {
+                    ("", "") => String::new(),
+                    (who, via) => format!(" ({})", format!("{who}{via}").trim_end_matches(", ")),
+                };
+                let verdict = match gate.approved {
+                    Some(true) => format!(": {}", ok.apply_to("approved")),
+                    Some(false) => format!(": {}", bad.apply_to("refused")),
+                    None => String::new(),
+                };
                 let answer = match (gate.via.as_str(), gate.answer.as_str()) {
                     ("dry run: not asked", _) => dim.apply_to("not asked (dry run)").to_string(),
-                    (via, "") => format!("no answer ({who}{via}): {}", bad.apply_to("refused")),
-                    (via, answer) => format!(
-                        "{} ({who}{via}): {}",
-                        Style::new().bold().apply_to(answer),
-                        if gate.approved {
-                            ok.apply_to("approved")
-                        } else {
-                            bad.apply_to("refused")
-                        }
-                    ),
+                    (_, "") => format!("no answer{how}{verdict}"),
+                    (_, answer) => {
+                        format!("{}{how}{verdict}", Style::new().bold().apply_to(answer))
+                    }
                 };
                 (
                     format!("    {} {} → {answer}", warn.apply_to("?"), gate.question),

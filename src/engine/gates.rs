@@ -57,7 +57,7 @@ impl Decision {
             gate,
             expected,
             answer: answer.to_string(),
-            approved: self.approved(),
+            approved: Some(self.approved()),
             via: via.to_string(),
             answered_by: operator.to_string(),
         }
@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(d, Decision::NoTerminal);
         assert!(d.refusal("Restart?", &GateKind::Confirm).contains("--yes"));
         let g = d.to_event("Restart?", &GateKind::Confirm, "miguel");
-        assert!(!g.approved);
+        assert_eq!(g.approved, Some(false));
         assert_eq!(
             (g.answered_by.as_str(), g.via.as_str()),
             ("miguel", "no terminal")
