@@ -131,6 +131,10 @@ impl Door {
         }
 
         if mutates {
+            // A change whose record might not fit is not made (see `audit::reserve`).
+            if let Some(why) = self.rt.block_on(self.audit.refuses_changes()) {
+                return Err(DoorError::Audit(AuditError::Unavailable(why)));
+            }
             let plan = self.describe(f, &args)?;
             self.record(
                 Intent {

@@ -203,6 +203,7 @@ impl Printer {
         status: &str,
         counts: &crate::engine::outcome::Counts,
         run_id: Option<&str>,
+        not_recorded: Option<&str>,
         ms: u64,
     ) {
         let st = match status {
@@ -220,7 +221,14 @@ impl Printer {
                 format!("\n{st}{found} in {secs:.1}s; `runbook replay {id}` shows every step")
             }
             None => format!(
-                "\n{st}{found} in {secs:.1}s; nothing was recorded: the audit store could not be opened"
+                "\n{st}{found} in {secs:.1}s; NOT RECORDED in the audit database: {}{}",
+                not_recorded.unwrap_or("the audit store could not be opened"),
+                if std::path::Path::new(crate::audit::JOURNAL_SOCKET).exists() {
+                    "; its start, findings and end are in the journal \
+                     (journalctl SYSLOG_IDENTIFIER=runbook)"
+                } else {
+                    "; no journal here either: this output is the only trace"
+                }
             ),
         });
     }

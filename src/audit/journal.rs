@@ -49,7 +49,9 @@ pub(crate) struct MirrorEntry<'a> {
     pub kind: &'a str,
     pub step: Option<&'a str>,
     pub payload: &'a str,
-    pub hash: Hash,
+    /// None for a run the database could not record: the entry then says so
+    /// (`RUNBOOK_RECORDED=no`), and the journal is the only trace of the run.
+    pub hash: Option<Hash>,
 }
 
 impl Mirror {
@@ -110,9 +112,12 @@ fn entry_fields(e: &MirrorEntry<'_>) -> Vec<(&'static str, String)> {
         ("SYSLOG_IDENTIFIER", "runbook".to_string()),
         ("RUNBOOK_RUN", e.run.to_string()),
         ("RUNBOOK_SEQ", e.seq.to_string()),
-        ("RUNBOOK_HASH", e.hash.to_string()),
         ("RUNBOOK_KIND", e.kind.to_string()),
     ];
+    match e.hash {
+        Some(hash) => fields.push(("RUNBOOK_HASH", hash.to_string())),
+        None => fields.push(("RUNBOOK_RECORDED", "no".to_string())),
+    }
     if let Some(step) = e.step {
         fields.push(("RUNBOOK_STEP", step.to_string()));
     }
@@ -154,7 +159,7 @@ mod tests {
             kind: "intent",
             step: Some("Restart"),
             payload: "{\"fn\":\"systemd.restart\",\"args\":{\"unit\":\"a\\nb\"}}",
-            hash: Hash::parse(&"ab".repeat(32)).unwrap(),
+            hash: Some(Hash::parse(&"ab".repeat(32)).unwrap()),
         });
         let mut buf = [0u8; 4096];
         let n = server.recv(&mut buf).unwrap();
@@ -191,7 +196,7 @@ mod tests {
                 kind: "run-start",
                 step: None,
                 payload: "{}",
-                hash: Hash::GENESIS,
+                hash: Some(Hash::GENESIS),
             });
         }
         assert!(matches!(*mirror.state.lock().unwrap(), State::Off));

@@ -141,6 +141,7 @@ pub mod process;
 mod query;
 mod recorder;
 pub mod redact;
+pub mod reserve;
 mod run_audit;
 pub mod scan;
 mod store;

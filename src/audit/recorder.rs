@@ -86,6 +86,11 @@ impl std::fmt::Debug for RunRecorder {
 }
 
 impl RunRecorder {
+    /// See [`AuditStore::space_warning`].
+    pub fn space_warning(&self) -> Option<&super::reserve::SpaceWarning> {
+        self.store.space_warning()
+    }
+
     pub(crate) fn new(
         store: AuditStore,
         id: Arc<str>,

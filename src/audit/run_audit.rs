@@ -9,6 +9,12 @@
 //! end, waits until the store is open, so a runbook cannot change the machine, or finish even
 //! one step, without its record. If the store cannot be opened, those callers get the error
 //! and the run ends with it (exit 4).
+//!
+//! Except for a read-only runbook ([`RunAudit::unrecorded_allowed`]): a full disk, a read-only
+//! file system or a permission problem is exactly when triage must still work. Such a run
+//! goes on *unrecorded*: its start, findings and end go to the journal mirror (marked
+//! `RUNBOOK_RECORDED=no`), everything else is dropped, and the executor tells the operator
+//! plainly what was not recorded and why. A mutating runbook never runs unrecorded.
 
 use std::sync::Arc;
 
@@ -16,6 +22,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::event::{Event, RunEnd};
+use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::{clock, AuditError, Durability, Redactor, RunRecorder};
 
 /// A read-only event recorded before the store was open.
@@ -35,6 +42,33 @@ enum Slot {
     Ready(Arc<RunRecorder>),
     /// Opening failed with this message (the first caller got the error itself).
     Failed(String),
+    /// Opening failed and the run goes on without a database (read-only runbooks only).
+    Unrecorded(Unrecorded),
+}
+
+/// A run the database cannot record: what reaches the journal instead.
+struct Unrecorded {
+    reason: String,
+    mirror: Mirror,
+    next_seq: i64,
+}
+
+impl Unrecorded {
+    fn send(&mut self, run: &str, kind: &str, step: Option<&str>, payload: &Value) {
+        if !(is_mirrored(kind) || kind == "finding") {
+            return;
+        }
+        let text = serde_json::to_string(payload).unwrap_or_default();
+        self.mirror.send(&MirrorEntry {
+            run,
+            seq: self.next_seq,
+            kind,
+            step,
+            payload: &text,
+            hash: None,
+        });
+        self.next_seq += 1;
+    }
 }
 
 /// The audit record of one run: a [`RunRecorder`] once the store is open.
@@ -42,6 +76,9 @@ pub struct RunAudit {
     requested_id: String,
     redactor: Redactor,
     slot: tokio::sync::Mutex<Slot>,
+    /// What a run that cannot be recorded sends to the journal as its start: set for
+    /// read-only runbooks, which may run unrecorded ([`RunAudit::unrecorded_allowed`]).
+    unrecorded_start: Option<Value>,
 }
 
 impl RunAudit {
@@ -54,6 +91,34 @@ impl RunAudit {
                 opened: None,
                 early: Vec::new(),
             }),
+            unrecorded_start: None,
+        }
+    }
+
+    /// Let the run go on if the store cannot be opened, sending `start` (the run's summary:
+    /// runbook, operator, params) and later its findings and end to the journal. Only for
+    /// runbooks that cannot change the machine.
+    pub fn unrecorded_allowed(mut self, start: Value) -> RunAudit {
+        self.unrecorded_start = Some(start);
+        self
+    }
+
+    /// Why the run is not being recorded, once that is known (the store failed to open).
+    pub async fn unrecorded(&self) -> Option<String> {
+        let mut slot = self.slot.lock().await;
+        let _ = self.open(&mut slot).await;
+        match &*slot {
+            Slot::Unrecorded(u) => Some(u.reason.clone()),
+            _ => None,
+        }
+    }
+
+    /// Why this run must not change the machine although its store is open: the store's
+    /// file system is full (see `reserve`).
+    pub async fn refuses_changes(&self) -> Option<String> {
+        match self.recorder().await {
+            Ok(recorder) => recorder.space_warning().map(|w| w.message.clone()),
+            Err(_) => None,
         }
     }
 
@@ -102,7 +167,12 @@ impl RunAudit {
             });
             return Ok(());
         }
-        let recorder = open(&mut slot).await?;
+        let opened = self.open(&mut slot).await;
+        if let Slot::Unrecorded(u) = &mut *slot {
+            u.send(&self.requested_id, kind, step, &payload);
+            return Ok(());
+        }
+        let recorder = opened?;
         drop(slot);
         recorder.record(kind, step, payload, durability).await?;
         Ok(())
@@ -110,17 +180,76 @@ impl RunAudit {
 
     /// The recorder, waiting for the store to open if it has not yet.
     pub async fn recorder(&self) -> Result<Arc<RunRecorder>, AuditError> {
-        open(&mut *self.slot.lock().await).await
+        self.open(&mut *self.slot.lock().await).await
     }
 
     /// Write buffered events (see [`RunRecorder::flush`]), waiting for the store to open.
+    /// Nothing to write for an unrecorded run.
     pub async fn flush(&self) -> Result<(), AuditError> {
-        self.recorder().await?.flush().await
+        let mut slot = self.slot.lock().await;
+        let opened = self.open(&mut slot).await;
+        if let Slot::Unrecorded(_) = &*slot {
+            return Ok(());
+        }
+        drop(slot);
+        opened?.flush().await
     }
 
     /// Record the run's end (see [`RunRecorder::finish`]), waiting for the store to open.
+    /// An unrecorded run's end goes to the journal, with the reason.
     pub async fn finish(&self, end: RunEnd) -> Result<(), AuditError> {
-        self.recorder().await?.finish(end).await
+        let mut slot = self.slot.lock().await;
+        let opened = self.open(&mut slot).await;
+        if let Slot::Unrecorded(u) = &mut *slot {
+            let mut payload = Event::from(end).payload();
+            if let Value::Object(m) = &mut payload {
+                m.insert("not_recorded".into(), u.reason.clone().into());
+            }
+            u.send(&self.requested_id, "run-end", None, &payload);
+            return Ok(());
+        }
+        drop(slot);
+        opened?.finish(end).await
+    }
+
+    /// Wait for the store; if it cannot open and this run may go on unrecorded, switch to
+    /// that (sending the start and the events kept so far to the journal).
+    async fn open(&self, slot: &mut Slot) -> Result<Arc<RunRecorder>, AuditError> {
+        let early_kept = match slot {
+            Slot::Opening { early, .. } if self.unrecorded_start.is_some() => {
+                Some(std::mem::take(early))
+            }
+            _ => None,
+        };
+        let result = open(slot).await;
+        match (&result, &self.unrecorded_start, early_kept) {
+            (Err(e), Some(start), Some(early)) if matches!(slot, Slot::Failed(_)) => {
+                let mut u = Unrecorded {
+                    reason: e.to_string(),
+                    mirror: Mirror::system(),
+                    next_seq: 0,
+                };
+                let mut start = start.clone();
+                if let Value::Object(m) = &mut start {
+                    m.insert("not_recorded".into(), u.reason.clone().into());
+                }
+                u.send(&self.requested_id, "run-start", None, &start);
+                for e in early {
+                    u.send(&self.requested_id, e.kind, e.step.as_deref(), &e.payload);
+                }
+                *slot = Slot::Unrecorded(u);
+            }
+            (Ok(recorder), _, Some(early)) => {
+                // Opened: the events kept meanwhile were taken out above; write them first.
+                for e in early {
+                    recorder
+                        .record_at(e.time, e.kind, e.step.as_deref(), e.payload)
+                        .await?;
+                }
+            }
+            _ => {}
+        }
+        result
     }
 }
 
@@ -129,6 +258,7 @@ async fn open(slot: &mut Slot) -> Result<Arc<RunRecorder>, AuditError> {
     match slot {
         Slot::Ready(recorder) => return Ok(recorder.clone()),
         Slot::Failed(message) => return Err(AuditError::Unavailable(message.clone())),
+        Slot::Unrecorded(u) => return Err(AuditError::Unavailable(u.reason.clone())),
         Slot::Opening { .. } => {}
     }
     let Slot::Opening { opened, early } = std::mem::replace(

@@ -31,6 +31,7 @@ use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::process::{liveness, Liveness, ProcessIdentity};
 use super::recorder::RunRecorder;
 use super::redact::Redactor;
+use super::reserve::{self, SpaceWarning};
 use super::{clock, insert, path, AuditError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -151,6 +152,8 @@ struct Inner {
     options: SqliteConnectOptions,
     writer: tokio::sync::Mutex<Writer>,
     mirror: Mirror,
+    /// Set when the database's file system was (nearly) full at open (see `reserve`).
+    space: Option<SpaceWarning>,
     me: ProcessIdentity,
 }
 
@@ -313,6 +316,7 @@ impl AuditStore {
             what: "cannot create",
             source,
         })?;
+        let space = reserve::prepare(path);
         let options = connect_options(path);
         let mut conn = connect(path, &options).await?;
         migrate(path, &mut conn).await?;
@@ -328,6 +332,7 @@ impl AuditStore {
                     sync_full: true,
                 }),
                 mirror: Mirror::system(),
+                space,
                 me: ProcessIdentity::current(),
             }),
         };
@@ -354,6 +359,12 @@ impl AuditStore {
             conn.close().await?;
         }
         Ok(())
+    }
+
+    /// Whether the database's file system was full when the store opened (its reserve is
+    /// then what this process writes into).
+    pub fn space_warning(&self) -> Option<&SpaceWarning> {
+        self.inner.space.as_ref()
     }
 
     /// The database file.
@@ -551,7 +562,7 @@ impl AuditStore {
                     kind: &e.kind,
                     step: e.step.as_deref(),
                     payload: &e.payload,
-                    hash: *hash,
+                    hash: Some(*hash),
                 });
             }
         }

@@ -13,14 +13,14 @@ use std::time::Instant;
 
 use rhai::EvalAltResult;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::catalog::{backends_named, Catalog, Entry};
 use super::gates::Gates;
 use super::outcome::{Counts, Ending, FailOn, Outcome, Severity};
 use super::state::{RunState, Stop};
 use super::{build_engine_with, compile, header, initial_scope, params, resolver};
-use crate::audit::event::RunEnd;
+use crate::audit::event::{Finding, RunEnd};
 use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart};
 use crate::effect::Door;
 use crate::error::{Error, Result};
@@ -108,7 +108,20 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     for secret in &validated.secrets {
         redactor.add_secret(secret);
     }
-    let audit = Arc::new(RunAudit::new(start.id.clone(), redactor.clone()));
+    let mut audit = RunAudit::new(start.id.clone(), redactor.clone());
+    if !header.mutates {
+        // A read-only runbook still runs when the store cannot be written (a full disk is
+        // when triage is needed most); its start, findings and end go to the journal.
+        let mut summary = json!({
+            "runbook": header.name,
+            "operator": operator.login,
+            "host": operator.hostname,
+            "params": Value::Object(validated.recorded.clone()),
+        });
+        redactor.redact_json(&mut summary);
+        audit = audit.unrecorded_allowed(summary);
+    }
+    let audit = Arc::new(audit);
     let out = Arc::new(Printer {
         json: req.json,
         verbose: req.verbose,
@@ -176,6 +189,8 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         .map_err(|e| describe(&e, entry));
     let duration_ms = started.elapsed().as_millis() as u64;
     tracing::debug!(duration_ms, "script done");
+    let not_recorded = env.rt.block_on(state.door.audit.unrecorded());
+    report_store_trouble(&state, &env.audit_db, not_recorded.as_deref(), env.rt);
     let findings = std::mem::take(&mut *state.findings.lock().expect("findings lock"));
     let outcome = Outcome {
         ending: ending(&state, result),
@@ -217,6 +232,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         outcome.status().as_str(),
         &outcome.counts,
         recorded_id.as_deref(),
+        not_recorded.as_deref(),
         duration_ms,
     );
     let run_id = recorded_id.unwrap_or(run_id);
@@ -235,6 +251,42 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         findings,
         error,
     })
+}
+
+/// A store that cannot record the run, or whose disk is full, is a finding of every run:
+/// triage's operator has to learn it, and a check of the server that could not be recorded
+/// must not look like a clean one.
+fn report_store_trouble(
+    state: &RunState,
+    db: &std::path::Path,
+    not_recorded: Option<&str>,
+    rt: &tokio::runtime::Runtime,
+) {
+    let door = &state.door;
+    let dir = db.parent().unwrap_or(db).display().to_string();
+    let (summary, next_step) = match not_recorded {
+        Some(reason) => (
+            format!("this run is not recorded: {reason}"),
+            format!("df -h {dir}; ls -ld {dir}; mount | grep -w ro; then run again to record it"),
+        ),
+        None => match rt.block_on(door.audit.refuses_changes()) {
+            Some(message) => (
+                message,
+                format!("df -h {dir}; free space (the guide's disk-filling row), then runbook audit verify"),
+            ),
+            None => return,
+        },
+    };
+    let finding = Finding {
+        subject: "audit store".into(),
+        severity: "crit".into(),
+        summary,
+        evidence: json!({"path": db.display().to_string()}),
+        next_step,
+    };
+    let _ = door.record(finding.clone(), crate::audit::Durability::Buffered);
+    let shown = serde_json::to_value(&finding).expect("a finding serializes");
+    state.findings.lock().expect("findings lock").push(shown);
 }
 
 /// How the script stopped: a stop the run state recorded (refusal, Ctrl-C, audit failure)
