@@ -129,7 +129,7 @@ fn a_run_whose_audit_store_cannot_open_changes_nothing() {
         "the runbook wrote without an audit record"
     );
     assert!(
-        out.stdout.contains("nothing was recorded"),
+        out.stdout.contains("NOT RECORDED"),
         "no replay is promised: {}",
         out.stdout
     );
