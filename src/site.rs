@@ -123,6 +123,19 @@ pub struct ContainerInfo {
     /// Service name in the compose file.
     #[serde(default)]
     pub compose_service: Option<String>,
+    /// How the door treats starting, stopping, restarting the container and mutating execs
+    /// in it (the same words as for units). Unset means ask-first: a container is production
+    /// state until the site says otherwise.
+    #[serde(default = "default_container_policy")]
+    pub policy: RestartPolicy,
+    /// What `docker::exec` may run inside the container, each rule saying whether that
+    /// command reads or mutates. Anything else is refused.
+    #[serde(default)]
+    pub exec: Vec<AllowedCommand>,
+}
+
+fn default_container_policy() -> RestartPolicy {
+    RestartPolicy::AskFirst
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -306,21 +319,86 @@ pub struct Commands {
     pub allow: Vec<AllowedCommand>,
 }
 
+/// One allowlist rule: a program and the full shape of its arguments and environment, and
+/// whether a call matching it reads or changes the host. The first rule that matches a call
+/// decides; a call no rule matches is refused.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowedCommand {
-    /// Absolute path of the program.
+    /// Absolute path of the program (for `containers.*.exec`: the program as the container
+    /// resolves it, e.g. `psql`).
     pub program: String,
-    /// If set, the arguments must begin with exactly these (e.g. `["-T"]` for `sshd -T`).
+    /// The arguments must begin with exactly these (e.g. `["-T"]` for `sshd -T`).
     #[serde(default)]
     pub args_prefix: Vec<String>,
+    /// What may follow the prefix (or the script), one entry per argument. Nothing else may
+    /// follow: with no `args`, the prefix is the whole command line.
+    #[serde(default)]
+    pub args: Vec<ArgRule>,
     /// If set, the first argument must be a script file inside this directory and nothing may
     /// precede it (so `bash -c ...` is impossible). Used for interpreters.
     #[serde(default)]
     pub script_dir: Option<String>,
+    /// `read` if a matching call never changes the host (it then runs in dry runs and in
+    /// `mutates: false` runbooks), `mutate` otherwise (the default).
+    #[serde(default)]
+    pub effect: CommandEffect,
+    /// Variables the caller may pass, each with the (anchored) pattern its value must match.
+    /// Any other variable is refused; variables that load code into the child (BASH_ENV,
+    /// LD_*, PYTHON*, ...) cannot be listed at all.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Variables the call must pass with exactly this value for the rule to match (so
+    /// `OPENCLAW_DRY_RUN: "true"` makes a rule for a script's own dry-run mode).
+    #[serde(default)]
+    pub require_env: BTreeMap<String, String>,
     /// Why the program is allowed (shown by `runbook api` and in refusals).
     #[serde(default)]
     pub why: Option<String>,
+}
+
+/// What a command rule says a matching call does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommandEffect {
+    Read,
+    #[default]
+    Mutate,
+}
+
+/// One argument after the pinned prefix: a literal, or a shape.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ArgRule {
+    Exact(String),
+    Shape(ArgShape),
+}
+
+/// The shape of one argument. At least one of `pattern`, `one_of`, `path` is set; all the
+/// ones set must hold. A value matched by a shape never starts with `-` (so a pattern cannot
+/// let an option in) unless `dash: true`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgShape {
+    /// Anchored regular expression the whole argument must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// The argument must be one of these words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub one_of: Vec<String>,
+    /// The argument is an absolute path (no `..`) whose real location, symlinks resolved, lies
+    /// under one of these directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    /// The argument may be left out (only trailing arguments).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+    /// The last shape may repeat: one or more such arguments (zero or more if optional).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
+    /// Allow a value that starts with `-`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dash: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -591,12 +669,29 @@ impl Site {
             absolute("paths.secret_files", s)?;
         }
         absolute("paths.journalctl", &self.paths.journalctl)?;
-        for c in &self.commands.allow {
-            absolute("commands.allow.program", &c.program)?;
+        for (i, c) in self.commands.allow.iter().enumerate() {
+            let at = format!("commands.allow[{i}] ({})", c.program);
+            absolute(&format!("{at}: program"), &c.program)?;
             if let Some(d) = &c.script_dir {
-                absolute("commands.allow.script_dir", d)?;
+                absolute(&format!("{at}: script_dir"), d)?;
+            }
+            validate_rule(&at, c)?;
+        }
+        for (name, info) in &self.containers {
+            for (i, c) in info.exec.iter().enumerate() {
+                let at = format!("containers.{name}.exec[{i}] ({})", c.program);
+                if c.program.is_empty() {
+                    return Err(format!("{at}: program must not be empty"));
+                }
+                if c.script_dir.is_some() {
+                    return Err(format!(
+                        "{at}: script_dir is not supported inside containers"
+                    ));
+                }
+                validate_rule(&at, c)?;
             }
         }
+        self.check_roots_against_commands()?;
         for s in &self.symptoms {
             for c in &s.checks {
                 if !CHECK_KINDS.contains(&c.kind.as_str()) {
@@ -617,6 +712,196 @@ impl Site {
                     c.verify.kind,
                     VERIFY_KINDS.join(", ")
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Variables that make a program load code or configuration the caller chose (shell start-up
+/// files, interpreter options and library paths, the loader): no allowlist rule may let a
+/// runbook set them, whatever the program.
+pub fn env_loads_code(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "PATH",
+        "BASH_ENV",
+        "ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "IFS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "CDPATH",
+        "GLOBIGNORE",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "GCONV_PATH",
+        "GLIBC_TUNABLES",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "RES_OPTIONS",
+        "NLSPATH",
+        "TMPDIR",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LESSOPEN",
+        "LESSCLOSE",
+        "PAGER",
+        "EDITOR",
+        "VISUAL",
+        "SUDO_ASKPASS",
+        "SSH_ASKPASS",
+        "PERLLIB",
+        "TCLLIBPATH",
+        "LUA_PATH",
+        "LUA_CPATH",
+        "PGPASSFILE",
+        "PGSERVICEFILE",
+        "PSQLRC",
+        "INPUTRC",
+    ];
+    const PREFIXES: &[&str] = &[
+        "LD_",
+        "PYTHON",
+        "PERL5",
+        "PERL_",
+        "BASH_FUNC_",
+        "MALLOC_",
+        "GIT_",
+        "DYLD_",
+        "NODE_",
+        "RUBY",
+        "GEM_",
+        "LUA_",
+        "PHP",
+        "OPENSSL_",
+        "SSL_",
+    ];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Environment variable names as a shell accepts them.
+pub fn valid_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// An anchored regular expression for a rule's pattern.
+pub fn anchored(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+fn validate_rule(at: &str, c: &AllowedCommand) -> Result<(), String> {
+    for (i, a) in c.args.iter().enumerate() {
+        let ArgRule::Shape(shape) = a else { continue };
+        let last = i + 1 == c.args.len();
+        if shape.pattern.is_none() && shape.one_of.is_empty() && shape.path.is_empty() {
+            return Err(format!(
+                "{at}: args[{i}] needs a pattern, one_of or path (write a literal as a plain string)"
+            ));
+        }
+        if let Some(p) = &shape.pattern {
+            anchored(p).map_err(|e| format!("{at}: args[{i}].pattern: {e}"))?;
+        }
+        for d in &shape.path {
+            if !d.starts_with('/') {
+                return Err(format!(
+                    "{at}: args[{i}].path: `{d}` must be an absolute path"
+                ));
+            }
+        }
+        if shape.repeat && !last {
+            return Err(format!(
+                "{at}: args[{i}]: only the last argument may repeat"
+            ));
+        }
+        let rest_optional = c.args[i + 1..]
+            .iter()
+            .all(|a| matches!(a, ArgRule::Shape(s) if s.optional));
+        if shape.optional && !rest_optional {
+            return Err(format!(
+                "{at}: args[{i}]: an optional argument may only be followed by optional ones"
+            ));
+        }
+    }
+    for (name, pattern) in c.env.iter().chain(&c.require_env) {
+        if !valid_env_name(name) {
+            return Err(format!("{at}: env: `{name}` is not a variable name"));
+        }
+        if env_loads_code(name) {
+            return Err(format!(
+                "{at}: env: `{name}` can make the program load code or settings the caller chose, so no rule may allow it"
+            ));
+        }
+        anchored(pattern).map_err(|e| format!("{at}: env.{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Does `root` (which may hold `*` and `?` within components) overlap `path`: `path` lies
+/// under it, or (for a directory `path`) some instance of the root lies inside `path`?
+fn overlaps(root: &str, path: &str, path_is_dir: bool) -> bool {
+    let parts = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (r, p) = (parts(root), parts(path));
+    let n = r.len().min(p.len());
+    let prefix = (0..n).all(|i| crate::host::files::glob_match(r[i].as_bytes(), p[i].as_bytes()));
+    prefix && (r.len() <= p.len() || path_is_dir)
+}
+
+/// The path as written and, if it exists, its real location.
+fn spellings(p: &str) -> Vec<String> {
+    let mut v = vec![p.to_string()];
+    if let Ok(real) = std::fs::canonicalize(p) {
+        v.push(real.display().to_string());
+    }
+    v
+}
+
+impl Site {
+    /// No files root may hold (or lie inside) a place commands are run from: otherwise a
+    /// runbook could write a program or script with `files::replace` and run it through the
+    /// allowlist.
+    fn check_roots_against_commands(&self) -> Result<(), String> {
+        let mut run_from: Vec<(String, &str, bool)> = Vec::new();
+        if let Some(d) = &self.paths.scripts_dir {
+            run_from.push(("paths.scripts_dir".into(), d, true));
+        }
+        // The site file says what the allowlist runs: rewriting it is the same door.
+        let site_file = if self.origin.starts_with('/') {
+            self.origin.as_str()
+        } else {
+            DEFAULT_PATH
+        };
+        run_from.push(("the site file".into(), site_file, false));
+        for (i, c) in self.commands.allow.iter().enumerate() {
+            run_from.push((format!("commands.allow[{i}].program"), &c.program, false));
+            if let Some(d) = &c.script_dir {
+                run_from.push((format!("commands.allow[{i}].script_dir"), d, true));
+            }
+        }
+        for root in &self.files.roots {
+            for (what, path, is_dir) in &run_from {
+                let hit = spellings(root)
+                    .iter()
+                    .any(|r| spellings(path).iter().any(|p| overlaps(r, p, *is_dir)));
+                if hit {
+                    return Err(format!(
+                        "files.roots: `{root}` overlaps {what} `{path}`, from which commands are run: a runbook could write a program there and run it; narrow the root (or move the commands)"
+                    ));
+                }
             }
         }
         Ok(())
@@ -717,6 +1002,69 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("telepathy"), "{err}");
+    }
+
+    #[test]
+    fn no_files_root_may_hold_a_place_commands_run_from() {
+        let base = "paths: {scripts_dir: /srv/scripts}\ncommands:\n  allow:\n    - {program: /opt/tools/bin/tool}\n    - {program: /usr/bin/bash, script_dir: /srv/jobs}\n";
+        for (root, names) in [
+            ("/srv", "paths.scripts_dir `/srv/scripts`"),
+            ("/srv/scripts/sub", "paths.scripts_dir"),
+            (
+                "/opt/tools",
+                "commands.allow[0].program `/opt/tools/bin/tool`",
+            ),
+            ("/srv/jobs", "commands.allow[1].script_dir `/srv/jobs`"),
+            ("/s*", "paths.scripts_dir"),
+            ("/etc/runbook", "the site file"),
+        ] {
+            let text = format!("{base}files: {{roots: [/var/log, {root}]}}\n");
+            let err = Site::from_str(&text, "s.yaml").unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("files.roots: `{root}` overlaps {names}")),
+                "{root}: {err}"
+            );
+        }
+        let ok = format!(
+            "{base}files: {{roots: [/var/log, /srv/data, /opt/tools/etc, /home/*/.ssh]}}\n"
+        );
+        Site::from_str(&ok, "s.yaml").unwrap();
+    }
+
+    #[test]
+    fn rules_are_checked_when_the_site_loads() {
+        for (rule, says) in [
+            (
+                "{program: /bin/x, args: [{optional: true}]}",
+                "needs a pattern, one_of or path",
+            ),
+            (
+                "{program: /bin/x, args: [{pattern: '('}]}",
+                "args[0].pattern",
+            ),
+            (
+                "{program: /bin/x, args: [{pattern: a, repeat: true}, b]}",
+                "only the last argument may repeat",
+            ),
+            (
+                "{program: /bin/x, args: [{pattern: a, optional: true}, b]}",
+                "optional",
+            ),
+            (
+                "{program: /bin/x, env: {BASH_ENV: '.*'}}",
+                "no rule may allow it",
+            ),
+            (
+                "{program: /bin/x, require_env: {'A B': x}}",
+                "not a variable name",
+            ),
+            ("{program: /bin/x, effect: sometimes}", "sometimes"),
+        ] {
+            let err = Site::from_str(&format!("commands:\n  allow:\n    - {rule}\n"), "s.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{rule}: {err}");
+        }
     }
 
     #[test]

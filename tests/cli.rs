@@ -214,9 +214,37 @@ fn api_lists_every_host_function_with_its_effect() {
     assert_eq!(find("systemd::status")["effect"], "read");
     assert_eq!(find("systemd::restart")["effect"], "mutate");
     assert_eq!(find("files::replace")["effect"], "mutate");
-    assert!(find("docker::exec")["effect"]
-        .as_str()
+    for f in ["cmd::run", "docker::exec"] {
+        assert_eq!(
+            find(f)["effect"],
+            "classified by the site's command rules",
+            "{f}"
+        );
+        assert!(
+            find(f)["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["name"] != "readonly"),
+            "{f} lets the caller classify"
+        );
+    }
+    // The rules of the site in force, each with its effect.
+    let rules = find("cmd::run")["rules"].as_array().unwrap();
+    assert!(
+        rules.iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .starts_with("commands.allow[0] (read): /usr/sbin/sshd -T")),
+        "{rules:?}"
+    );
+    assert!(find("docker::exec")["rules"]
+        .as_array()
         .unwrap()
-        .starts_with("mutate unless"));
+        .iter()
+        .any(|r| r
+            .as_str()
+            .unwrap()
+            .starts_with("containers.aurora-postgres.exec[0] (read)")));
     assert!(rows.len() >= 30, "only {} host functions", rows.len());
 }

@@ -236,3 +236,239 @@ fn a_planted_secret_reaches_neither_the_database_nor_any_output() {
         }
     }
 }
+
+/// A touch rule confined to the sandbox's files directory, with the given effect line.
+fn touch_rule(sb: &Sandbox, effect: &str) -> std::path::PathBuf {
+    let files = sb.path().join("files");
+    sb.site_with_rules(&format!(
+        "    - program: /usr/bin/touch\n      args: [{{path: [{}]}}]\n{effect}      why: test\n",
+        files.display()
+    ))
+}
+
+#[test]
+fn a_read_only_runbook_refuses_a_mutate_classified_command_and_it_does_not_run() {
+    let sb = Sandbox::new();
+    let site = touch_rule(&sb, "");
+    let path = target(&sb);
+    let out = sb
+        .with_site(&site)
+        .args(["run", "touch-read-only", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(3);
+    assert!(!path.exists(), "the mutating command ran");
+    assert!(
+        out.stderr.contains("mutates: false") && out.stderr.contains("commands.allow[0] (mutate)"),
+        "the refusal names the rule: {}",
+        out.stderr
+    );
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
+    let refused = common::events_of(&replay, "refused");
+    assert_eq!(refused.len(), 1, "{replay}");
+    assert_eq!(refused[0]["payload"]["function"], "cmd::run");
+}
+
+#[test]
+fn passing_readonly_is_an_error_that_names_the_fix() {
+    let sb = Sandbox::new();
+    // Even with a rule that says read, the caller's flag is not accepted.
+    let site = touch_rule(&sb, "      effect: read\n");
+    let path = target(&sb);
+    let out = sb
+        .with_site(&site)
+        .args(["run", "touch-read-only", "-p", "readonly=true", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(1);
+    assert!(!path.exists(), "the command ran");
+    assert!(
+        out.stderr.contains("`readonly` is no longer accepted")
+            && out.stderr.contains("effect: read"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_dry_run_never_performs_a_mutate_command_and_prints_what_it_would_run() {
+    let sb = Sandbox::new();
+    let site = touch_rule(&sb, "      effect: mutate\n");
+    let path = target(&sb);
+    let out = sb
+        .with_site(&site)
+        .args(["run", "touch-mutating", "--dry-run", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(0);
+    assert!(!path.exists(), "the dry run ran the command");
+    assert!(
+        out.stdout.contains("would call cmd::run")
+            && out.stdout.contains("/usr/bin/touch")
+            && out.stdout.contains(&path.display().to_string()),
+        "{}",
+        out.stdout
+    );
+    // The same run for real leaves the file: the test above would notice a command that ran.
+    sb.with_site(&site)
+        .args(["run", "touch-mutating", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(0);
+    assert!(path.exists(), "the real run did not run the command");
+}
+
+#[test]
+fn a_read_rule_runs_in_a_dry_run_and_in_a_read_only_runbook() {
+    let sb = Sandbox::new();
+    let site = touch_rule(&sb, "      effect: read\n");
+    let path = target(&sb);
+    sb.with_site(&site)
+        .args(["run", "touch-mutating", "--dry-run", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(0);
+    assert!(path.exists(), "a read rule did not run in the dry run");
+    std::fs::remove_file(&path).unwrap();
+    sb.with_site(&site)
+        .args(["run", "touch-read-only", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(0);
+    assert!(
+        path.exists(),
+        "a read rule did not run in a read-only runbook"
+    );
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
+    let calls = common::events_of(&replay, "call");
+    assert!(
+        calls.iter().any(|e| e["payload"]["args"]["classified_by"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("commands.allow[0] (read)"))),
+        "the record names the rule: {replay}"
+    );
+}
+
+/// Scripts for the interpreter tests: an allowed one, one elsewhere with the same relative
+/// path, and a BASH_ENV file; each leaves a marker file when it runs.
+fn scripts(sb: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf) {
+    let allowed = sb.path().join("allowed");
+    let other = sb.path().join("other");
+    for (dir, marker) in [(&allowed, "allowed-ran"), (&other, "other-ran")] {
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        std::fs::write(
+            dir.join("scripts/job.sh"),
+            format!("touch {}\n", sb.path().join(marker).display()),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        sb.path().join("evil-env.sh"),
+        format!("touch {}\n", sb.path().join("bash-env-ran").display()),
+    )
+    .unwrap();
+    let site = sb.site_with_rules(&format!(
+        "    - program: /usr/bin/bash\n      script_dir: {}/scripts\n      env: {{LEVEL: 'info|debug'}}\n      why: test\n",
+        allowed.display()
+    ));
+    (site, allowed)
+}
+
+#[test]
+fn code_loading_variables_never_reach_the_child() {
+    let sb = Sandbox::new();
+    let (site, allowed) = scripts(&sb);
+    let job = allowed.join("scripts/job.sh");
+    let evil = sb.path().join("evil-env.sh");
+    for var in [
+        "BASH_ENV",
+        "ENV",
+        "PYTHONSTARTUP",
+        "LD_PRELOAD",
+        "NODE_OPTIONS",
+        "UNLISTED",
+    ] {
+        let out = sb
+            .with_site(&site)
+            .args(["run", "run-script", "-p"])
+            .arg_path("script=", &job)
+            .args(["-p"])
+            .arg_path("cwd=", sb.path())
+            .args(["-p"])
+            .arg_path(&format!("setenv={var}="), &evil)
+            .run()
+            .code(3);
+        assert!(out.stderr.contains(var), "{var}: {}", out.stderr);
+        assert!(!sb.path().join("bash-env-ran").exists(), "{var} ran code");
+        assert!(
+            !sb.path().join("allowed-ran").exists(),
+            "{var}: the script ran"
+        );
+    }
+    // A listed variable with an allowed value passes.
+    sb.with_site(&site)
+        .args(["run", "run-script", "-p", "setenv=LEVEL=info", "-p"])
+        .arg_path("script=", &job)
+        .args(["-p"])
+        .arg_path("cwd=", sb.path())
+        .run()
+        .code(0);
+    assert!(sb.path().join("allowed-ran").exists());
+}
+
+#[test]
+fn a_relative_script_is_checked_where_it_runs() {
+    let sb = Sandbox::new();
+    let (site, allowed) = scripts(&sb);
+    // The runbook's own directory holds the allowed script; the child runs elsewhere.
+    let out = sb
+        .with_site(&site)
+        .args(["run", "run-script", "-p", "script=scripts/job.sh", "-p"])
+        .arg_path("cwd=", &sb.path().join("other"))
+        .run()
+        .code(3);
+    assert!(!sb.path().join("other-ran").exists(), "another script ran");
+    assert!(out.stderr.contains("run from"), "{}", out.stderr);
+    sb.with_site(&site)
+        .args(["run", "run-script", "-p", "script=scripts/job.sh", "-p"])
+        .arg_path("cwd=", &allowed)
+        .run()
+        .code(0);
+    assert!(sb.path().join("allowed-ran").exists());
+}
+
+#[test]
+fn a_files_root_holding_a_script_dir_stops_the_site_from_loading() {
+    let sb = Sandbox::new();
+    let (site, allowed) = scripts(&sb);
+    let text = std::fs::read_to_string(&site).unwrap();
+    let bad = text.replace(
+        "files:\n  roots:\n",
+        &format!("files:\n  roots:\n    - {}\n", allowed.display()),
+    );
+    std::fs::write(&site, bad).unwrap();
+    let out = sb
+        .with_site(&site)
+        .args(["run", "run-script", "-p", "script=scripts/job.sh", "-p"])
+        .arg_path("cwd=", &allowed)
+        .run()
+        .code(2);
+    assert!(
+        out.stderr
+            .contains(&format!("`{}` overlaps", allowed.display()))
+            && out.stderr.contains("script_dir"),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.path().join("allowed-ran").exists());
+}

@@ -3,9 +3,9 @@
 use clap::Args;
 use serde_json::json;
 
-use super::print_json;
+use super::{print_json, Globals};
 use crate::error::{exit, Result};
-use crate::host::registry;
+use crate::host::{allow, registry, Effect};
 
 #[derive(Debug, Args)]
 pub struct ApiArgs {
@@ -14,8 +14,14 @@ pub struct ApiArgs {
     pub json: bool,
 }
 
-pub fn run(args: &ApiArgs) -> Result<i32> {
+pub fn run(args: &ApiArgs, globals: &Globals) -> Result<i32> {
     let fns = registry::all();
+    // Functions the site classifies list the rules of the site in force, in matching order.
+    let site = super::run::load_site(globals.cli_site.as_deref())?;
+    let rules = |f: &crate::host::HostFn| match f.effect {
+        Effect::BySite(_) => allow::rules_for(f.module, &site),
+        _ => Vec::new(),
+    };
     if args.json {
         let rows: Vec<_> = fns
             .iter()
@@ -26,6 +32,7 @@ pub fn run(args: &ApiArgs) -> Result<i32> {
                         "name": p.name, "type": p.ty.name(), "optional": p.optional, "doc": p.doc,
                     })).collect::<Vec<_>>(),
                     "effect": f.effect.describe(),
+                    "rules": rules(f),
                     "doc": f.doc,
                 })
             })
@@ -46,7 +53,7 @@ pub fn run(args: &ApiArgs) -> Result<i32> {
             })
             .collect();
         let effect = match f.effect {
-            crate::host::Effect::Read => console::style(f.effect.describe()).green(),
+            Effect::Read => console::style(f.effect.describe()).green(),
             _ => console::style(f.effect.describe()).yellow(),
         };
         println!(
@@ -56,6 +63,9 @@ pub fn run(args: &ApiArgs) -> Result<i32> {
             effect
         );
         println!("    {}", f.doc);
+        for rule in rules(f) {
+            println!("      {}", console::style(rule).dim());
+        }
     }
     Ok(exit::OK)
 }

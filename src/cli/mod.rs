@@ -236,7 +236,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             audit::run(&args, &globals.audit_db, &runtime()?)?;
             Ok(exit::OK)
         }
-        Command::Api(args) => api::run(&args),
+        Command::Api(args) => api::run(&args, &globals),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 use serde_json::Value;
 
-use super::gates::{Decision, GateKind};
+use super::gates::GateKind;
 use super::host_fns::runtime;
 use super::state::{RunState, Stop};
 use crate::audit::event::{Finding, Log, Refused, StepEnd, StepStart, StepStatus};
 use crate::audit::Durability;
+use crate::effect::DoorError;
+use crate::host::HostError;
 
 const SEVERITIES: [&str; 4] = ["ok", "info", "warn", "crit"];
 
@@ -212,7 +214,7 @@ fn register_gates(engine: &mut Engine, state: &Arc<RunState>) {
     );
 }
 
-/// Ask, record the question and the answer durably, and stop the run unless approved.
+/// Ask through the door's gate machinery (recorded durably) and stop the run unless approved.
 fn gate(
     st: &RunState,
     ctx: &NativeCallContext,
@@ -220,24 +222,11 @@ fn gate(
     kind: GateKind,
 ) -> Result<(), Box<EvalAltResult>> {
     let pos = ctx.call_position();
-    st.door
-        .flush()
-        .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
-    // A dry run changes nothing, so there is nothing to approve: the gate is shown and
-    // recorded as one the real run would ask, and the run goes on to show the rest.
-    let decision = if st.door.dry_run {
-        st.door.out.planned_gate(question);
-        Decision::DryRun
-    } else {
-        st.gates.ask(question, &kind)
-    };
-    let record = decision.to_event(question, &kind, &st.operator);
-    st.door
-        .record(record, Durability::Durable)
-        .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
-    match decision {
-        Decision::Approved { .. } | Decision::DryRun => Ok(()),
-        Decision::Canceled => Err(st.stop(Stop::Canceled, pos)),
-        other => Err(st.stop(Stop::Refused(other.refusal(question, &kind)), pos)),
+    match st.door.gate(question, kind) {
+        Ok(()) => Ok(()),
+        Err(DoorError::Canceled) => Err(st.stop(Stop::Canceled, pos)),
+        Err(DoorError::Host(HostError::Refused(msg))) => Err(st.stop(Stop::Refused(msg), pos)),
+        Err(DoorError::Host(err)) => Err(runtime(err.to_string(), pos)),
+        Err(DoorError::Audit(err)) => Err(st.stop(Stop::Audit(err.to_string()), pos)),
     }
 }

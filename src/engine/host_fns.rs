@@ -148,6 +148,7 @@ fn call(
         Err(DoorError::Host(HostError::Refused(msg))) => Err(state.stop(Stop::Refused(msg), pos)),
         Err(DoorError::Host(err)) => Err(runtime(err.to_string(), pos)),
         Err(DoorError::Audit(err)) => Err(state.stop(Stop::Audit(err.to_string()), pos)),
+        Err(DoorError::Canceled) => Err(state.stop(Stop::Canceled, pos)),
     }
 }
 

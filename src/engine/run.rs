@@ -83,6 +83,22 @@ pub fn dry_run_mode(flag: bool, env: Option<&str>) -> Result<Option<String>> {
     }
 }
 
+/// The run's `signal` parameter, which the door's site policy reads for signal-required units;
+/// None when the runbook declares no such parameter.
+fn signal_param(
+    header: &header::Header,
+    recorded: &serde_json::Map<String, Value>,
+) -> Option<String> {
+    header.params.iter().find(|p| p.name == "signal")?;
+    Some(
+        recorded
+            .get("signal")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
 pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let entry = env.catalog.runbook(&req.name)?;
     // The stdlib modules it imports compile on another thread while this one prepares.
@@ -134,13 +150,13 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         dry_run,
         out.clone(),
     )
-    .with_mutation_allowed(header.mutates);
-    let state = Arc::new(RunState::new(
-        door,
+    .with_mutation_allowed(header.mutates)
+    .with_gates(
         Gates::new(req.yes, env.cancel.clone()),
         operator.login.clone(),
-        env.cancel.clone(),
-    ));
+    )
+    .with_signal(signal_param(&header, &validated.recorded));
+    let state = Arc::new(RunState::new(door, env.cancel.clone()));
     let engine = build_engine_with(env.catalog, Some(&state), Some(precompiled));
     // Compile before the audit store opens, so a syntax error exits 2 and records nothing.
     let mut scope = initial_scope(validated.script);

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use rhai::{Dynamic, EvalAltResult, Position};
 use serde_json::Value;
 
-use super::gates::Gates;
 use crate::effect::Door;
 
 /// Why a run was stopped from inside. These end the script with a non-catchable error, so a
@@ -20,20 +19,15 @@ pub enum Stop {
 
 pub struct RunState {
     pub door: Door,
-    pub gates: Gates,
-    /// The operator's login name, recorded as who answered each gate.
-    pub operator: String,
     pub findings: Mutex<Vec<Value>>,
     pub cancel: Arc<AtomicBool>,
     stop: Mutex<Option<Stop>>,
 }
 
 impl RunState {
-    pub fn new(door: Door, gates: Gates, operator: String, cancel: Arc<AtomicBool>) -> Self {
+    pub fn new(door: Door, cancel: Arc<AtomicBool>) -> Self {
         RunState {
             door,
-            gates,
-            operator,
             findings: Mutex::new(Vec::new()),
             cancel,
             stop: Mutex::new(None),

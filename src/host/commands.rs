@@ -1,12 +1,17 @@
 //! Allowlisted programs (Rhai module `cmd`). Anything the typed backends do not cover, such as
 //! `sshd -T`, `caddy validate` or `fail2ban-client status sshd`.
 //!
-//! A program runs only if the site's `commands.allow` lists it (by real path, so a symlink cannot
-//! stand in for it) and its arguments satisfy the entry: `args_prefix` pins the leading
-//! arguments, `script_dir` pins an interpreter to scripts in one directory (so `bash -c` is
-//! impossible). It runs from an argv, never through a shell, with the environment cleared to
-//! PATH, LANG and the caller's variables, in its own process group so a timeout kills everything
-//! it started. stdout and stderr are captured up to 64 KiB each.
+//! A program runs only if a rule of the site's `commands.allow` fits the whole call (see
+//! `allow.rs`): the program by real path (so a symlink cannot stand in for it), every argument
+//! (`args_prefix`, then `args`, then nothing), and every environment variable passed. An
+//! interpreter rule (`script_dir`) takes a script file inside one directory as its first
+//! argument, found from the directory the child runs in (`cwd`), and the child gets the
+//! resolved path, so `bash -c` and a script swapped in elsewhere are impossible. The rule's
+//! `effect` says whether the call reads or mutates; the runbook cannot say.
+//!
+//! It runs from an argv, never through a shell, with the environment cleared to PATH, LANG and
+//! the variables the rule passes, in its own process group so a timeout kills everything it
+//! started. stdout and stderr are captured up to 64 KiB each.
 //!
 //! Running as another user uses setgroups/setgid/setuid in the child before exec, with the
 //! group list computed beforehand from /etc/group (no NSS lookups after fork, where they are not
@@ -22,10 +27,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
+use super::allow;
 use super::args;
 use super::users;
-use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType};
-use crate::site::AllowedCommand;
+use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType, SiteRule};
+use crate::site::{valid_env_name, AllowedCommand, CommandEffect};
 
 /// The PATH children get, and where bare program names are looked up.
 pub const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -33,7 +39,7 @@ const CAP: usize = 64 * 1024;
 const DEFAULT_TIMEOUT_SECS: i64 = 60;
 /// After the program exits, how long to keep reading output that its leftover children hold.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
-const OPTS: &[&str] = &["user", "env", "cwd", "timeout_secs", "readonly"];
+const OPTS: &[&str] = &["user", "env", "cwd", "timeout_secs"];
 
 /// Where a program name leads: as given if it has a slash, else the first executable on
 /// SECURE_PATH (the caller's PATH is not trusted).
@@ -57,48 +63,67 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Does the entry accept these arguments?
-fn args_fit(entry: &AllowedCommand, rest: &[String]) -> bool {
-    if !rest.starts_with(&entry.args_prefix) {
-        return false;
+/// Does the rule accept this call? For an interpreter rule, the script it names (resolved
+/// against the directory the child will run in) is returned: that is the path the child gets,
+/// so the file checked is the file run.
+fn rule_fits(
+    rule: &AllowedCommand,
+    rest: &[String],
+    env: &[(String, String)],
+    cwd: &Path,
+) -> Result<Option<PathBuf>, String> {
+    allow::env_fits(rule, env)?;
+    let Some(dir) = &rule.script_dir else {
+        allow::args_fit(rule, rest)?;
+        return Ok(None);
+    };
+    // The script must be the first argument (no interpreter options before it) and really
+    // live in the directory.
+    let Some(script) = rest.first() else {
+        return Err(format!("a script from {dir} must come first"));
+    };
+    if script.starts_with('-') {
+        return Err(format!(
+            "`{script}`: no interpreter option may precede the script"
+        ));
     }
-    match &entry.script_dir {
-        None => true,
-        Some(dir) => {
-            // The script must be the first argument (no interpreter options before it) and
-            // really live in the directory.
-            let Some(script) = rest.first() else {
-                return false;
-            };
-            match (
-                Path::new(script).canonicalize(),
-                Path::new(dir).canonicalize(),
-            ) {
-                (Ok(s), Ok(d)) => s.starts_with(&d) && s.is_file() && !script.starts_with('-'),
-                _ => false,
-            }
-        }
+    let real = cwd
+        .join(script)
+        .canonicalize()
+        .map_err(|e| format!("script {script} (from {}): {e}", cwd.display()))?;
+    let dir_real = Path::new(dir)
+        .canonicalize()
+        .map_err(|e| format!("script_dir {dir}: {e}"))?;
+    if !(real.starts_with(&dir_real) && real.is_file()) {
+        return Err(format!(
+            "script {script} is {} (run from {}), not a file in {dir}",
+            real.display(),
+            cwd.display()
+        ));
     }
+    allow::args_fit(rule, &rest[1..])?;
+    Ok(Some(real))
 }
 
-fn describe(entry: &AllowedCommand) -> String {
-    let mut s = entry.program.clone();
-    for a in &entry.args_prefix {
-        s.push(' ');
-        s.push_str(a);
-    }
-    if let Some(d) = &entry.script_dir {
-        s.push_str(&format!(" {d}/SCRIPT"));
-    }
-    s + " ..."
+/// The allowlist decision for one call.
+pub struct Authorized<'s> {
+    /// The program to exec.
+    pub program: PathBuf,
+    /// The argv to pass (an interpreter's script replaced by its resolved path).
+    pub argv: Vec<String>,
+    pub index: usize,
+    pub rule: &'s AllowedCommand,
 }
 
-/// The allowlist decision: the program to exec and the entry that allows it.
+/// The first allowlist rule that fits the program, its arguments and environment when run
+/// from `cwd`; a refusal that says what each rule for the program allows otherwise.
 pub fn authorize<'s>(
     allow: &'s [AllowedCommand],
     origin: &str,
     argv: &[String],
-) -> Result<(PathBuf, &'s AllowedCommand), HostError> {
+    env: &[(String, String)],
+    cwd: &Path,
+) -> Result<Authorized<'s>, HostError> {
     let first = argv
         .first()
         .filter(|p| !p.is_empty())
@@ -116,9 +141,10 @@ pub fn authorize<'s>(
             "program {first} is not an absolute path and is not on {SECURE_PATH}, so it cannot be on the command allowlist"
         )));
     };
-    let entries: Vec<&AllowedCommand> = allow
+    let entries: Vec<(usize, &AllowedCommand)> = allow
         .iter()
-        .filter(|e| same_file(&path, Path::new(&e.program)))
+        .enumerate()
+        .filter(|(_, e)| same_file(&path, Path::new(&e.program)))
         .collect();
     if entries.is_empty() {
         return Err(refused(format!(
@@ -126,18 +152,29 @@ pub fn authorize<'s>(
             path.display()
         )));
     }
-    match entries.iter().find(|e| args_fit(e, &argv[1..])) {
-        Some(e) => Ok((path, e)),
-        None => Err(refused(format!(
-            "{} is allowlisted only as: {}",
-            path.display(),
-            entries
-                .iter()
-                .map(|e| describe(e))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ))),
+    let mut misses = Vec::new();
+    for (index, rule) in entries {
+        match rule_fits(rule, &argv[1..], env, cwd) {
+            Ok(script) => {
+                let mut argv = argv.to_vec();
+                if let Some(s) = script {
+                    argv[1] = s.display().to_string();
+                }
+                return Ok(Authorized {
+                    program: path,
+                    argv,
+                    index,
+                    rule,
+                });
+            }
+            Err(why) => misses.push(format!("{} (here: {why})", allow::describe(rule))),
+        }
     }
+    Err(refused(format!(
+        "{} is allowlisted only as: {}",
+        path.display(),
+        misses.join("; ")
+    )))
 }
 
 /// Who to run as: uid, gid, supplementary groups, home and name.
@@ -174,6 +211,7 @@ struct Plan {
     program: PathBuf,
     argv: Vec<String>,
     why: Option<String>,
+    rule: SiteRule,
     user: Option<RunAs>,
     env: Vec<(String, String)>,
     cwd: String,
@@ -182,10 +220,17 @@ struct Plan {
 
 fn prepare(ctx: &HostCtx, a: &Args) -> Result<Plan, HostError> {
     let argv = args::strings(a, "argv")?;
-    let (program, entry) = authorize(&ctx.site.commands.allow, &ctx.site.origin, &argv)?;
-    let why = entry.why.clone();
     let empty = serde_json::Map::new();
     let opts = args::opt_map(a, "opts")?.unwrap_or(&empty);
+    if opts.contains_key("readonly") {
+        return Err(HostError::InvalidArgument(
+            "option `readonly` is no longer accepted: whether a command reads or changes the host is \
+             decided by the site, by the `effect: read` or `effect: mutate` of the commands.allow \
+             rule it matches; remove `readonly` from the call (and, if the command only reads, \
+             give its rule `effect: read` in the site file)"
+                .into(),
+        ));
+    }
     if let Some(k) = opts.keys().find(|k| !OPTS.contains(&k.as_str())) {
         return Err(HostError::InvalidArgument(format!(
             "unknown option `{k}` (known: {})",
@@ -194,15 +239,10 @@ fn prepare(ctx: &HostCtx, a: &Args) -> Result<Plan, HostError> {
     }
     let user = args::opt_string(opts, "user")?.map(run_as).transpose()?;
     let env = args::string_map(opts, "env")?;
-    for (k, _) in &env {
-        let name_ok = !k.is_empty()
-            && !k.starts_with(|c: char| c.is_ascii_digit())
-            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !name_ok || k == "PATH" || k.starts_with("LD_") {
-            return Err(HostError::InvalidArgument(format!(
-                "environment variable `{k}` cannot be set (PATH and LD_* are fixed)"
-            )));
-        }
+    if let Some((k, _)) = env.iter().find(|(k, _)| !valid_env_name(k)) {
+        return Err(HostError::InvalidArgument(format!(
+            "`{k}` is not an environment variable name"
+        )));
     }
     let cwd = match args::opt_string(opts, "cwd")? {
         Some(d) if !Path::new(d).is_absolute() => {
@@ -213,16 +253,34 @@ fn prepare(ctx: &HostCtx, a: &Args) -> Result<Plan, HostError> {
         Some(d) => d.to_string(),
         None => user.as_ref().map_or("/".into(), |u| u.home.clone()),
     };
+    let site = &ctx.site;
+    let ok = authorize(
+        &site.commands.allow,
+        &site.origin,
+        &argv,
+        &env,
+        Path::new(&cwd),
+    )?;
+    let rule = SiteRule {
+        mutates: ok.rule.effect == CommandEffect::Mutate,
+        label: allow::label(&format!("commands.allow[{}]", ok.index), ok.rule),
+    };
     let secs = args::int_in(opts, "timeout_secs", DEFAULT_TIMEOUT_SECS, 1, 6 * 3600)?;
     Ok(Plan {
-        program,
-        argv,
-        why,
+        program: ok.program,
+        argv: ok.argv,
+        why: ok.rule.why.clone(),
+        rule,
         user,
         env,
         cwd,
         timeout: Duration::from_secs(secs as u64),
     })
+}
+
+/// The site rule a call fits, and so whether it reads or mutates (see [`Effect::BySite`]).
+fn classify(ctx: &HostCtx, a: &Args) -> Result<SiteRule, HostError> {
+    prepare(ctx, a).map(|p| p.rule)
 }
 
 /// Output captured up to CAP bytes; the rest is read and dropped so the child never blocks.
@@ -354,6 +412,7 @@ fn plan_run(ctx: &HostCtx, a: &Args) -> HostResult {
         "program": p.program,
         "argv": p.argv,
         "allowed_because": p.why,
+        "rule": p.rule.label,
         "user": p.user.as_ref().map(|u| u.name.clone()),
         "cwd": p.cwd,
         "env_names": p.env.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
@@ -375,10 +434,10 @@ pub static FNS: &[HostFn] = &[HostFn {
             name: "opts",
             ty: ParamType::Map,
             optional: true,
-            doc: "#{user, env: #{NAME: value}, cwd, timeout_secs (default 60), readonly: true for a read-only call}",
+            doc: "#{user, env: #{NAME: value} (only the variables the rule lists), cwd (a relative script is found from here), timeout_secs (default 60)}",
         },
     ],
-    effect: Effect::MutateUnless("readonly"),
+    effect: Effect::BySite(classify),
     doc: "Run an allowlisted program (no shell): {program, exit_code, signal, stdout, stderr, duration_ms, truncated}; \
           output capped at 64 KiB per stream",
     run,
@@ -399,11 +458,20 @@ mod tests {
         run(ctx, &testutil::args(v))
     }
 
-    const BASIC: &str = "    - {program: /usr/bin/echo}\n    - {program: /usr/bin/env}\n    - {program: /usr/bin/head}\n    - {program: /usr/bin/id}\n";
+    /// Rules that take any arguments, for tests about running rather than matching.
+    const ANY: &str = "args: [{pattern: '.*', repeat: true, optional: true, dash: true}]";
+
+    fn basic() -> String {
+        ["echo", "head", "id"]
+            .iter()
+            .map(|p| format!("    - {{program: /usr/bin/{p}, {ANY}}}\n"))
+            .collect::<String>()
+            + "    - {program: /usr/bin/env, env: {FOO: 'b.*', TOKEN: '.*'}}\n"
+    }
 
     #[test]
     fn refuses_programs_off_the_allowlist() {
-        let (_rt, ctx) = ctx_with(BASIC);
+        let (_rt, ctx) = ctx_with(&basic());
         let err = call(&ctx, json!({"argv": ["/usr/bin/rm", "-rf", "/tmp/x"]})).unwrap_err();
         assert!(matches!(err, HostError::Refused(_)), "{err:?}");
         let msg = err.to_string();
@@ -421,8 +489,8 @@ mod tests {
     }
 
     #[test]
-    fn runs_by_bare_name_with_a_clean_environment() {
-        let (_rt, ctx) = ctx_with(BASIC);
+    fn runs_by_bare_name_with_only_the_variables_the_rule_passes() {
+        let (_rt, ctx) = ctx_with(&basic());
         let r = call(&ctx, json!({"argv": ["echo", "hello", "$HOME;", "`id`"]})).unwrap();
         assert_eq!(r["exit_code"], 0);
         // No shell: the metacharacters arrive verbatim.
@@ -440,31 +508,56 @@ mod tests {
             .collect();
         vars.sort();
         assert_eq!(vars, vec!["FOO", "LANG", "PATH"]);
-        let err = call(
-            &ctx,
-            json!({"argv": ["/usr/bin/env"], "opts": {"env": {"LD_PRELOAD": "/x.so"}}}),
-        )
-        .unwrap_err();
-        assert!(matches!(err, HostError::InvalidArgument(_)));
+        for (name, value) in [
+            ("LD_PRELOAD", "/x.so"),
+            ("BASH_ENV", "/tmp/evil.sh"),
+            ("ENV", "/tmp/evil.sh"),
+            ("PYTHONSTARTUP", "/tmp/evil.py"),
+            ("PERL5OPT", "-Mevil"),
+            ("NODE_OPTIONS", "--require /tmp/evil.js"),
+            ("OTHER", "x"),
+            ("FOO", "not-b"),
+        ] {
+            let err = call(
+                &ctx,
+                json!({"argv": ["/usr/bin/env"], "opts": {"env": {name: value}}}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, HostError::Refused(_)), "{name}: {err:?}");
+            assert!(err.to_string().contains(name), "{err}");
+        }
         let err = call(
             &ctx,
             json!({"argv": ["/usr/bin/env"], "opts": {"shell": true}}),
         )
         .unwrap_err();
         assert!(err.to_string().contains("unknown option `shell`"), "{err}");
+        let err = call(
+            &ctx,
+            json!({"argv": ["/usr/bin/echo"], "opts": {"readonly": true}}),
+        )
+        .unwrap_err();
+        assert!(matches!(err, HostError::InvalidArgument(_)), "{err:?}");
+        assert!(err.to_string().contains("effect: read"), "{err}");
     }
 
     #[test]
-    fn args_prefix_pins_the_arguments() {
+    fn the_whole_argument_shape_is_pinned() {
         let (_rt, ctx) = ctx_with("    - {program: /usr/bin/echo, args_prefix: [\"-n\", safe]}\n");
-        assert!(call(&ctx, json!({"argv": ["/usr/bin/echo", "-n", "safe", "x"]})).is_ok());
-        let err = call(&ctx, json!({"argv": ["/usr/bin/echo", "unsafe"]})).unwrap_err();
-        assert!(matches!(err, HostError::Refused(_)));
-        assert!(
-            err.to_string()
-                .contains("allowlisted only as: /usr/bin/echo -n safe ..."),
-            "{err}"
-        );
+        assert!(call(&ctx, json!({"argv": ["/usr/bin/echo", "-n", "safe"]})).is_ok());
+        for bad in [
+            json!(["/usr/bin/echo", "unsafe"]),
+            json!(["/usr/bin/echo", "-n", "safe", "x"]),
+            json!(["/usr/bin/echo", "-n", "safe", "-e"]),
+        ] {
+            let err = call(&ctx, json!({"argv": bad})).unwrap_err();
+            assert!(matches!(err, HostError::Refused(_)), "{bad}: {err:?}");
+            assert!(
+                err.to_string()
+                    .contains("allowlisted only as: /usr/bin/echo -n safe (here:"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -476,7 +569,7 @@ mod tests {
         std::fs::write(dir.path().join("evil.sh"), "echo evil\n").unwrap();
         std::os::unix::fs::symlink(dir.path().join("evil.sh"), scripts.join("link.sh")).unwrap();
         let (_rt, ctx) = ctx_with(&format!(
-            "    - {{program: /usr/bin/bash, script_dir: {}}}\n",
+            "    - {{program: /usr/bin/bash, script_dir: {}, args: [{{pattern: '[a-z]+', optional: true}}]}}\n",
             scripts.display()
         ));
         let ok = scripts.join("ok.sh").display().to_string();
@@ -487,6 +580,7 @@ mod tests {
             json!(["/usr/bin/bash", dir.path().join("evil.sh")]),
             json!(["/usr/bin/bash", scripts.join("link.sh")]),
             json!(["/usr/bin/bash", format!("{}/../evil.sh", scripts.display())]),
+            json!(["/usr/bin/bash", ok, "arg", "more"]),
             json!(["/usr/bin/bash"]),
         ] {
             let err = call(&ctx, json!({"argv": bad})).unwrap_err();
@@ -494,9 +588,39 @@ mod tests {
         }
     }
 
+    /// A relative script is found from the directory the child runs in, and the child is
+    /// handed the path that was checked.
+    #[test]
+    fn a_relative_script_is_resolved_against_the_childs_directory() {
+        let allowed = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        for (root, text) in [(&allowed, "echo allowed"), (&other, "echo other")] {
+            std::fs::create_dir(root.path().join("scripts")).unwrap();
+            std::fs::write(root.path().join("scripts/job.sh"), format!("{text}\n")).unwrap();
+        }
+        let (_rt, ctx) = ctx_with(&format!(
+            "    - {{program: /usr/bin/bash, script_dir: {}/scripts}}\n",
+            allowed.path().display()
+        ));
+        let at =
+            |cwd: &Path| json!({"argv": ["/usr/bin/bash", "scripts/job.sh"], "opts": {"cwd": cwd}});
+        let r = call(&ctx, at(allowed.path())).unwrap();
+        assert_eq!(r["stdout"], "allowed\n");
+        let err = call(&ctx, at(other.path())).unwrap_err();
+        assert!(matches!(err, HostError::Refused(_)), "{err:?}");
+        assert!(err.to_string().contains("run from"), "{err}");
+        let p = plan_run(&ctx, &testutil::args(at(allowed.path()))).unwrap();
+        let real = allowed
+            .path()
+            .join("scripts/job.sh")
+            .canonicalize()
+            .unwrap();
+        assert_eq!(p["argv"][1], real.display().to_string());
+    }
+
     #[test]
     fn output_is_capped() {
-        let (_rt, ctx) = ctx_with(BASIC);
+        let (_rt, ctx) = ctx_with(&basic());
         let r = call(
             &ctx,
             json!({"argv": ["/usr/bin/head", "-c", "200000", "/dev/zero"]}),
@@ -546,7 +670,7 @@ mod tests {
         if unsafe { libc::geteuid() } != 0 {
             return; // needs root, as on the server
         }
-        let (_rt, ctx) = ctx_with(BASIC);
+        let (_rt, ctx) = ctx_with(&basic());
         let r = call(
             &ctx,
             json!({"argv": ["/usr/bin/id", "-u"], "opts": {"user": "nobody", "cwd": "/"}}),
@@ -562,11 +686,220 @@ mod tests {
     }
 
     #[test]
-    fn plan_shows_env_names_only() {
-        let (_rt, ctx) = ctx_with(BASIC);
-        let p = plan_run(&ctx, &testutil::args(json!({"argv": ["echo", "x"], "opts": {"env": {"TOKEN": "s3cr3t"}, "readonly": true}}))).unwrap();
-        assert_eq!(p["program"], "/usr/bin/echo");
+    fn plan_shows_env_names_and_the_rule() {
+        let (_rt, ctx) = ctx_with(&basic());
+        let p = plan_run(
+            &ctx,
+            &testutil::args(json!({"argv": ["env"], "opts": {"env": {"TOKEN": "s3cr3t"}}})),
+        )
+        .unwrap();
+        assert_eq!(p["program"], "/usr/bin/env");
         assert_eq!(p["env_names"], json!(["TOKEN"]));
+        assert!(p["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("commands.allow[3] (mutate): /usr/bin/env"));
         assert!(!p.to_string().contains("s3cr3t"));
+    }
+
+    /// The shipped site, rule by rule: the calls the shipped runbooks make fit, and the
+    /// escapes found in review do not.
+    #[test]
+    fn shipped_rules_fit_the_runbooks_and_nothing_more() {
+        let site = crate::site::Site::openclaw();
+        let fit = |argv: &[&str], env: &[(&str, &str)]| {
+            let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            authorize(&site.commands.allow, "s", &argv, &env, Path::new("/")).map(|a| a.rule.effect)
+        };
+        use CommandEffect::{Mutate, Read};
+        for (argv, effect) in [
+            (&["/usr/sbin/sshd", "-T"][..], Read),
+            (&["/usr/sbin/sysctl", "-n", "kernel.dmesg_restrict"], Read),
+            (&["/usr/bin/findmnt", "-no", "OPTIONS", "/dev/shm"], Read),
+            (
+                &["/usr/bin/fail2ban-client", "get", "sshd", "maxretry"],
+                Read,
+            ),
+            (&["/usr/bin/fail2ban-client", "status", "sshd"], Read),
+            (
+                &[
+                    "/usr/bin/fail2ban-client",
+                    "set",
+                    "sshd",
+                    "unbanip",
+                    "10.0.0.1",
+                ],
+                Mutate,
+            ),
+            (&["/usr/sbin/ufw", "status", "verbose"], Read),
+            (
+                &[
+                    "/usr/bin/du",
+                    "-xs",
+                    "--block-size=1M",
+                    "/var/log",
+                    "/opt/aurora-infra/backups",
+                ],
+                Read,
+            ),
+            (
+                &["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "newop"],
+                Mutate,
+            ),
+            (
+                &[
+                    "/usr/bin/install",
+                    "-d",
+                    "-m",
+                    "700",
+                    "-o",
+                    "newop",
+                    "-g",
+                    "newop",
+                    "/home/newop/.ssh",
+                ],
+                Mutate,
+            ),
+            (
+                &[
+                    "/usr/bin/install",
+                    "-m",
+                    "600",
+                    "-o",
+                    "newop",
+                    "-g",
+                    "newop",
+                    "/dev/null",
+                    "/home/newop/.ssh/authorized_keys",
+                ],
+                Mutate,
+            ),
+            (&["/usr/bin/dmesg", "-T"], Read),
+        ] {
+            assert_eq!(
+                fit(argv, &[]).map_err(|e| e.to_string()),
+                Ok(effect),
+                "{argv:?}"
+            );
+        }
+        for argv in [
+            &["/usr/sbin/sysctl", "-n", "-w", "kernel.hostname=x"][..],
+            &["/usr/sbin/sysctl", "-n", "kernel.hostname=x"],
+            &["/usr/sbin/sysctl", "-w", "kernel.hostname=x"],
+            &["/usr/bin/dmesg", "-T", "-F", "/opt/aurora-infra/.env"],
+            &[
+                "/usr/bin/du",
+                "-xs",
+                "--block-size=1M",
+                "--files0-from=/opt/aurora-infra/.env",
+            ],
+            &["/usr/bin/du", "--files0-from=/opt/aurora-infra/.env"],
+            &[
+                "/usr/bin/findmnt",
+                "-no",
+                "OPTIONS",
+                "-F",
+                "/opt/aurora-infra/.env",
+            ],
+            &[
+                "/usr/sbin/useradd",
+                "-m",
+                "-s",
+                "/bin/bash",
+                "-o",
+                "-u",
+                "0",
+                "evil",
+            ],
+            &[
+                "/usr/sbin/useradd",
+                "-m",
+                "-s",
+                "/bin/bash",
+                "-G",
+                "sudo",
+                "evil",
+            ],
+            &[
+                "/usr/bin/install",
+                "-m",
+                "600",
+                "-o",
+                "root",
+                "-g",
+                "root",
+                "/tmp/evil",
+                "/etc/sudoers.d/evil",
+            ],
+            &[
+                "/usr/bin/install",
+                "-d",
+                "-m",
+                "700",
+                "-o",
+                "x",
+                "-g",
+                "x",
+                "/etc/cron.d",
+            ],
+            &[
+                "/usr/bin/install",
+                "-m",
+                "600",
+                "-o",
+                "x",
+                "-g",
+                "x",
+                "/dev/null",
+                "/home/x/../../etc/shadow",
+            ],
+            &["/usr/sbin/visudo", "-cf", "/opt/aurora-infra/.env"],
+            &[
+                "/usr/bin/caddy",
+                "validate",
+                "--config",
+                "/opt/aurora-infra/.env",
+                "--adapter",
+                "caddyfile",
+            ],
+            &[
+                "/usr/bin/psql",
+                "-h",
+                "aurora-postgres",
+                "-U",
+                "postgres",
+                "-d",
+                "aurora",
+                "-tAc",
+                "SELECT count(*) FROM \"User\"; DROP TABLE \"User\"",
+            ],
+            &[
+                "/usr/bin/psql",
+                "-h",
+                "aurora-postgres",
+                "-U",
+                "postgres",
+                "-d",
+                "aurora",
+                "-tAc",
+                "\\! id",
+            ],
+            &["/usr/bin/sha256sum", "/opt/aurora-infra/.env"],
+            &[
+                "/usr/bin/fail2ban-client",
+                "set",
+                "sshd",
+                "unbanip",
+                "1.2.3.4",
+                "--",
+                "x",
+            ],
+        ] {
+            assert!(fit(argv, &[]).is_err(), "{argv:?} fits a shipped rule");
+        }
     }
 }

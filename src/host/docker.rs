@@ -18,8 +18,10 @@ use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use super::allow;
 use super::args;
-use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType};
+use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType, SiteRule};
+use crate::site::CommandEffect;
 
 pub const DEFAULT_ADDRESS: &str = "unix:///var/run/docker.sock";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -383,7 +385,10 @@ struct ExecArgs {
     argv: Vec<String>,
     user: Option<String>,
     env: Vec<String>,
+    rule: SiteRule,
 }
+
+const EXEC_OPTS: &[&str] = &["user", "env"];
 
 fn exec_args(ctx: &HostCtx, a: &Args) -> Result<ExecArgs, HostError> {
     let name = site_container(ctx, a)?.to_string();
@@ -393,16 +398,79 @@ fn exec_args(ctx: &HostCtx, a: &Args) -> Result<ExecArgs, HostError> {
             "argv must name a program".into(),
         ));
     }
-    let env = args::string_map(a, "env")?
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let empty = serde_json::Map::new();
+    let opts = args::opt_map(a, "opts")?.unwrap_or(&empty);
+    if let Some(k) = opts.keys().find(|k| !EXEC_OPTS.contains(&k.as_str())) {
+        return Err(HostError::InvalidArgument(format!(
+            "unknown option `{k}` (known: {}){}",
+            EXEC_OPTS.join(", "),
+            if k == "readonly" {
+                "; whether an exec reads or changes the container is decided by the site's \
+                 containers.NAME.exec rule it matches (`effect: read` or `effect: mutate`), \
+                 never by the caller: remove it"
+            } else {
+                ""
+            }
+        )));
+    }
+    let pairs = args::string_map(opts, "env")?;
+    let rule = exec_rule(ctx, &name, &argv, &pairs)?;
     Ok(ExecArgs {
         name,
         argv,
-        user: args::opt_string(a, "user")?.map(str::to_string),
-        env,
+        user: args::opt_string(opts, "user")?.map(str::to_string),
+        env: pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        rule,
     })
+}
+
+/// The first `containers.NAME.exec` rule that fits the command and its environment.
+fn exec_rule(
+    ctx: &HostCtx,
+    name: &str,
+    argv: &[String],
+    env: &[(String, String)],
+) -> Result<SiteRule, HostError> {
+    let rules = ctx
+        .site
+        .containers
+        .get(name)
+        .map(|c| c.exec.as_slice())
+        .unwrap_or_default();
+    let mut misses = Vec::new();
+    for (i, rule) in rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.program == argv[0])
+    {
+        match allow::env_fits(rule, env).and_then(|_| allow::args_fit(rule, &argv[1..])) {
+            Ok(()) => {
+                return Ok(SiteRule {
+                    mutates: rule.effect == CommandEffect::Mutate,
+                    label: allow::label(&format!("containers.{name}.exec[{i}]"), rule),
+                })
+            }
+            Err(why) => misses.push(format!("{} (here: {why})", allow::describe(rule))),
+        }
+    }
+    let detail = if misses.is_empty() {
+        format!("`{}` has no exec rule for container {name}", argv[0])
+    } else {
+        format!(
+            "in container {name}, {} is allowed only as: {}",
+            argv[0],
+            misses.join("; ")
+        )
+    };
+    Err(HostError::Refused(format!(
+        "{detail} (site file {}: containers.{name}.exec)",
+        ctx.site.origin
+    )))
+}
+
+/// The site rule an exec fits, and so whether it reads or mutates (see [`Effect::BySite`]).
+fn classify_exec(ctx: &HostCtx, a: &Args) -> Result<SiteRule, HostError> {
+    exec_args(ctx, a).map(|e| e.rule)
 }
 
 async fn exec_in(ctx: &HostCtx, e: &ExecArgs) -> HostResult {
@@ -470,7 +538,9 @@ fn exec(ctx: &HostCtx, a: &Args) -> HostResult {
 fn plan_exec(ctx: &HostCtx, a: &Args) -> HostResult {
     let e = exec_args(ctx, a)?;
     let env_names: Vec<&str> = e.env.iter().filter_map(|kv| kv.split('=').next()).collect();
-    Ok(json!({"container": e.name, "argv": e.argv, "user": e.user, "env_names": env_names}))
+    Ok(
+        json!({"container": e.name, "argv": e.argv, "user": e.user, "env_names": env_names, "rule": e.rule.label}),
+    )
 }
 
 fn logs(ctx: &HostCtx, a: &Args) -> HostResult {
@@ -630,26 +700,15 @@ pub static FNS: &[HostFn] = &[
                 doc: "program and arguments inside the container (no shell unless you name one)",
             },
             Param {
-                name: "readonly",
-                ty: ParamType::Bool,
-                optional: true,
-                doc: "true if the command changes nothing (e.g. a SELECT); recorded as a read",
-            },
-            Param {
-                name: "user",
-                ty: ParamType::String,
-                optional: true,
-                doc: "user inside the container",
-            },
-            Param {
-                name: "env",
+                name: "opts",
                 ty: ParamType::Map,
                 optional: true,
-                doc: "extra environment #{NAME: value}",
+                doc: "#{user: user inside the container, env: #{NAME: value} (only the variables the rule lists)}",
             },
         ],
-        effect: Effect::MutateUnless("readonly"),
-        doc: "Run a command in a site-listed container: {exit_code, stdout, stderr, truncated}; output capped at 64 KiB",
+        effect: Effect::BySite(classify_exec),
+        doc: "Run a command in a site-listed container, as its containers.NAME.exec rule allows: \
+              {exit_code, stdout, stderr, truncated}; output capped at 64 KiB",
         run: exec,
         plan: Some(plan_exec),
     },
@@ -859,7 +918,6 @@ mod tests {
             "argv".into(),
             json!(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]),
         );
-        a.insert("readonly".into(), json!(true));
         let r = exec(&ctx, &a).unwrap();
         assert_eq!(r["exit_code"], 3);
         assert_eq!(r["stdout"], "out\n");

@@ -42,7 +42,7 @@ pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
 
 /// The real location of `p`: canonical if it exists, else its deepest existing ancestor made
 /// canonical with the remaining components appended. `p` must be absolute and free of `..`.
-fn resolve(p: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn resolve(p: &Path) -> std::io::Result<PathBuf> {
     let mut existing = p.to_path_buf();
     let mut rest = Vec::new();
     loop {
@@ -96,12 +96,7 @@ pub fn confine(ctx: &HostCtx, path: &str) -> Result<Confined, HostError> {
         )));
     }
     let real = resolve(p).map_err(|e| HostError::Failed(format!("cannot resolve {path}: {e}")))?;
-    let inside = site
-        .files
-        .roots
-        .iter()
-        .filter_map(|r| resolve(Path::new(r)).ok())
-        .any(|root| real.starts_with(&root));
+    let inside = site.files.roots.iter().any(|r| root_holds(r, &real));
     if !inside {
         let via = if real != p {
             format!(" (it resolves to {})", real.display())
@@ -119,6 +114,28 @@ pub fn confine(ctx: &HostCtx, path: &str) -> Result<Confined, HostError> {
         real,
         secret,
     })
+}
+
+/// Is `real` (a resolved path) under `root`? A root may hold `*` and `?` within components
+/// (`/home/*/.ssh`): it then matches the real path's leading components as written, so a
+/// symlink that leads elsewhere is outside.
+fn root_holds(root: &str, real: &Path) -> bool {
+    if !root.contains(['*', '?']) {
+        return resolve(Path::new(root)).is_ok_and(|r| real.starts_with(r));
+    }
+    let want = root.split('/').filter(|c| !c.is_empty()).count();
+    let got: Vec<String> = real
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    got.len() >= want
+        && glob_match(
+            root.as_bytes(),
+            format!("/{}", got[..want].join("/")).as_bytes(),
+        )
 }
 
 /// A file is secret if a pattern matches the path as written, its real path, or its real path

@@ -15,6 +15,7 @@
 //! runtime; async backends (zbus, bollard, sockets, child processes) go through
 //! [`HostCtx::block_on`]. Connections are opened on first use and cached in the `HostCtx`.
 
+pub mod allow;
 mod args;
 pub mod commands;
 pub mod docker;
@@ -30,7 +31,7 @@ pub mod registry;
 pub mod site_fns;
 pub mod systemd;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 pub mod users;
 
 use std::sync::Arc;
@@ -115,37 +116,35 @@ pub struct Param {
     pub doc: &'static str,
 }
 
-/// Whether a host function changes the machine. Declared once per function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a host function changes the machine. Declared once per function; the door
+/// (`crate::effect::classify`) turns it into the effect of one concrete call.
+#[derive(Debug, Clone, Copy)]
 pub enum Effect {
     /// Never changes the host; runs in dry-run too.
     Read,
     /// Changes the host; skipped (planned) in dry-run, intent recorded durably before it runs.
     Mutate,
-    /// Mutating unless the named boolean argument is `true` (the caller declares the call
-    /// read-only, e.g. a `SELECT` run through `docker::exec`). The flag may also be a key of the
-    /// function's `opts` map argument (`cmd::run(argv, #{readonly: true})`).
-    MutateUnless(&'static str),
+    /// Reads or mutates as the site's allowlist rule for the concrete call says (`cmd::run`,
+    /// `docker::exec`): the function finds the rule that fits the call, or refuses it. The
+    /// calling runbook has no say.
+    BySite(fn(&HostCtx, &Args) -> Result<SiteRule, HostError>),
+}
+
+/// The site rule that fits one call, and what it says the call does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRule {
+    pub mutates: bool,
+    /// Where the rule is and what it allows, e.g.
+    /// `commands.allow[9] (read): /usr/sbin/sysctl -n <[a-z0-9_.-]+> -- read one kernel setting`.
+    pub label: String,
 }
 
 impl Effect {
-    /// Resolve the effect of one concrete call.
-    pub fn mutates(self, args: &Args) -> bool {
-        match self {
-            Effect::Read => false,
-            Effect::Mutate => true,
-            Effect::MutateUnless(flag) => {
-                let nested = args.get("opts").and_then(|o| o.get(flag));
-                !matches!(args.get(flag).or(nested), Some(Value::Bool(true)))
-            }
-        }
-    }
-
     pub fn describe(self) -> String {
         match self {
             Effect::Read => "read".into(),
             Effect::Mutate => "mutate".into(),
-            Effect::MutateUnless(flag) => format!("mutate unless {flag}=true"),
+            Effect::BySite(_) => "classified by the site's command rules".into(),
         }
     }
 }
@@ -230,28 +229,11 @@ impl HostCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn args(v: Value) -> Args {
-        v.as_object().unwrap().clone()
-    }
 
     /// The engine thread owns the context; the door may share it behind an Arc.
     #[test]
     fn context_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<HostCtx>();
-    }
-
-    #[test]
-    fn mutate_unless_reads_top_level_and_opts() {
-        let e = Effect::MutateUnless("readonly");
-        assert!(e.mutates(&args(json!({}))));
-        assert!(!e.mutates(&args(json!({"readonly": true}))));
-        assert!(e.mutates(&args(json!({"readonly": false}))));
-        assert!(!e.mutates(&args(json!({"opts": {"readonly": true}}))));
-        assert!(e.mutates(&args(json!({"opts": {"readonly": "yes"}}))));
-        assert!(!Effect::Read.mutates(&args(json!({}))));
-        assert!(Effect::Mutate.mutates(&args(json!({"readonly": true}))));
     }
 }

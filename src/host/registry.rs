@@ -32,7 +32,7 @@ pub fn find(module: &str, name: &str) -> Option<&'static HostFn> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{Effect, ParamType};
+    use crate::host::Effect;
     use std::collections::HashSet;
 
     /// The declarations are the API contract; check their shape once for all backends.
@@ -83,19 +83,15 @@ mod tests {
                     "{} mutates without a plan",
                     f.qualified_name()
                 ),
-                Effect::MutateUnless(flag) => {
+                Effect::BySite(_) => {
                     assert!(
                         f.plan.is_some(),
-                        "{} mutates without a plan",
+                        "{} may mutate without a plan",
                         f.qualified_name()
                     );
-                    let declared = f.params.iter().any(|p| {
-                        (p.name == flag && p.ty == ParamType::Bool)
-                            || (p.name == "opts" && p.ty == ParamType::Map)
-                    });
                     assert!(
-                        declared,
-                        "{}: `{flag}` is not a declared bool or opts key",
+                        f.params.iter().all(|p| p.name != "readonly"),
+                        "{}: the caller must not classify the call",
                         f.qualified_name()
                     );
                 }

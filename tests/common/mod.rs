@@ -30,8 +30,22 @@ impl Sandbox {
     }
 
     /// A site config whose `files` module may touch only this sandbox's `files/` directory,
-    /// and whose command allowlist holds `programs`.
+    /// and whose command allowlist holds `programs`, each with any arguments and classified
+    /// `read` (for tests about something else than classification).
     pub fn site(&self, programs: &[&str]) -> PathBuf {
+        let rules: String = programs
+            .iter()
+            .map(|p| {
+                format!(
+                    "    - program: {p}\n      args: [{{pattern: '(?s).*', repeat: true, optional: true, dash: true}}]\n      effect: read\n      why: test\n"
+                )
+            })
+            .collect();
+        self.site_with_rules(&rules)
+    }
+
+    /// Like `site`, with `rules` (YAML list items, indented by 4) as the command allowlist.
+    pub fn site_with_rules(&self, rules: &str) -> PathBuf {
         let root = self.dir.path().join("files");
         std::fs::create_dir_all(&root).unwrap();
         let base = include_str!("../../site/openclaw.yaml");
@@ -48,13 +62,11 @@ impl Sandbox {
             }
         }
         text.push_str(&format!("files:\n  roots:\n    - {}\n", root.display()));
-        text.push_str("commands:\n  allow:\n");
-        for p in programs {
-            text.push_str(&format!("    - program: {p}\n      why: test\n"));
-        }
-        if programs.is_empty() {
-            text.truncate(text.len() - "commands:\n  allow:\n".len());
+        if rules.is_empty() {
             text.push_str("commands:\n  allow: []\n");
+        } else {
+            text.push_str("commands:\n  allow:\n");
+            text.push_str(rules);
         }
         let path = self.dir.path().join("site.yaml");
         std::fs::write(&path, text).unwrap();

@@ -3,6 +3,8 @@
 //! ```text
 //! host function called from Rhai
 //!   └─ Door::call
+//!        ├─ classify (classify.rs): read or mutate, from the function and the site rule
+//!        ├─ mutate: site policy (policy.rs): refuse, or a gate, for every runbook
 //!        ├─ read                → perform → record `call` (group-committed at step end)
 //!        ├─ mutate, dry run     → describe (plan) → record `planned` → return the plan
 //!        └─ mutate              → record `intent` (durable, fsync) → perform → record `outcome`
@@ -17,6 +19,9 @@
 //! call is still recorded where the runbook uses its result, marked `prefetched`; calls that
 //! change the host cannot be prefetched.
 
+pub mod classify;
+pub mod policy;
+
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
@@ -25,8 +30,10 @@ use serde_json::{json, Value};
 
 use crate::audit::event::{Call, Event, Intent, Outcome, Planned, Refused};
 use crate::audit::{AuditError, Durability, RunAudit};
+use crate::engine::gates::{Decision, GateKind, Gates};
 use crate::host::{Args, HostCtx, HostError, HostFn};
 use crate::output::Printer;
+use classify::Class;
 
 /// Why a host call did not return a value.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +43,9 @@ pub enum DoorError {
     /// The audit store could not record the call, so it was not performed.
     #[error("audit store: {0}")]
     Audit(#[from] AuditError),
+    /// The operator pressed Ctrl-C at a gate.
+    #[error("canceled at a gate")]
+    Canceled,
 }
 
 /// A read started by `prefetch`: its result and how long it took, when it arrives.
@@ -50,6 +60,13 @@ pub struct Door {
     /// False for runbooks whose header says `mutates: false`: the door refuses their
     /// mutating calls, so a read-only runbook is read-only by construction.
     allow_mutation: bool,
+    /// Asks the operator at gates (the runbook's own and the policy's). None: every gate
+    /// refuses as if there were no terminal.
+    gates: Option<Gates>,
+    /// The operator's login name, recorded as who answered each gate.
+    operator: String,
+    /// The run's `signal` parameter, if the runbook declares one (see policy.rs).
+    signal: Option<String>,
     step: Mutex<Option<String>>,
     prefetched: Mutex<HashMap<String, Pending>>,
 }
@@ -69,6 +86,9 @@ impl Door {
             dry_run,
             out,
             allow_mutation: true,
+            gates: None,
+            operator: String::new(),
+            signal: None,
             step: Mutex::new(None),
             prefetched: Mutex::new(HashMap::new()),
         }
@@ -77,6 +97,43 @@ impl Door {
     pub fn with_mutation_allowed(mut self, allowed: bool) -> Self {
         self.allow_mutation = allowed;
         self
+    }
+
+    /// Who answers gates, and how they are asked.
+    pub fn with_gates(mut self, gates: Gates, operator: String) -> Self {
+        self.gates = Some(gates);
+        self.operator = operator;
+        self
+    }
+
+    /// The run's `signal` parameter (None if the runbook declares none).
+    pub fn with_signal(mut self, signal: Option<String>) -> Self {
+        self.signal = signal;
+        self
+    }
+
+    /// Ask a gate, record the question and the answer durably, and say whether to go on. A dry
+    /// run changes nothing, so there is nothing to approve: the gate is shown and recorded as
+    /// one the real run would ask, and the run goes on to show the rest.
+    pub fn gate(&self, question: &str, kind: GateKind) -> Result<(), DoorError> {
+        self.flush()?;
+        let decision = match &self.gates {
+            _ if self.dry_run => {
+                self.out.planned_gate(question);
+                Decision::DryRun
+            }
+            Some(gates) => gates.ask(question, &kind),
+            None => Decision::NoTerminal,
+        };
+        let record = decision.to_event(question, &kind, &self.operator);
+        self.record(record, Durability::Durable)?;
+        match decision {
+            Decision::Approved { .. } | Decision::DryRun => Ok(()),
+            Decision::Canceled => Err(DoorError::Canceled),
+            other => Err(DoorError::Host(HostError::Refused(
+                other.refusal(question, &kind),
+            ))),
+        }
     }
 
     /// The step events are attributed to (set by the `step` syntax).
@@ -115,16 +172,36 @@ impl Door {
     /// the function's declared parameters.
     pub fn call(&self, f: &'static HostFn, args: Args) -> Result<Value, DoorError> {
         let name = f.qualified_name();
-        let mutates = f.effect.mutates(&args);
         let mut shown_args = Value::Object(args.clone());
         self.redact(&mut shown_args);
+        let class = match classify::classify(f, &self.host, &args) {
+            Ok(class) => class,
+            Err(err) => {
+                let call = Call {
+                    function: name,
+                    args: shown_args,
+                    ..Call::default()
+                };
+                return self.finish_read(call, Err(err));
+            }
+        };
+        let mutates = class.mutates;
 
         if mutates && !self.allow_mutation {
+            let by = match &class.rule {
+                Some(rule) => format!(" (the site rule {rule} says it mutates)"),
+                None => String::new(),
+            };
             let err = HostError::Refused(format!(
-                "{name} changes the host, but this runbook's header says `mutates: false`; declare `//! mutates: true` if it is meant to"
+                "{name} changes the host{by}, but this runbook's header says `mutates: false`; declare `//! mutates: true` if it is meant to"
             ));
             return self.refuse(&name, Some(shown_args), err);
         }
+
+        if mutates {
+            self.apply_policy(f, &name, &args, &shown_args)?;
+        }
+        let shown_args = with_rule(shown_args, &class);
 
         if mutates && self.dry_run {
             return self.plan(f, &name, &args, shown_args);
@@ -170,10 +247,35 @@ impl Door {
         }
     }
 
+    /// The site's policy for the call's unit or container: refuse, or pass its gate first.
+    fn apply_policy(
+        &self,
+        f: &HostFn,
+        name: &str,
+        args: &Args,
+        shown_args: &Value,
+    ) -> Result<(), DoorError> {
+        let gate = match policy::check(f, args, &self.host.site, self.signal.as_deref()) {
+            Ok(None) => return Ok(()),
+            Ok(Some(gate)) => gate,
+            Err(err) => return self.refuse(name, Some(shown_args.clone()), err).map(drop),
+        };
+        let (question, kind) = match gate {
+            policy::Gate::Confirm { question } => (question, GateKind::Confirm),
+            policy::Gate::Typed { question, expected } => (question, GateKind::Typed { expected }),
+        };
+        match self.gate(&question, kind) {
+            Err(DoorError::Host(err @ HostError::Refused(_))) => {
+                self.refuse(name, Some(shown_args.clone()), err).map(drop)
+            }
+            other => other,
+        }
+    }
+
     /// Start a read-only call now, on its own thread; `call` with the same function and
     /// arguments later takes its result instead of calling again.
     pub fn prefetch(&self, f: &'static HostFn, args: Args) -> Result<(), HostError> {
-        if f.effect.mutates(&args) {
+        if classify::classify(f, &self.host, &args)?.mutates {
             return Err(HostError::InvalidArgument(format!(
                 "{} changes the host; only read-only calls can be prefetched",
                 f.qualified_name()
@@ -326,6 +428,14 @@ impl Door {
             json!({"planned": true, "dry_run": true, "function": name, "args": shown_args, "plan": plan}),
         )
     }
+}
+
+/// The arguments as recorded, with the site rule that classified the call (if one did).
+fn with_rule(mut shown_args: Value, class: &Class) -> Value {
+    if let (Some(rule), Value::Object(map)) = (&class.rule, &mut shown_args) {
+        map.insert("classified_by".into(), Value::String(rule.clone()));
+    }
+    shown_args
 }
 
 /// Identifies one call: the function and its arguments in declaration order.

@@ -1,0 +1,286 @@
+//! The site's policy for units and containers, applied by the door to every mutating systemd
+//! and Docker call of every runbook (a shipped one, a new one, one from `--runbooks`), in a
+//! dry run as in a real one.
+//!
+//! | policy | the door |
+//! | --- | --- |
+//! | not listed in the site | refuses |
+//! | `safe` | lets the call through (the runbook may still confirm) |
+//! | `reload-preferred` | lets `reload` and `start` through; `restart`, `stop`, `reload_or_restart` and mutating execs need a yes (`confirm`) |
+//! | `ask-first` | every mutating call needs the unit (or container) name typed |
+//! | `signal-required` | every mutating call needs the run's `signal` parameter, naming one of the unit's `approvers`, and then the name typed |
+//!
+//! Until approvals have their own record, the signal is the calling runbook's `signal`
+//! parameter (`-p signal="miguel: restart after the 14:02 incident"`): a runbook that does not
+//! declare one, or a run that leaves it empty, is refused. The signal is a claim the operator
+//! makes on the record; the typed gate is the human check. Gates raised here go through the
+//! same machinery as a runbook's own (recorded, refused without a terminal, `--yes` never
+//! types a name).
+
+use crate::host::{systemd, Args, HostError, HostFn};
+use crate::site::{RestartPolicy, Site};
+
+/// What a call does to its unit or container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Start,
+    Stop,
+    Restart,
+    Reload,
+    ReloadOrRestart,
+    Exec,
+}
+
+impl Action {
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Restart => "restart",
+            Action::Reload => "reload",
+            Action::ReloadOrRestart => "reload or restart",
+            Action::Exec => "run a mutating command in",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Unit,
+    Container,
+}
+
+/// Every host function the policy governs. A test checks that each mutating systemd or
+/// Docker function is here, so a new one cannot slip past the policy.
+const GOVERNED: &[(&str, Target, Action)] = &[
+    ("systemd::start", Target::Unit, Action::Start),
+    ("systemd::stop", Target::Unit, Action::Stop),
+    ("systemd::restart", Target::Unit, Action::Restart),
+    ("systemd::reload", Target::Unit, Action::Reload),
+    (
+        "systemd::reload_or_restart",
+        Target::Unit,
+        Action::ReloadOrRestart,
+    ),
+    ("docker::start", Target::Container, Action::Start),
+    ("docker::stop", Target::Container, Action::Stop),
+    ("docker::restart", Target::Container, Action::Restart),
+    ("docker::exec", Target::Container, Action::Exec),
+];
+
+/// A gate the door must pass before the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Confirm { question: String },
+    Typed { question: String, expected: String },
+}
+
+/// What the site's policy asks of one mutating call: nothing, a gate, or a refusal.
+/// `signal` is the run's `signal` parameter, if the runbook declares one.
+pub fn check(
+    f: &HostFn,
+    args: &Args,
+    site: &Site,
+    signal: Option<&str>,
+) -> Result<Option<Gate>, HostError> {
+    let name = f.qualified_name();
+    let Some(&(_, target, action)) = GOVERNED.iter().find(|(n, _, _)| *n == name) else {
+        return Ok(None);
+    };
+    let raw = args
+        .get(if target == Target::Unit {
+            "unit"
+        } else {
+            "name"
+        })
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let (thing, policy, description, approvers) = match target {
+        Target::Unit => {
+            let unit = systemd::normalize_unit(raw)?;
+            let Some((_, p)) = site.unit(&unit) else {
+                return Err(HostError::Refused(format!(
+                    "unit {unit} is not in the site policy (site file {}: units), so no runbook may {} it",
+                    site.origin,
+                    action.verb()
+                )));
+            };
+            (unit, p.policy, p.description.clone(), p.approvers.clone())
+        }
+        Target::Container => {
+            let Some(c) = site.containers.get(raw) else {
+                return Err(HostError::Refused(format!(
+                    "container {raw} is not in the site config (site file {}: containers), so no runbook may {} it",
+                    site.origin,
+                    action.verb()
+                )));
+            };
+            (raw.to_string(), c.policy, c.purpose.clone(), Vec::new())
+        }
+    };
+    let verb = action.verb();
+    Ok(match policy {
+        RestartPolicy::Safe => None,
+        RestartPolicy::ReloadPreferred => match action {
+            Action::Reload | Action::Start => None,
+            _ => Some(Gate::Confirm {
+                question: format!(
+                    "{thing} is reload-preferred ({description}): {verb} it rather than reload?"
+                ),
+            }),
+        },
+        RestartPolicy::AskFirst => Some(Gate::Typed {
+            question: format!("{thing} is ask-first ({description}): {verb} it now?"),
+            expected: thing,
+        }),
+        RestartPolicy::SignalRequired => {
+            let given = signal.map(str::trim).unwrap_or_default();
+            if given.is_empty() {
+                return Err(HostError::Refused(format!(
+                    "{thing} needs an explicit signal before any {verb} (site policy signal-required): \
+                     run a runbook that declares `param signal` with -p signal=\"<who approved, why>\"{}",
+                    named(&approvers)
+                )));
+            }
+            if !approvers.is_empty() && !names_an_approver(given, &approvers) {
+                return Err(HostError::Refused(format!(
+                    "{thing}: the signal \"{given}\" does not name who approved it{}",
+                    named(&approvers)
+                )));
+            }
+            Some(Gate::Typed {
+                question: format!(
+                    "{thing} is signal-required ({description}); signal given: \"{given}\". {verb} it?"
+                ),
+                expected: thing,
+            })
+        }
+    })
+}
+
+fn named(approvers: &[String]) -> String {
+    if approvers.is_empty() {
+        String::new()
+    } else {
+        format!(" (approvers: {})", approvers.join(", "))
+    }
+}
+
+/// Does the signal name one of the approvers as a word ("miguel on call", "ok by Miguel")?
+fn names_an_approver(signal: &str, approvers: &[String]) -> bool {
+    signal
+        .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
+        .any(|w| approvers.iter().any(|a| a.eq_ignore_ascii_case(w)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{registry, Effect};
+    use serde_json::json;
+
+    fn ask(
+        f: &str,
+        args: serde_json::Value,
+        signal: Option<&str>,
+    ) -> Result<Option<Gate>, HostError> {
+        let (m, n) = f.split_once("::").unwrap();
+        let f = registry::find(m, n).unwrap();
+        check(f, args.as_object().unwrap(), &Site::openclaw(), signal)
+    }
+
+    #[test]
+    fn every_mutating_systemd_and_docker_function_is_governed() {
+        for f in registry::all() {
+            let mutating = !matches!(f.effect, Effect::Read);
+            if mutating && (f.module == "systemd" || f.module == "docker") {
+                let name = f.qualified_name();
+                assert!(
+                    GOVERNED.iter().any(|(n, _, _)| *n == name),
+                    "{name} mutates but the site policy does not govern it"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unit_policies() {
+        let unit = |u: &str| json!({"unit": u});
+        assert_eq!(
+            ask("systemd::restart", unit("openclaw-bg-worker"), None).unwrap(),
+            None
+        );
+        let err = ask("systemd::restart", unit("cron"), None).unwrap_err();
+        assert!(
+            matches!(err, HostError::Refused(_))
+                && err.to_string().contains("not in the site policy"),
+            "{err}"
+        );
+        let err = ask("systemd::stop", unit("cron.service"), Some("miguel")).unwrap_err();
+        assert!(matches!(err, HostError::Refused(_)), "{err}");
+        match ask("systemd::restart", unit("aurora"), None).unwrap() {
+            Some(Gate::Typed { expected, .. }) => assert_eq!(expected, "aurora.service"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            ask("systemd::start", unit("aurora"), None).unwrap(),
+            Some(Gate::Typed { .. })
+        ));
+        assert_eq!(ask("systemd::reload", unit("caddy"), None).unwrap(), None);
+        assert!(matches!(
+            ask("systemd::restart", unit("caddy"), None).unwrap(),
+            Some(Gate::Confirm { .. })
+        ));
+        for signal in [None, Some(""), Some("   ")] {
+            let err = ask("systemd::restart", unit("openclaw-gateway"), signal).unwrap_err();
+            assert!(err.to_string().contains("explicit signal"), "{err}");
+        }
+        let err = ask(
+            "systemd::reload",
+            unit("openclaw-gateway"),
+            Some("because I said so"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("does not name who approved"),
+            "{err}"
+        );
+        match ask(
+            "systemd::restart",
+            unit("openclaw-gateway.service"),
+            Some("Miguel on call"),
+        )
+        .unwrap()
+        {
+            Some(Gate::Typed { expected, question }) => {
+                assert_eq!(expected, "openclaw-gateway.service");
+                assert!(question.contains("Miguel on call"), "{question}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn container_policies() {
+        let c = |n: &str| json!({"name": n, "argv": ["psql"]});
+        assert!(matches!(
+            ask("docker::restart", c("aurora-postgres"), None).unwrap(),
+            Some(Gate::Typed { .. })
+        ));
+        assert_eq!(
+            ask("docker::restart", c("aurora-pgadmin"), None).unwrap(),
+            None
+        );
+        assert!(matches!(
+            ask("docker::exec", c("aurora-postgres"), None).unwrap(),
+            Some(Gate::Typed { .. })
+        ));
+        let err = ask("docker::stop", c("random-box"), None).unwrap_err();
+        assert!(matches!(err, HostError::Refused(_)), "{err}");
+        // Reads are not governed.
+        assert_eq!(
+            ask("systemd::status", json!({"unit": "cron"}), None).unwrap(),
+            None
+        );
+    }
+}
