@@ -122,7 +122,10 @@ fn the_doors_typed_gate_lets_a_restart_through_when_the_name_is_typed() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert_ne!(main_pid("aurora"), before, "aurora was not restarted");
     let events = last_events();
-    let gate = events.iter().find(|e| e["kind"] == "gate").expect("gate event");
+    let gate = events
+        .iter()
+        .find(|e| e["kind"] == "gate")
+        .expect("gate event");
     assert_eq!(gate["payload"]["approved"], true);
     assert_eq!(gate["payload"]["answer"], "aurora.service");
     let gate_at = events.iter().position(|e| e["kind"] == "gate").unwrap();
