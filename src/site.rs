@@ -111,6 +111,22 @@ pub struct UnitPolicy {
     /// Who may give the signal for a `signal-required` unit (operator names).
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// The state triage expects the unit in (default: active).
+    #[serde(default)]
+    pub expect: ExpectedState,
+}
+
+/// The state a site unit should be in. Anything else (failed, masked, not found, stuck in a
+/// transition) is a finding.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedState {
+    /// Running: `active` (a timer: active, waiting for its next elapse).
+    #[default]
+    Active,
+    /// Active or cleanly inactive: a oneshot, or a service a timer or a socket starts on demand.
+    /// Failed, masked and not-found are still findings.
+    InactiveOk,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -198,6 +214,21 @@ pub struct Thresholds {
     pub response_ms: Level,
     pub heartbeat_age_secs: Level,
     pub journal_errors: JournalErrors,
+    /// CPU pressure (the share of the last 10 s in which runnable tasks waited for a CPU, from
+    /// /proc/pressure/cpu): a different measure from utilisation, so it has its own levels.
+    #[serde(default = "default_cpu_pressure")]
+    pub cpu_pressure_percent: Level,
+    /// Seconds a unit may stay activating, deactivating or reloading before it counts as stuck.
+    #[serde(default = "default_unit_transition")]
+    pub unit_transition_secs: Level,
+}
+
+fn default_cpu_pressure() -> Level {
+    Level::new(40.0, 80.0)
+}
+
+fn default_unit_transition() -> Level {
+    Level::new(30.0, 120.0)
 }
 
 /// Defaults follow the operations index (monitoring-config.json), so a site file may omit them.
@@ -210,6 +241,8 @@ impl Default for Thresholds {
             response_ms: Level::new(5000.0, 15000.0),
             heartbeat_age_secs: Level::new(60.0, 120.0),
             journal_errors: JournalErrors::default(),
+            cpu_pressure_percent: default_cpu_pressure(),
+            unit_transition_secs: default_unit_transition(),
         }
     }
 }
@@ -264,6 +297,10 @@ pub struct Paths {
     /// The journalctl binary the journal backend runs.
     #[serde(default = "default_journalctl")]
     pub journalctl: String,
+    /// Read the journal from this directory instead of the system's (journalctl --directory):
+    /// a journal copied off a machine, or a test's empty directory.
+    #[serde(default)]
+    pub journal_dir: Option<String>,
     /// fail2ban's state database, read (never written) for jail status.
     #[serde(default = "default_fail2ban_db")]
     pub fail2ban_db: String,
@@ -297,6 +334,7 @@ impl Default for Paths {
             sshd_hardening: None,
             sudoers_dir: None,
             journalctl: default_journalctl(),
+            journal_dir: None,
             fail2ban_db: default_fail2ban_db(),
             secret_files: Vec::new(),
         }
@@ -474,6 +512,9 @@ pub struct Check {
     pub since: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// An account name (sudo_denials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// The check kinds runbooks implement; anything else in a site file is a typo.
@@ -492,6 +533,9 @@ pub const CHECK_KINDS: &[&str] = &[
     "file",            // path
     "heartbeat",       // -
     "external",        // note (nothing on the box to check)
+    "fail2ban_jail",   // - (the sshd jail; a banned address is evidence)
+    "memory",          // - (memory and CPU against the site thresholds)
+    "sudo_denials",    // user (sudo's denials in the journal)
 ];
 
 /// One hardening control of the guide's §9 table, with how to verify it.
@@ -506,6 +550,8 @@ pub struct Control {
     /// inside a container it cannot be verified, and is reported so rather than passed.
     #[serde(default)]
     pub kernel: bool,
+    /// The command that checks the control by hand, or re-applies it, shown when it fails.
+    pub next_step: String,
 }
 
 /// How a control is verified. `kind` says which source; `key`/`value`/`options` what to expect.
@@ -644,6 +690,8 @@ impl Site {
             ("disk_percent", t.disk_percent),
             ("response_ms", t.response_ms),
             ("heartbeat_age_secs", t.heartbeat_age_secs),
+            ("cpu_pressure_percent", t.cpu_pressure_percent),
+            ("unit_transition_secs", t.unit_transition_secs),
         ] {
             if !(l.warn >= 0.0 && l.warn <= l.crit) {
                 return Err(format!(
@@ -669,6 +717,9 @@ impl Site {
             absolute("paths.secret_files", s)?;
         }
         absolute("paths.journalctl", &self.paths.journalctl)?;
+        if let Some(d) = &self.paths.journal_dir {
+            absolute("paths.journal_dir", d)?;
+        }
         for (i, c) in self.commands.allow.iter().enumerate() {
             let at = format!("commands.allow[{i}] ({})", c.program);
             absolute(&format!("{at}: program"), &c.program)?;

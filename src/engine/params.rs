@@ -51,6 +51,14 @@ pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Re
             .map(|(_, v)| v.clone())
             .or_else(|| spec.default.clone());
         let Some(raw) = raw else {
+            if let (true, Some(allowed)) = (spec.required, choices(spec, site)) {
+                return Err(usage(format!(
+                    "missing required parameter `{}`: pass -p {}=ID, one of (from the site config):\n{}",
+                    spec.name,
+                    spec.name,
+                    list_choices(&allowed)
+                )));
+            }
             if spec.required {
                 return Err(usage(format!(
                     "missing required parameter `{}` ({}{}): pass -p {}=VALUE",
@@ -72,10 +80,14 @@ pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Re
         if let Some(allowed) = choices(spec, site) {
             if !allowed.iter().any(|(id, _)| id == &raw) {
                 let ids: Vec<&str> = allowed.iter().map(|(id, _)| id.as_str()).collect();
+                let hint = nearest(&raw, &ids)
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
                 return Err(usage(format!(
-                    "parameter `{}` must be one of {} (from the site config), got `{raw}`",
+                    "parameter `{}` must be one of {} (from the site config), got `{raw}`{hint}\n{}",
                     spec.name,
-                    ids.join(", ")
+                    ids.join(", "),
+                    list_choices(&allowed)
                 )));
             }
         }
@@ -107,6 +119,26 @@ pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Re
         out.script.insert(spec.name.as_str().into(), dynamic);
     }
     Ok(out)
+}
+
+/// The choices one per line, with their labels (a symptom's text), for an error message.
+fn list_choices(allowed: &[(String, String)]) -> String {
+    let width = allowed.iter().map(|(id, _)| id.len()).max().unwrap_or(0);
+    allowed
+        .iter()
+        .map(|(id, label)| format!("  {id:<width$}  {label}").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The choice a typo most likely meant: the closest by edit distance (strsim's
+/// Damerau-Levenshtein, so a swapped pair of letters counts once), if it is close enough.
+fn nearest<'a>(raw: &str, ids: &[&'a str]) -> Option<&'a str> {
+    ids.iter()
+        .map(|id| (strsim::damerau_levenshtein(raw, id), *id))
+        .filter(|(d, id)| *d <= 3.max(id.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, id)| id)
 }
 
 #[cfg(test)]
@@ -181,6 +213,20 @@ mod tests {
                 .contains("must be one of disk-filling, bg-hang"),
             "{err}"
         );
+        assert!(!err.to_string().contains("did you mean"), "{err}");
+        // A typo gets the nearest symptom; a missing one gets the list with each symptom's text.
+        let site = serde_json::json!({"symptoms": [
+            {"id": "disk-filling", "symptom": "Disk filling up"},
+            {"id": "bg-hang", "symptom": "/bg commands hang"}]});
+        let err = validate(&h, &kv(&[("symptom", "bg-hnag")]), &site).unwrap_err();
+        assert!(err.to_string().contains("did you mean `bg-hang`?"), "{err}");
+        let err = validate(&h, &kv(&[]), &site).unwrap_err().to_string();
+        assert!(
+            err.contains("missing required parameter `symptom`"),
+            "{err}"
+        );
+        assert!(err.contains("disk-filling  Disk filling up"), "{err}");
+        assert!(err.contains("bg-hang       /bg commands hang"), "{err}");
     }
 
     #[test]

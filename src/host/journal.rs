@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::args;
+use super::journal_files;
 use super::systemd::normalize_unit;
 use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType};
 
@@ -78,6 +79,7 @@ pub fn journalctl_argv(
     priority: Option<u8>,
     limit: Option<&str>,
     fields: &str,
+    dir: Option<&str>,
 ) -> Vec<String> {
     let mut argv = vec![
         "--output=json".to_string(),
@@ -89,6 +91,9 @@ pub fn journalctl_argv(
         format!("--since={since}"),
     ];
     argv.extend(units.iter().map(|u| format!("--unit={u}")));
+    if let Some(d) = dir {
+        argv.push(format!("--directory={d}"));
+    }
     if let Some(p) = priority {
         argv.push(format!("--priority={p}"));
     }
@@ -243,6 +248,8 @@ fn units_arg(a: &Args) -> Result<Vec<String>, HostError> {
 
 fn entries(ctx: &HostCtx, a: &Args) -> HostResult {
     let units = units_arg(a)?;
+    let dir = ctx.site.paths.journal_dir.as_deref();
+    journal_files::require(dir)?;
     let since = since_arg(args::string(a, "since")?)?;
     let priority = a
         .get("priority")
@@ -256,6 +263,7 @@ fn entries(ctx: &HostCtx, a: &Args) -> HostResult {
         priority,
         Some(&limit),
         "MESSAGE,PRIORITY,SYSLOG_IDENTIFIER,_PID,_SYSTEMD_UNIT,UNIT",
+        dir,
     );
     let mut out = Vec::new();
     ctx.block_on(stream(ctx, argv, |e| out.push(e)))?;
@@ -265,16 +273,18 @@ fn entries(ctx: &HostCtx, a: &Args) -> HostResult {
 fn error_counts(ctx: &HostCtx, a: &Args) -> HostResult {
     let units = units_arg(a)?;
     let since = since_arg(args::string(a, "since")?)?;
+    // No journal files (or none this user may read) read as an empty journal: say so instead.
+    let dir = ctx.site.paths.journal_dir.as_deref();
+    let files = journal_files::require(dir)?;
     // The whole journal, from a time given relative to now: counted in this process when
     // libsystemd is there (journalctl's start-up was most of this call's time).
     if units.is_empty() {
         let from = super::journal_native::since_usec(&since, chrono::Utc::now());
         if let Some((total, by_unit)) =
-            from.and_then(|t| super::journal_native::error_counts(t, MAX_COUNTED))
+            from.and_then(|t| super::journal_native::error_counts(t, MAX_COUNTED, dir))
         {
-            return Ok(
-                json!({"since": since, "total": total, "by_unit": by_unit, "reader": "sd-journal"}),
-            );
+            return Ok(json!({"since": since, "total": total, "by_unit": by_unit,
+                "reader": "sd-journal", "unreadable_files": files.unreadable}));
         }
     }
     let argv = journalctl_argv(
@@ -283,6 +293,7 @@ fn error_counts(ctx: &HostCtx, a: &Args) -> HostResult {
         Some(3),
         Some(&MAX_COUNTED.to_string()),
         "PRIORITY,SYSLOG_IDENTIFIER,_SYSTEMD_UNIT,UNIT",
+        dir,
     );
     // Requested units appear even with no errors, so a runbook can index them directly.
     let mut by_unit: BTreeMap<String, u64> = units.iter().map(|u| (u.clone(), 0)).collect();
@@ -291,7 +302,8 @@ fn error_counts(ctx: &HostCtx, a: &Args) -> HostResult {
         total += 1;
         *by_unit.entry(count_key(&e)).or_default() += 1;
     }))?;
-    Ok(json!({"since": since, "total": total, "by_unit": by_unit, "reader": "journalctl"}))
+    Ok(json!({"since": since, "total": total, "by_unit": by_unit,
+        "reader": "journalctl", "unreadable_files": files.unreadable}))
 }
 
 const UNITS: Param = Param {
@@ -337,7 +349,7 @@ pub static FNS: &[HostFn] = &[
         name: "error_counts",
         params: &[UNITS, SINCE],
         effect: Effect::Read,
-        doc: "Entries of priority err or worse per unit (or syslog identifier): {since, total, by_unit, reader} (reader: sd-journal when counted in process, else journalctl)",
+        doc: "Entries of priority err or worse per unit (or syslog identifier): {since, total, by_unit, reader, unreadable_files} (reader: sd-journal when counted in process, else journalctl); fails as unreachable when there are no journal files or none may be read",
         run: error_counts,
         plan: None,
     },
@@ -426,7 +438,9 @@ not json at all"#;
             Some(3),
             Some("200"),
             "MESSAGE",
+            Some("/srv/copied-journal"),
         );
+        assert!(argv.contains(&"--directory=/srv/copied-journal".to_string()));
         assert!(argv.contains(&"--since=-10m".to_string()));
         assert!(argv.contains(&"--unit=caddy.service".to_string()));
         assert!(argv.contains(&"--priority=3".to_string()));
@@ -434,11 +448,39 @@ not json at all"#;
         assert!(argv.contains(&"--output=json".to_string()));
     }
 
+    /// A directory holding one (empty) journal file: enough for the "are there journal files"
+    /// check, so the tests reach the reader.
+    fn journal_dir_with_a_file() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("system.journal"), b"").unwrap();
+        dir
+    }
+
+    /// No journal files: both calls say so instead of reading an empty journal as "no errors".
+    #[test]
+    fn no_journal_files_is_unreachable_not_empty() {
+        let empty = tempfile::tempdir().unwrap();
+        let (_rt, ctx) = testutil::ctx(testutil::site(&format!(
+            "paths: {{journal_dir: {}}}\n",
+            empty.path().display()
+        )));
+        let a = testutil::args(json!({"units": [], "since": "-10m"}));
+        for err in [
+            error_counts(&ctx, &a).unwrap_err(),
+            entries(&ctx, &a).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), "unreachable", "{err}");
+            assert!(err.to_string().contains("no journal files"), "{err}");
+        }
+    }
+
     #[test]
     fn missing_journalctl_is_unreachable() {
-        let (_rt, ctx) = testutil::ctx(testutil::site(
-            "paths: {journalctl: /nonexistent/journalctl}\n",
-        ));
+        let files = journal_dir_with_a_file();
+        let (_rt, ctx) = testutil::ctx(testutil::site(&format!(
+            "paths: {{journalctl: /nonexistent/journalctl, journal_dir: {}}}\n",
+            files.path().display()
+        )));
         let err =
             entries(&ctx, &testutil::args(json!({"units": [], "since": "-10m"}))).unwrap_err();
         match &err {
@@ -463,7 +505,12 @@ not json at all"#;
         std::fs::write(&fake, format!("#!/bin/sh\nexec cat {}\n", data.display())).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let site = format!("paths: {{journalctl: {}}}\n", fake.display());
+        std::fs::write(dir.path().join("system.journal"), b"").unwrap();
+        let site = format!(
+            "paths: {{journalctl: {}, journal_dir: {}}}\n",
+            fake.display(),
+            dir.path().display()
+        );
         let (_rt, ctx) = testutil::ctx(testutil::site(&site));
         let counts = error_counts(
             &ctx,

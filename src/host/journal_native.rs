@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 type Journal = *mut c_void;
 
 type OpenFn = unsafe extern "C" fn(*mut Journal, c_int) -> c_int;
+type OpenDirectoryFn = unsafe extern "C" fn(*mut Journal, *const c_char, c_int) -> c_int;
 type CloseFn = unsafe extern "C" fn(Journal);
 type AddMatchFn = unsafe extern "C" fn(Journal, *const c_void, usize) -> c_int;
 type SeekFn = unsafe extern "C" fn(Journal, u64) -> c_int;
@@ -23,6 +24,7 @@ type GetDataFn =
 /// The sd-journal functions used here (see sd-journal(3)).
 struct Api {
     open: OpenFn,
+    open_directory: OpenDirectoryFn,
     close: CloseFn,
     add_match: AddMatchFn,
     seek_realtime_usec: SeekFn,
@@ -53,6 +55,9 @@ fn api() -> Option<&'static Api> {
             use std::mem::transmute;
             Some(Api {
                 open: transmute::<*mut c_void, OpenFn>(sym(c"sd_journal_open")?),
+                open_directory: transmute::<*mut c_void, OpenDirectoryFn>(sym(
+                    c"sd_journal_open_directory",
+                )?),
                 close: transmute::<*mut c_void, CloseFn>(sym(c"sd_journal_close")?),
                 add_match: transmute::<*mut c_void, AddMatchFn>(sym(c"sd_journal_add_match")?),
                 seek_realtime_usec: transmute::<*mut c_void, SeekFn>(sym(
@@ -87,14 +92,24 @@ unsafe fn field(api: &Api, j: Journal, field: &CStr) -> Option<String> {
 
 /// Entries of priority err or worse (0-3) since `since_usec` (microseconds since the epoch),
 /// at most `max`, counted by unit (`UNIT`, else `_SYSTEMD_UNIT`), else syslog identifier,
-/// else "unknown": what `error_counts` counts from journalctl's output. None when libsystemd
-/// or the journal cannot be opened here.
-pub fn error_counts(since_usec: u64, max: u64) -> Option<(u64, BTreeMap<String, u64>)> {
+/// else "unknown": what `error_counts` counts from journalctl's output. `dir` reads the
+/// journal files of that directory instead of this machine's. None when libsystemd or the
+/// journal cannot be opened here.
+pub fn error_counts(
+    since_usec: u64,
+    max: u64,
+    dir: Option<&str>,
+) -> Option<(u64, BTreeMap<String, u64>)> {
     let api = api()?;
+    let dir = dir.map(std::ffi::CString::new).transpose().ok()?;
     let mut j: Journal = std::ptr::null_mut();
     // SAFETY: sd-journal calls on the journal opened here, closed before returning.
     unsafe {
-        if (api.open)(&mut j, LOCAL_ONLY) < 0 || j.is_null() {
+        let opened = match &dir {
+            Some(d) => (api.open_directory)(&mut j, d.as_ptr(), 0),
+            None => (api.open)(&mut j, LOCAL_ONLY),
+        };
+        if opened < 0 || j.is_null() {
             return None;
         }
         let mut ok = true;

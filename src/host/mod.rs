@@ -24,6 +24,7 @@ pub mod fail2ban;
 mod fake_systemd;
 pub mod files;
 pub mod journal;
+pub mod journal_files;
 pub mod journal_native;
 pub mod metrics;
 pub mod net;

@@ -256,6 +256,25 @@ async fn statuses_of(ctx: &HostCtx, units: Vec<String>) -> HostResult {
             v["n_restarts"] = json!(p_u64(&s, "NRestarts"));
             v["main_pid"] = json!(p_u64(&s, "MainPID").filter(|p| *p != 0));
         }
+        // A unit between states: how long it has been so, to tell a start from a hang. Only
+        // these units pay for the extra round trip.
+        if matches!(r.3.as_str(), "activating" | "deactivating" | "reloading") {
+            let what = format!("reading when {} changed state", r.0);
+            let u = get_some(
+                conn,
+                r.6.as_str(),
+                UNIT_IFACE,
+                &["StateChangeTimestamp"],
+                &what,
+            )
+            .await?;
+            let since = p_u64(&u, "StateChangeTimestamp").filter(|t| *t != 0);
+            v["state_since"] = json!(since.and_then(usec_to_rfc3339));
+            v["state_secs"] = json!(since.map(|t| {
+                let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
+                now.saturating_sub(t) / 1_000_000
+            }));
+        }
         Ok::<_, HostError>(v)
     });
     Ok(Value::Array(
@@ -630,7 +649,8 @@ pub static FNS: &[HostFn] = &[
         }],
         effect: Effect::Read,
         doc: "Many units at once, in one call: [{unit, name, description, load_state, active_state, \
-              sub_state, n_restarts, main_pid}] (n_restarts and main_pid for loaded services)",
+              sub_state, n_restarts, main_pid, state_since, state_secs}] (n_restarts and main_pid for \
+              loaded services; state_since/state_secs for units activating, deactivating or reloading)",
         run: statuses,
         plan: None,
     },
