@@ -70,11 +70,14 @@ impl Printer {
         self.line(format!("{} {}", style("▸").cyan(), style(name).bold()));
     }
 
-    pub fn step_end(&self, name: &str, ok: bool, ms: u64) {
-        if !ok {
+    /// The end of a step: nothing when it went well (unless verbose); when it failed, why,
+    /// on the same line, so the cause is seen before the summary.
+    pub fn step_end(&self, name: &str, failed: Option<&str>, ms: u64) {
+        if let Some(why) = failed {
             self.line(format!(
-                "  {} step \"{name}\" failed after {ms} ms",
-                style("✗").red()
+                "  {} step \"{name}\" failed after {ms} ms: {}",
+                style("✗").red(),
+                one_line(why)
             ));
         } else if self.verbose {
             self.line(format!("  {} {ms} ms", style("✓").green()));
@@ -151,47 +154,40 @@ impl Printer {
         let _ = writeln!(err, "{} {text}", style("warning:").yellow().bold());
     }
 
+    /// The findings table at the end of a run. Findings a watch already showed as they
+    /// happened (`report_live`, which stamps them with a `time`) are not repeated.
     pub fn findings(&self, findings: &[Value]) {
-        if self.json || findings.is_empty() {
+        let rest: Vec<&Value> = findings
+            .iter()
+            .filter(|f| f.get("time").is_none())
+            .collect();
+        if self.json || rest.is_empty() {
             return;
         }
-        let width = findings
-            .iter()
-            .map(|f| f["subject"].as_str().unwrap_or("").chars().count())
-            .max()
-            .unwrap_or(7)
-            .clamp(7, 40);
         self.line(String::new());
+        self.line(findings_table(&rest, table_width()));
+    }
+
+    /// One finding of a watch, the moment it is reported: time, severity, subject, summary
+    /// (and the next step for warn and crit), on one line each.
+    pub fn live_finding(&self, f: &Value) {
+        let time = f["time"].as_str().unwrap_or("");
+        // RFC 3339 in UTC: the clock time is characters 11..19.
+        let clock = time.get(11..19).unwrap_or(time);
+        let sev = f["severity"].as_str().unwrap_or("info");
         self.line(format!(
-            "{}",
-            style(format!("{:<5} {:<width$} {}", "SEV", "SUBJECT", "SUMMARY")).bold()
+            "{} {} {} {}",
+            style(clock).dim(),
+            severity_style(sev).apply_to(format!("{sev:<4}")),
+            one_line(f["subject"].as_str().unwrap_or("")),
+            one_line(f["summary"].as_str().unwrap_or(""))
         ));
-        for f in findings {
-            let sev = f["severity"].as_str().unwrap_or("info");
-            let sev_style = match sev {
-                "crit" => Style::new().red().bold(),
-                "warn" => Style::new().yellow().bold(),
-                "ok" => Style::new().green(),
-                _ => Style::new().cyan(),
-            };
-            let subject = f["subject"].as_str().unwrap_or("");
-            let summary = f["summary"].as_str().unwrap_or("");
+        if let Some(next) = next_step(f) {
             self.line(format!(
-                "{} {:<width$} {}",
-                sev_style.apply_to(format!("{sev:<5}")),
-                subject,
-                summary
+                "              {} {}",
+                style("next:").dim(),
+                one_line(next)
             ));
-            if sev == "warn" || sev == "crit" {
-                if let Some(next) = f["next_step"].as_str().filter(|s| !s.is_empty()) {
-                    self.line(format!(
-                        "{:<5} {:<width$} {} {next}",
-                        "",
-                        "",
-                        style("next:").dim()
-                    ));
-                }
-            }
         }
     }
 
@@ -232,6 +228,84 @@ impl Printer {
             ),
         });
     }
+}
+
+fn severity_style(sev: &str) -> Style {
+    match sev {
+        "crit" => Style::new().red().bold(),
+        "warn" => Style::new().yellow().bold(),
+        "ok" => Style::new().green(),
+        _ => Style::new().cyan(),
+    }
+}
+
+/// The next step worth showing: warn and crit findings only.
+fn next_step(f: &Value) -> Option<&str> {
+    let sev = f["severity"].as_str().unwrap_or("");
+    if sev != "warn" && sev != "crit" {
+        return None;
+    }
+    f["next_step"].as_str().filter(|s| !s.trim().is_empty())
+}
+
+/// A value for one line of output: line breaks (a command's output in a summary) become `⏎`.
+fn one_line(s: &str) -> String {
+    s.trim_end().replace("\r\n", "⏎").replace(['\n', '\r'], "⏎")
+}
+
+/// The width tables wrap to: the terminal's, else `COLUMNS`, else none (a pipe or a file
+/// gets whole lines, for grep).
+fn table_width() -> Option<u16> {
+    if let Some((_, cols)) = console::Term::stdout().size_checked() {
+        return Some(cols);
+    }
+    std::env::var("COLUMNS").ok()?.trim().parse().ok()
+}
+
+/// SEV, SUBJECT, SUMMARY with the next step under the summary, wrapped to `width` when given.
+/// comfy-table (maintained, widely used) wraps cells on word boundaries, measures wide and
+/// combining characters and, with its `custom_styling` feature, ignores color codes when it
+/// measures; a value with line breaks is made one line first, so no value can break a row.
+pub fn findings_table(findings: &[&Value], width: Option<u16>) -> String {
+    use comfy_table::{presets, Cell, ColumnConstraint, ContentArrangement, Table, Width};
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    table.set_header(["SEV", "SUBJECT", "SUMMARY"].map(|h| Cell::new(style(h).bold())));
+    match width {
+        Some(w) => {
+            table.set_content_arrangement(ContentArrangement::Dynamic);
+            table.set_width(w);
+        }
+        None => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    for f in findings {
+        let sev = f["severity"].as_str().unwrap_or("info");
+        let mut summary = one_line(f["summary"].as_str().unwrap_or(""));
+        if let Some(next) = next_step(f) {
+            summary = format!("{summary}\n{} {}", style("next:").dim(), one_line(next));
+        }
+        table.add_row([
+            Cell::new(severity_style(sev).apply_to(sev)),
+            Cell::new(one_line(f["subject"].as_str().unwrap_or(""))),
+            Cell::new(summary),
+        ]);
+    }
+    // A long subject (a URL) may take at most 40% of a narrow terminal; the summary wraps.
+    if let (Some(w), Some(col)) = (width, table.column_mut(1)) {
+        col.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(
+            (w * 2 / 5).max(12),
+        )));
+    }
+    for col in table.column_iter_mut() {
+        col.set_padding((0, 1));
+    }
+    table
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn diff_style(line: &str) -> String {

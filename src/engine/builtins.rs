@@ -1,5 +1,5 @@
 //! The functions and syntax every runbook has besides the host API: `step`, gates,
-//! findings, `print`, `refuse()`, `dry_run()`, `secret()`, `sleep()`, and text helpers
+//! findings (`report`, and `report_live` for a watch), `print`, `refuse()`, `dry_run()`, `secret()`, `sleep()`, and text helpers
 //! (`trimmed`, `words`, `lines`).
 //!
 //! None of these touch the machine, so they do not pass the effect door; each records what
@@ -85,6 +85,28 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
         },
     );
 
+    // A watching runbook (health -p watch=N) shows each finding when it happens, with the
+    // time it was seen, instead of in the table at the end: the run may last until Ctrl-C.
+    let st = state.clone();
+    engine.register_fn(
+        "report_live",
+        move |ctx: NativeCallContext, finding: Map| -> Result<(), Box<EvalAltResult>> {
+            let finding = finding_of(finding).map_err(|m| runtime(m, ctx.call_position()))?;
+            let mut shown = serde_json::to_value(&finding).expect("a finding serializes");
+            // The audit event has its own time; the one shown and returned says when it was seen.
+            shown["time"] = Value::String(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+            st.door.redact(&mut shown);
+            st.door
+                .record(finding, Durability::Buffered)
+                .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
+            st.door.out.live_finding(&shown);
+            st.findings.lock().expect("findings lock").push(shown);
+            Ok(())
+        },
+    );
+
     // A policy decision made by the runbook itself: ends the run with exit 3, like a gate.
     let st = state.clone();
     engine.register_fn(
@@ -160,6 +182,17 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
                 let result = ctx.eval_expression_tree(&inputs[1]);
                 let ms = started.elapsed().as_millis() as u64;
                 let ok = result.is_ok();
+                let why = result.as_ref().err().map(|e| {
+                    // The cause, redacted like everything shown, on the step's own line.
+                    let mut shown = Value::String(match st.stopped() {
+                        Some(Stop::Refused(m)) => format!("refused: {m}"),
+                        Some(Stop::Canceled) => "canceled by the operator (SIGINT)".into(),
+                        Some(Stop::Audit(m)) => format!("audit store: {m}"),
+                        None => cause(e),
+                    });
+                    st.door.redact(&mut shown);
+                    shown.as_str().unwrap_or_default().to_string()
+                });
                 let end = StepEnd {
                     name: name.clone(),
                     status: if ok {
@@ -174,7 +207,7 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
                         v.as_str().unwrap_or_default().to_string()
                     }),
                 };
-                st.door.out.step_end(&name, ok, ms);
+                st.door.out.step_end(&name, why.as_deref(), ms);
                 let recorded = st
                     .door
                     .record(end, Durability::Buffered)
@@ -185,6 +218,42 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
             },
         )
         .expect("step syntax registers");
+}
+
+/// Why a step's script failed, for its step line: the innermost error (Rhai wraps an error
+/// raised in a function or module once per call), where it happened (`checks:39`, the file
+/// name of a runbook or module) and the message without Rhai's "Runtime error:" prefix or its
+/// "(line N, position M)" suffix.
+pub fn cause(err: &EvalAltResult) -> String {
+    let mut inner = err;
+    let mut file = "";
+    loop {
+        match inner {
+            EvalAltResult::ErrorInFunctionCall(_, source, next, _) => {
+                if !source.is_empty() {
+                    file = source;
+                }
+                inner = next;
+            }
+            EvalAltResult::ErrorInModule(_, next, _) => inner = next,
+            _ => break,
+        }
+    }
+    let message = match inner {
+        EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
+        other => {
+            let text = other.to_string();
+            let text = text
+                .rsplit_once(" (line ")
+                .map_or(text.as_str(), |(t, _)| t);
+            text.trim_start_matches("Runtime error: ").to_string()
+        }
+    };
+    match (inner.position().line(), file.is_empty()) {
+        (Some(line), false) => format!("{file}:{line}: {message}"),
+        (Some(line), true) => format!("line {line}: {message}"),
+        (None, _) => message,
+    }
 }
 
 fn register_gates(engine: &mut Engine, state: &Arc<RunState>) {

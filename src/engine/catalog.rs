@@ -27,7 +27,8 @@ pub enum Origin {
 pub struct Entry {
     pub name: String,
     pub origin: Origin,
-    /// A file name for messages: `runbooks/triage.rhai` or the real path.
+    /// A file name for messages: the name of a built-in runbook or module (`triage`), else
+    /// the real path.
     pub file: String,
     pub source: String,
 }
@@ -42,8 +43,8 @@ impl Catalog {
     /// The embedded set, overridden by each directory in order.
     pub fn load(dirs: &[PathBuf]) -> Result<Catalog> {
         let mut cat = Catalog::default();
-        add_embedded(&mut cat.runbooks, &EMBEDDED_RUNBOOKS, "runbooks");
-        add_embedded(&mut cat.stdlib, &EMBEDDED_STDLIB, "stdlib");
+        add_embedded(&mut cat.runbooks, &EMBEDDED_RUNBOOKS);
+        add_embedded(&mut cat.stdlib, &EMBEDDED_STDLIB);
         for dir in dirs {
             if !dir.is_dir() {
                 return Err(Error::Usage(format!(
@@ -129,7 +130,7 @@ fn imports(source: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn add_embedded(into: &mut BTreeMap<String, Entry>, dir: &Dir<'static>, prefix: &str) {
+fn add_embedded(into: &mut BTreeMap<String, Entry>, dir: &Dir<'static>) {
     for file in dir.files() {
         let path = file.path();
         if path.extension().and_then(|e| e.to_str()) != Some("rhai") {
@@ -146,7 +147,9 @@ fn add_embedded(into: &mut BTreeMap<String, Entry>, dir: &Dir<'static>, prefix: 
             Entry {
                 name: stem.to_string(),
                 origin: Origin::Embedded,
-                file: format!("{prefix}/{}", path.display()),
+                // Built into the binary: no file on this machine has that path, so messages
+                // name the runbook or module (`restart-unit:31`).
+                file: stem.to_string(),
                 source: text.to_string(),
             },
         );
