@@ -148,3 +148,42 @@ pub fn completed(out: &Run) -> serde_json::Value {
     assert_eq!(v["exit_code"], expected);
     v
 }
+
+/// Where `install_twin_site` puts the twin's site file.
+pub const TWIN_SITE: &str = "/etc/runbook/twin-site.yaml";
+
+/// The shipped site as it applies to the twin, installed at `TWIN_SITE`: without the units
+/// the twin does not run (tests/twin/README.md, "What the twin does not replicate": docker is
+/// masked, the engine being the host's; auditd and unattended-upgrades are not installed), and
+/// with CPU pressure levels out of reach, because the pressure the twin sees is that of the
+/// shared host it runs on, not of the server it stands in for.
+pub fn install_twin_site() -> &'static str {
+    let base: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../site/openclaw.yaml")).expect("site parses");
+    let mut site = base;
+    let units = site["units"].as_mapping_mut().expect("units map");
+    for absent in ["docker", "auditd", "unattended-upgrades"] {
+        units.remove(absent);
+    }
+    site["thresholds"]["cpu_pressure_percent"] =
+        serde_yaml::from_str("{warn: 100, crit: 100}").unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("twin-site.yaml");
+    std::fs::write(&path, serde_yaml::to_string(&site).unwrap()).unwrap();
+    copy_in(&path, TWIN_SITE);
+    exec_ok(&["chmod", "0644", TWIN_SITE]);
+    TWIN_SITE
+}
+
+/// The site units the twin runs: those of tests/twin/units that the site lists.
+pub fn site_units_in_twin() -> Vec<String> {
+    let site: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../site/openclaw.yaml")).expect("site parses");
+    let listed = std::fs::read_to_string(dir().join("units")).expect("tests/twin/units");
+    listed
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.trim().trim_end_matches(".service").to_string())
+        .filter(|u| site["units"].get(u.as_str()).is_some())
+        .collect()
+}
