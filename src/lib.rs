@@ -15,5 +15,6 @@ pub mod error;
 pub mod host;
 pub mod identity;
 pub mod output;
+pub mod report;
 pub mod site;
 pub mod time;

@@ -10,6 +10,7 @@ mod check;
 mod list;
 mod log;
 mod replay;
+mod report;
 mod run;
 mod show;
 
@@ -76,6 +77,9 @@ pub enum Command {
     Log(log::LogArgs),
     /// One run's timeline: steps, host calls, gates and who answered, final status
     Replay(replay::ReplayArgs),
+    /// One run, or every run of an incident window, as a self-contained HTML file or Markdown
+    #[command(after_help = report::REPORT_EXAMPLES)]
+    Report(report::ReportArgs),
     /// Verify or export the audit trail
     Audit(audit::AuditArgs),
     /// List every host function runbooks can call, with its arguments and whether it mutates
@@ -230,6 +234,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Replay(args) => {
             replay::run(&args, &globals.audit_db, &runtime()?)?;
+            Ok(exit::OK)
+        }
+        Command::Report(args) => {
+            report::run(&args, &globals.audit_db, &runtime()?)?;
             Ok(exit::OK)
         }
         Command::Audit(args) => {

@@ -3,6 +3,7 @@
 //! Every invocation gets its own audit database and runs with no terminal on stdin, like CI.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod twin;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,157 @@
+//! `runbook report RUN|last [-o FILE]` and `runbook report --since TIME [--until TIME]`: a
+//! run, or every run of an incident window, as one document (see `crate::report`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tokio::runtime::Runtime;
+
+use crate::audit::{list_runs, resolve_run, AuditStore, RunFilter};
+use crate::error::{Error, Result};
+use crate::report::{self, html, markdown};
+
+pub const REPORT_EXAMPLES: &str = "\
+Examples:
+  runbook report last -o incident.html          one self-contained file, checks itself in the browser
+  runbook report 20261121T0512 --format markdown   for a ticket (markdown is the default on stdout)
+  runbook report --since '2 hours ago' -o window.html   every run of an incident window
+  runbook report --since 2026-11-21T05:00 --until 2026-11-21T06:00 --format json
+
+Open the HTML file from disk: it fetches nothing. Its badge turns green when every embedded
+event hashes to its record; check it against the live store with the command it prints.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Html,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// The run: a unique prefix of its id, or `last`. Omit it with --since.
+    #[arg(
+        value_name = "RUN",
+        required_unless_present = "since",
+        conflicts_with = "since"
+    )]
+    pub run: Option<String>,
+    /// Every run started at or after TIME (the forms of `log --since`)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// With --since: runs started at or before TIME
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        requires = "since"
+    )]
+    pub until: Option<String>,
+    /// Write to FILE instead of stdout (written whole or not at all)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// html, markdown or json [default: html when -o ends in .html, else markdown]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+pub fn run(args: &ReportArgs, db: &Path, rt: &Runtime) -> Result<()> {
+    let format = args.format.unwrap_or(match &args.output {
+        Some(p) if p.extension().is_some_and(|e| e == "html" || e == "htm") => Format::Html,
+        _ => Format::Markdown,
+    });
+    let now = chrono::Utc::now();
+    let when = |arg: &Option<String>, flag: &str| -> Result<Option<String>> {
+        arg.as_deref()
+            .map(|s| {
+                crate::time::parse_time(s, now)
+                    .map(crate::audit::clock::format_time)
+                    .map_err(|e| Error::Usage(format!("{flag}: {e}")))
+            })
+            .transpose()
+    };
+    let since = when(&args.since, "--since")?;
+    let until = when(&args.until, "--until")?;
+    let data = rt.block_on(async {
+        let store = AuditStore::open_existing(db).await?.ok_or_else(|| {
+            Error::Usage(format!(
+                "no runs recorded yet ({} does not exist)",
+                db.display()
+            ))
+        })?;
+        let mut conn = store.reader().await?;
+        let (ids, title) = match &args.run {
+            Some(spec) => {
+                let id = resolve_run(&mut conn, spec).await?;
+                (vec![id.clone()], format!("run {id}"))
+            }
+            None => {
+                let filter = RunFilter {
+                    since: since.clone(),
+                    until: until.clone(),
+                    ..RunFilter::default()
+                };
+                let mut runs = list_runs(&mut conn, &filter).await?;
+                runs.reverse(); // oldest first: the order things happened
+                if runs.is_empty() {
+                    return Err(Error::Usage(format!(
+                        "no runs started in that window ({} .. {})",
+                        args.since.as_deref().unwrap_or("-"),
+                        args.until.as_deref().unwrap_or("now")
+                    )));
+                }
+                let title = format!(
+                    "incident window {} .. {} ({} runs)",
+                    args.since.as_deref().unwrap_or("-"),
+                    args.until.as_deref().unwrap_or("now"),
+                    runs.len()
+                );
+                (runs.into_iter().map(|r| r.id).collect(), title)
+            }
+        };
+        Ok::<_, Error>(report::load(&mut conn, &ids, title).await?)
+    })?;
+    let document = match format {
+        Format::Html => html::render(&data),
+        Format::Markdown => markdown::render(&data),
+        Format::Json => serde_json::to_string_pretty(&data).expect("report data serializes") + "\n",
+    };
+    match format {
+        // The sources are in the JSON as strings: check everything else.
+        Format::Json => {
+            let mut without_sources = data.clone();
+            for run in &mut without_sources.runs {
+                run.source = None;
+            }
+            report::guard(&serde_json::to_string(&without_sources).expect("serializes"))
+        }
+        _ => report::guard(&document),
+    }
+    .map_err(Error::Refused)?;
+    match &args.output {
+        Some(path) => write_whole(path, &document),
+        None => {
+            let _ = std::io::stdout().lock().write_all(document.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+/// Write through a temporary file and rename, so a failure leaves no half report.
+fn write_whole(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let fail = |e: std::io::Error| Error::Usage(format!("cannot write {}: {e}", path.display()));
+    std::fs::write(&tmp, text).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}

@@ -1,0 +1,204 @@
+//! The incident report: one run, or every run of an incident window, as one document that
+//! people without a shell on the box can read (HTML, Markdown) and check.
+//!
+//! ```text
+//! audit store ──► load (runs, their events as stored, sources, chain head) ──► ReportData
+//!                                                                              ├─► html.rs     one self-contained file
+//!                                                                              ├─► markdown.rs for a ticket
+//!                                                                              └─► JSON        the same data
+//! ```
+//!
+//! Renderers read typed events ([`crate::audit::Event`]), never payloads by key. Events were
+//! redacted when they were recorded; before anything is written, [`guard`] runs the
+//! redaction rules over the whole document once more and refuses to write if any rule still
+//! matches, so a secret that slipped into the record does not travel further.
+//!
+//! The HTML embeds the events exactly as `audit export` writes them, and a script in the page
+//! recomputes every hash with its own SHA-256 (no `crypto.subtle`, which viewers of files
+//! opened from disk may lack): see `verify.js`. What the page can prove is that the record
+//! was not edited after rendering; what it cannot prove alone is that the record is the
+//! store's, which is why the badge prints the `audit verify --expect-head` command to check
+//! against the live store.
+
+pub mod html;
+pub mod markdown;
+
+use serde::Serialize;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Row;
+
+use crate::audit::{
+    for_each_event, run_detail, source_text, AuditError, Event, EventFilter, Parsed, Redactor,
+    RunDetail,
+};
+
+/// One event as stored: the fields the chain hashes (see `audit::chain`), plus its id.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub run: String,
+    pub seq: i64,
+    pub time: String,
+    pub kind: String,
+    pub step: Option<String>,
+    /// The payload text exactly as hashed.
+    pub payload_text: String,
+    pub prev_hash: String,
+    pub hash: String,
+    #[serde(skip)]
+    pub parsed: Parsed,
+}
+
+impl StoredEvent {
+    pub fn event(&self) -> Option<&Event> {
+        match &self.parsed {
+            Parsed::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// One run of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSection {
+    pub detail: RunDetail,
+    pub events: Vec<StoredEvent>,
+    /// The exact runbook source that ran (None if the database lost it).
+    pub source: Option<String>,
+}
+
+/// Everything a renderer needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportData {
+    pub runs: Vec<RunSection>,
+    /// The chain's newest hash when the report was made.
+    pub head: Option<String>,
+    pub rendered_at: String,
+    /// What was asked for: a run id, or a window.
+    pub title: String,
+}
+
+/// Load the given runs (ids, oldest first) with their events.
+pub async fn load(
+    conn: &mut SqliteConnection,
+    run_ids: &[String],
+    title: String,
+) -> Result<ReportData, AuditError> {
+    let mut runs = Vec::with_capacity(run_ids.len());
+    for id in run_ids {
+        let detail = run_detail(conn, id).await?;
+        let source = source_text(conn, &detail.source_sha256).await?;
+        let mut events = Vec::new();
+        let filter = EventFilter {
+            run: Some(id.clone()),
+            since: None,
+        };
+        for_each_event(conn, &filter, |e| {
+            events.push(StoredEvent {
+                id: e.id,
+                run: e.run.to_string(),
+                seq: e.seq,
+                time: e.time.to_string(),
+                kind: e.kind.to_string(),
+                step: e.step.map(str::to_string),
+                payload_text: e.payload.to_string(),
+                prev_hash: e.prev_hash.to_string(),
+                hash: e.hash.to_string(),
+                parsed: Event::parse(e.kind, e.payload),
+            });
+            Ok::<(), AuditError>(())
+        })
+        .await?;
+        runs.push(RunSection {
+            detail,
+            events,
+            source,
+        });
+    }
+    let head = sqlx::query("SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| row.try_get::<String, _>(0))
+        .transpose()?;
+    Ok(ReportData {
+        runs,
+        head,
+        rendered_at: crate::audit::clock::format_time(chrono::Utc::now()),
+        title,
+    })
+}
+
+/// Refuse to hand out a document in which a redaction rule still matches, outside the
+/// runbook source listings: the source is recorded verbatim by design (`//! param token:
+/// string, secret` is code, not a token), and the HTML renders it inside
+/// `<ol class="source">`, where escaping keeps runbook text from closing the element.
+pub fn guard(document: &str) -> Result<(), String> {
+    const OPEN: &str = "<ol class=\"source\">";
+    let mut rest = document;
+    let mut checked = String::with_capacity(document.len());
+    while let Some(at) = rest.find(OPEN) {
+        checked.push_str(&rest[..at]);
+        let after = &rest[at..];
+        rest = after.find("</ol>").map_or("", |end| &after[end..]);
+    }
+    checked.push_str(rest);
+    guard_all(&checked)
+}
+
+fn guard_all(document: &str) -> Result<(), String> {
+    let redactor = Redactor::new();
+    let redacted = redactor.redact_str(document);
+    if redacted == document {
+        return Ok(());
+    }
+    // Name where, without repeating the secret.
+    let at = document
+        .char_indices()
+        .zip(redacted.char_indices())
+        .find(|((_, a), (_, b))| a != b)
+        .map_or(0, |((i, _), _)| i);
+    let line = document[..at].matches('\n').count() + 1;
+    Err(format!(
+        "the report would contain what looks like a secret (line {line} of the document): \
+         nothing was written; check the run's record with `runbook replay`"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_refuses_what_redaction_would_change() {
+        assert!(guard("POSTGRES_PASSWORD=hunter2\n").is_err());
+        assert!(guard("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345\n").is_err());
+        assert!(guard("disk 41% used\n").is_ok());
+    }
+
+    #[test]
+    fn guard_accepts_what_was_already_redacted() {
+        for already in [
+            "- parameters: `{\"token\":\"[REDACTED]\"}`",
+            "token is [REDACTED]",
+            "<td>token=[REDACTED]</td>",
+            "&quot;token&quot;: &quot;[REDACTED]&quot;",
+        ] {
+            assert_eq!(guard(already), Ok(()), "{already}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    #[test]
+    fn the_source_listing_is_exempt_and_nothing_else() {
+        let doc = "<p>ok</p><ol class=\"source\"><li><code>//! param token: string, secret</code></li></ol><p>fine</p>";
+        assert_eq!(guard(doc), Ok(()));
+        let leak = "<ol class=\"source\"><li>x</li></ol><p>PASSWORD=hunter2</p>";
+        assert!(guard(leak).is_err());
+        let before = "<p>PASSWORD=hunter2</p><ol class=\"source\"></ol>";
+        assert!(guard(before).is_err());
+    }
+}
