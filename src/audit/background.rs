@@ -7,8 +7,9 @@
 
 use tokio::sync::mpsc;
 
+use super::batch::{Pending, Sealed};
 use super::chain::Hash;
-use super::store::{AuditStore, Pending, Sealed};
+use super::store::AuditStore;
 use super::AuditError;
 
 /// Batches handed to the writer and not yet reported back, at most.

@@ -7,7 +7,7 @@
 //! ones verify.
 //!
 //! Old shapes: payloads written by earlier versions are brought up to date before they are
-//! parsed ([`upgrade`]): `fn` for `function`, `ms` for `duration_ms`, `{"ok": bool}` step ends.
+//! parsed (`upgrade`): `fn` for `function`, `ms` for `duration_ms`, `{"ok": bool}` step ends.
 //! A payload that still does not fit its kind (a damaged or foreign record) comes back as
 //! [`Parsed::Unreadable`] with the raw JSON, so a reader can still show it.
 //!

@@ -12,13 +12,14 @@ use std::ffi::{CStr, CString};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use libsqlite3_sys as ffi;
 use sqlx::sqlite::SqliteConnection;
 
+use super::batch::{seal, values_clause, Pending, Sealed, COLUMNS, PARAMS_PER_ROW};
 use super::chain::Hash;
-use super::scan::sqlite_error;
-use super::store::{seal, values_clause, Pending, Sealed, BUSY_TIMEOUT, COLUMNS, PARAMS_PER_ROW};
+use super::ffi::{self, Db, Statement, Step, BUSY_TIMEOUT};
 use super::AuditError;
+
+const WHAT: &str = "cannot append events";
 
 /// Rows per INSERT statement. One statement per row spent a third of SQLite's time starting
 /// and ending statements (opening cursors, reading and rewriting the AUTOINCREMENT counter);
@@ -124,10 +125,10 @@ pub(crate) async fn insert_if_head(
         unsafe {
             for (i, e) in events.iter().enumerate() {
                 let prev_hash = if i == 0 { &prev } else { &hashes[i - 1] };
-                stmt.bind_row(i, e, prev_hash, &hashes[i]);
+                bind_row(stmt, i, e, prev_hash, &hashes[i]);
             }
-            stmt.blob((n * PARAMS_PER_ROW + 1) as i32, prev.as_bytes());
-            stmt.step(db)
+            stmt.bind_blob((n * PARAMS_PER_ROW + 1) as i32, prev.as_bytes());
+            stmt.run(WHAT)
         }
     })
     .await
@@ -149,7 +150,7 @@ pub(crate) async fn append_batch(
         // SAFETY: `without_blocking` hands over a connection no other thread uses; the
         // statements of `prepared` belong to it.
         unsafe {
-            match exec(db, c"BEGIN IMMEDIATE") {
+            match ffi::exec(db, c"BEGIN IMMEDIATE", WHAT) {
                 Step::Done(_) => {}
                 Step::Busy(e) => return Step::Busy(e),
                 Step::Failed(e) => return Step::Failed(e),
@@ -161,7 +162,7 @@ pub(crate) async fn append_batch(
                     _ => seal(prev, events),
                 };
                 insert(db, &mut prepared.batch, prev, events, &hashes)?;
-                match exec(db, c"COMMIT") {
+                match ffi::exec(db, c"COMMIT", WHAT) {
                     Step::Done(_) => Ok(hashes),
                     Step::Busy(e) | Step::Failed(e) => Err(e),
                 }
@@ -170,7 +171,7 @@ pub(crate) async fn append_batch(
                 Ok(hashes) => Step::Done(hashes),
                 Err(e) => {
                     // Undo whatever the transaction did; its own error is the one to report.
-                    exec(db, c"ROLLBACK");
+                    ffi::exec(db, c"ROLLBACK", WHAT);
                     Step::Failed(e)
                 }
             }
@@ -185,7 +186,7 @@ pub(crate) async fn append_batch(
 /// lock's holder in this process needs to finish.)
 async fn without_blocking<T>(
     conn: &mut SqliteConnection,
-    mut attempt: impl FnMut(*mut ffi::sqlite3) -> Step<T>,
+    mut attempt: impl FnMut(Db) -> Step<T>,
 ) -> Result<T, AuditError> {
     let deadline = Instant::now() + BUSY_TIMEOUT;
     let mut pause = Duration::from_millis(1);
@@ -193,10 +194,10 @@ async fn without_blocking<T>(
         let mut handle = conn.lock_handle().await?;
         let db = handle.as_raw_handle().as_ptr();
         // SAFETY: the handle is locked away from sqlx's worker thread while it lives.
-        unsafe { ffi::sqlite3_busy_timeout(db, 0) };
+        unsafe { ffi::set_busy_timeout(db, Duration::ZERO) };
         let outcome = attempt(db);
         // SAFETY: as above.
-        unsafe { ffi::sqlite3_busy_timeout(db, BUSY_TIMEOUT.as_millis() as i32) };
+        unsafe { ffi::set_busy_timeout(db, BUSY_TIMEOUT) };
         drop(handle);
         match outcome {
             Step::Done(value) => return Ok(value),
@@ -209,64 +210,34 @@ async fn without_blocking<T>(
     }
 }
 
-/// Run one SQL statement without results (`BEGIN`, `COMMIT`, ...).
-///
-/// # Safety
-/// `db` must be a valid connection used by no other thread.
-unsafe fn exec(db: *mut ffi::sqlite3, sql: &CStr) -> Step<()> {
-    let what = "cannot append events";
-    // SAFETY: per the function's contract; no callback.
-    match unsafe {
-        ffi::sqlite3_exec(
-            db,
-            sql.as_ptr(),
-            None,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-    } {
-        ffi::SQLITE_OK => Step::Done(()),
-        rc if rc & 0xff == ffi::SQLITE_BUSY => Step::Busy(sqlite_error(db, what)),
-        _ => Step::Failed(sqlite_error(db, what)),
-    }
-}
-
 /// The hash of the newest event, or the genesis value for an empty chain.
 ///
 /// # Safety
 /// `db` must be a valid connection used by no other thread; `slot` holds its statement.
-unsafe fn read_head(
-    db: *mut ffi::sqlite3,
-    slot: &mut Option<Statement>,
-) -> Result<Hash, AuditError> {
+unsafe fn read_head(db: Db, slot: &mut Option<Statement>) -> Result<Hash, AuditError> {
     // SAFETY: per the function's contract.
     let stmt = unsafe { cached(slot, db, HEAD_SQL)? };
     // SAFETY: the statement is valid; the column's bytes are copied before the reset.
-    unsafe {
-        let head = match ffi::sqlite3_step(stmt.0) {
-            ffi::SQLITE_ROW => {
-                let blob = ffi::sqlite3_column_blob(stmt.0, 0).cast::<u8>();
-                let len = ffi::sqlite3_column_bytes(stmt.0, 0) as usize;
-                let bytes = if blob.is_null() {
-                    &[][..]
-                } else {
-                    std::slice::from_raw_parts(blob, len)
-                };
+    let head = unsafe {
+        match stmt.next_row("cannot read the chain head") {
+            Ok(true) => {
+                let bytes = stmt.bytes(0);
                 Hash::from_bytes(bytes).ok_or_else(|| {
                     AuditError::Inconsistent(format!(
-                        "the newest event's hash column holds {len} bytes, not a 32-byte \
+                        "the newest event's hash column holds {} bytes, not a 32-byte \
                          hash: the database was altered. Run `runbook audit verify` on it, \
                          and record new runs elsewhere (--audit-db PATH) until it is looked \
-                         into"
+                         into",
+                        bytes.len()
                     ))
                 })
             }
-            ffi::SQLITE_DONE => Ok(Hash::GENESIS),
-            _ => Err(sqlite_error(db, "cannot read the chain head")),
-        };
-        ffi::sqlite3_reset(stmt.0);
-        head
-    }
+            Ok(false) => Ok(Hash::GENESIS),
+            Err(e) => Err(e),
+        }
+    };
+    stmt.reset();
+    head
 }
 
 const HEAD_SQL: &CStr = c"SELECT hash FROM events ORDER BY id DESC LIMIT 1";
@@ -278,13 +249,13 @@ const HEAD_SQL: &CStr = c"SELECT hash FROM events ORDER BY id DESC LIMIT 1";
 /// of it.
 unsafe fn cached<'a>(
     slot: &'a mut Option<Statement>,
-    db: *mut ffi::sqlite3,
+    db: Db,
     sql: &CStr,
 ) -> Result<&'a mut Statement, AuditError> {
     match slot {
         Some(stmt) => Ok(stmt),
         // SAFETY: per the function's contract.
-        None => Ok(slot.insert(unsafe { Statement::prepare(db, sql)? })),
+        None => Ok(slot.insert(unsafe { Statement::prepare(db, sql, true, WHAT)? })),
     }
 }
 
@@ -295,7 +266,7 @@ unsafe fn cached<'a>(
 /// `db` must be a valid connection that no other thread uses during the call; `full`, if
 /// set, holds a statement of it.
 unsafe fn insert(
-    db: *mut ffi::sqlite3,
+    db: Db,
     full: &mut Option<Statement>,
     prev: Hash,
     events: &[Pending],
@@ -308,155 +279,42 @@ unsafe fn insert(
         let stmt = if chunk.len() == ROWS_PER_STATEMENT {
             unsafe { cached(full, db, &INSERT_FULL)? }
         } else {
-            rest = unsafe { Statement::prepare(db, &insert_sql(chunk.len()))? };
+            rest = unsafe { Statement::prepare(db, &insert_sql(chunk.len()), false, WHAT)? };
             &mut rest
         };
         for (row, e) in chunk.iter().enumerate() {
             let i = n * ROWS_PER_STATEMENT + row;
             let prev_hash = if i == 0 { &prev } else { &hashes[i - 1] };
             // SAFETY: every bound value lives until after the step below.
-            unsafe { stmt.bind_row(row, e, prev_hash, &hashes[i]) };
+            unsafe { bind_row(stmt, row, e, prev_hash, &hashes[i]) };
         }
-        // SAFETY: the statement is fully bound.
-        unsafe { stmt.execute(db)? };
+        // SAFETY: the statement is fully bound and its values are alive.
+        match unsafe { stmt.run(WHAT) } {
+            Step::Done(_) => {}
+            Step::Busy(e) | Step::Failed(e) => return Err(e),
+        }
     }
     Ok(())
 }
 
-/// A prepared statement, finalized when dropped.
-pub(crate) struct Statement(*mut ffi::sqlite3_stmt);
-
-// SAFETY: a statement is used only by whoever holds its connection (the store's writer
-// mutex, then `lock_handle`), one thread at a time.
-unsafe impl Send for Statement {}
-
-impl Statement {
-    /// # Safety
-    /// `db` must be a valid connection used by no other thread.
-    unsafe fn prepare(db: *mut ffi::sqlite3, sql: &CStr) -> Result<Statement, AuditError> {
-        let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
-        // SAFETY: valid connection and NUL-terminated SQL.
-        let rc = unsafe {
-            ffi::sqlite3_prepare_v3(
-                db,
-                sql.as_ptr(),
-                -1,
-                ffi::SQLITE_PREPARE_PERSISTENT,
-                &mut stmt,
-                std::ptr::null_mut(),
-            )
+/// Bind event `e` as the statement's `row`-th row (0-based), chained after `prev_hash`.
+///
+/// # Safety
+/// The bound texts must outlive the next step of the statement.
+unsafe fn bind_row(stmt: &mut Statement, row: usize, e: &Pending, prev_hash: &Hash, hash: &Hash) {
+    let at = (row * PARAMS_PER_ROW) as i32;
+    // SAFETY: per the function's contract.
+    unsafe {
+        stmt.bind_text(at + 1, &e.run);
+        stmt.bind_int64(at + 2, e.seq);
+        stmt.bind_text(at + 3, &e.time);
+        stmt.bind_text(at + 4, &e.kind);
+        match &e.step {
+            Some(step) => stmt.bind_text(at + 5, step),
+            None => stmt.bind_null(at + 5),
         };
-        if rc != ffi::SQLITE_OK {
-            return Err(sqlite_error(db, "cannot append events"));
-        }
-        Ok(Statement(stmt))
-    }
-
-    /// Bind event `e` as the statement's `row`-th row (0-based), chained after `prev_hash`.
-    ///
-    /// # Safety
-    /// The bound texts must outlive the next `sqlite3_step` of the statement.
-    unsafe fn bind_row(&mut self, row: usize, e: &Pending, prev_hash: &Hash, hash: &Hash) {
-        let at = (row * PARAMS_PER_ROW) as i32;
-        // SAFETY: per the function's contract.
-        unsafe {
-            self.text(at + 1, &e.run);
-            ffi::sqlite3_bind_int64(self.0, at + 2, e.seq);
-            self.text(at + 3, &e.time);
-            self.text(at + 4, &e.kind);
-            match &e.step {
-                Some(step) => self.text(at + 5, step),
-                None => ffi::sqlite3_bind_null(self.0, at + 5),
-            };
-            self.text(at + 6, &e.payload);
-            self.blob(at + 7, prev_hash.as_bytes());
-            self.blob(at + 8, hash.as_bytes());
-        }
-    }
-
-    /// Bind `bytes` as a BLOB without copying them (`SQLITE_STATIC`).
-    ///
-    /// # Safety
-    /// `bytes` must outlive the next `sqlite3_step` of the statement.
-    unsafe fn blob(&mut self, index: i32, bytes: &[u8]) -> i32 {
-        // SAFETY: per the function's contract.
-        unsafe {
-            ffi::sqlite3_bind_blob64(
-                self.0,
-                index,
-                bytes.as_ptr().cast(),
-                bytes.len() as u64,
-                ffi::SQLITE_STATIC(),
-            )
-        }
-    }
-
-    /// Bind `text` without copying it (`SQLITE_STATIC`).
-    ///
-    /// # Safety
-    /// `text` must outlive the next `sqlite3_step` of the statement.
-    unsafe fn text(&mut self, index: i32, text: &str) -> i32 {
-        // SAFETY: per the function's contract.
-        unsafe {
-            ffi::sqlite3_bind_text64(
-                self.0,
-                index,
-                text.as_ptr().cast(),
-                text.len() as u64,
-                ffi::SQLITE_STATIC(),
-                ffi::SQLITE_UTF8 as u8,
-            )
-        }
-    }
-
-    /// Run the bound statement to completion, then reset it and drop its bindings (which
-    /// point into memory the caller is about to free). Returns the rows it changed.
-    ///
-    /// # Safety
-    /// `db` must be the statement's connection, used by no other thread; every bound text
-    /// must still be alive.
-    unsafe fn execute(&mut self, db: *mut ffi::sqlite3) -> Result<u64, AuditError> {
-        // SAFETY: per the function's contract.
-        match unsafe { self.step(db) } {
-            Step::Done(changed) => Ok(changed),
-            Step::Busy(e) | Step::Failed(e) => Err(e),
-        }
-    }
-
-    /// [`Statement::execute`], telling a lock held by another connection (SQLITE_BUSY) apart.
-    ///
-    /// # Safety
-    /// As for [`Statement::execute`].
-    unsafe fn step(&mut self, db: *mut ffi::sqlite3) -> Step {
-        // SAFETY: per the function's contract.
-        unsafe {
-            let rc = ffi::sqlite3_step(self.0);
-            // The error is read before the reset, which would report it again.
-            let outcome = match rc {
-                ffi::SQLITE_DONE => Step::Done(ffi::sqlite3_changes64(db) as u64),
-                rc if rc & 0xff == ffi::SQLITE_BUSY => {
-                    Step::Busy(sqlite_error(db, "cannot append events"))
-                }
-                _ => Step::Failed(sqlite_error(db, "cannot append events")),
-            };
-            ffi::sqlite3_reset(self.0);
-            ffi::sqlite3_clear_bindings(self.0);
-            outcome
-        }
-    }
-}
-
-enum Step<T = u64> {
-    /// Rows changed, or what the attempt produced.
-    Done(T),
-    /// Another connection holds the lock the statement needs.
-    Busy(AuditError),
-    Failed(AuditError),
-}
-
-impl Drop for Statement {
-    fn drop(&mut self) {
-        // SAFETY: the statement is valid and not used afterwards.
-        unsafe { ffi::sqlite3_finalize(self.0) };
+        stmt.bind_text(at + 6, &e.payload);
+        stmt.bind_blob(at + 7, prev_hash.as_bytes());
+        stmt.bind_blob(at + 8, hash.as_bytes());
     }
 }

@@ -24,6 +24,11 @@
 //!                                                         export.rs
 //! ```
 //!
+//! Module dependencies run one way: `recorder` (a run's handle; it also starts runs) →
+//! `background` (its writer task) → `store` (the write connection) → `insert` (appends) →
+//! `batch` (events on their way: its types are shared by all four) and `ffi` (every
+//! raw SQLite call, behind one statement type, used by `insert`, `scan` and `verify`).
+//!
 //! - **Schema** (`migrations/`): `sources` (runbook text, once per SHA-256), `runs` (one row per
 //!   run, an index for `log`), `events` (the chain). Triggers abort every UPDATE and DELETE on
 //!   the three tables; no code path issues one. A run's end is an event, never an update: its
@@ -130,10 +135,12 @@
 //! it against the types).
 
 mod background;
+mod batch;
 pub mod chain;
 pub mod clock;
 pub mod event;
 mod export;
+mod ffi;
 mod insert;
 mod journal;
 mod path;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::background::{Background, MAX_IN_FLIGHT};
+use super::batch::{seal, Pending, Sealed};
 use super::chain::Hash;
 use super::event::{Event, RunEnd};
-use super::store::{seal, AuditStore, Pending, Sealed};
+use super::store::{AuditStore, NewRun, RunStart};
 use super::{clock, AuditError, Durability, Redactor};
 
 /// Buffered events kept in memory before a flush is forced, to bound memory use in runs that
@@ -64,6 +65,28 @@ fn serialize(payload: &Value) -> Arc<str> {
         serde_json::to_writer(&mut *buffer, payload).expect("JSON values serialize");
         Arc::from(std::str::from_utf8(&buffer).expect("serde_json writes UTF-8"))
     })
+}
+
+impl AuditStore {
+    /// Record the start of a run: store the source once, insert the `runs` row and append the
+    /// `run-start` event, all in one transaction. The commit is not fsync'd by itself: the
+    /// run's first durable event (an intent, a gate, at the latest its end) syncs it.
+    pub async fn start_run(&self, run: NewRun) -> Result<RunRecorder, AuditError> {
+        self.start_run_with(run, RunStart::now(), Redactor::new())
+            .await
+    }
+
+    /// [`AuditStore::start_run`] with a start chosen beforehand and the redactor the run's
+    /// output already uses (so secrets registered early apply to its events too).
+    pub async fn start_run_with(
+        &self,
+        run: NewRun,
+        start: RunStart,
+        redactor: Redactor,
+    ) -> Result<RunRecorder, AuditError> {
+        let (id, head) = self.begin_run(run, start, &redactor).await?;
+        Ok(RunRecorder::new(self.clone(), id, redactor, 2, head))
+    }
 }
 
 /// Records the events of one run. Obtained from [`AuditStore::start_run`]; `Send + Sync`, so

@@ -25,62 +25,17 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row};
 
-use super::chain::{self, EventFields, Hash};
+use super::batch::{seal, Pending, Sealed};
+use super::chain::Hash;
 use super::event::{self, Detector, Event, Interrupted};
+use super::ffi::{self, BUSY_TIMEOUT};
 use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::process::{liveness, Liveness, ProcessIdentity};
-use super::recorder::RunRecorder;
 use super::redact::Redactor;
 use super::reserve::{self, SpaceWarning};
 use super::{clock, insert, path, AuditError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// How long a writer waits for another process's write transaction.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The columns an append writes, in the order their parameters are bound.
-pub(crate) const COLUMNS: &str = "run, seq, time, kind, step, payload, prev_hash, hash";
-pub(crate) const PARAMS_PER_ROW: usize = 8;
-
-pub(crate) fn values_clause(rows: usize) -> String {
-    let row = format!("({})", ["?"; PARAMS_PER_ROW].join(", "));
-    vec![row; rows].join(", ")
-}
-
-/// An event ready to be hashed and written: everything but the chain fields.
-#[derive(Debug, Clone)]
-pub(crate) struct Pending {
-    pub run: Arc<str>,
-    pub seq: i64,
-    pub time: Arc<str>,
-    pub kind: Arc<str>,
-    pub step: Option<Arc<str>>,
-    pub payload: Arc<str>,
-}
-
-impl Pending {
-    pub(crate) fn fields(&self, prev_hash: Hash) -> EventFields<'_> {
-        EventFields {
-            prev_hash,
-            run: &self.run,
-            seq: self.seq,
-            time: &self.time,
-            kind: &self.kind,
-            step: self.step.as_deref(),
-            payload: &self.payload,
-        }
-    }
-}
-
-/// Hashes computed ahead of a write (by a recorder, for its background batches, so that the
-/// writer does not have to), valid if the chain head is still `prev` when the batch is
-/// inserted. Otherwise the writer hashes the batch again against the real head.
-#[derive(Debug)]
-pub(crate) struct Sealed {
-    pub prev: Hash,
-    pub hashes: Vec<Hash>,
-}
 
 /// What the executor knows about a run before it starts.
 #[derive(Debug, Clone)]
@@ -102,7 +57,7 @@ pub struct NewRun {
 
 /// When a run starts and the id it asks for: chosen before the store is open, so the run's
 /// header can be printed while it opens. The id is used unless another run already has it
-/// (same second, same random suffix); then [`RunRecorder::id`] names the one recorded.
+/// (same second, same random suffix); then [`super::RunRecorder::id`] names the one recorded.
 #[derive(Debug, Clone)]
 pub struct RunStart {
     pub id: String,
@@ -204,40 +159,9 @@ fn is_busy(e: &sqlx::Error) -> bool {
 /// few dozen milliseconds that was most of the audit store's cost. Checkpoints still happen
 /// as the log grows (`wal_autocheckpoint`), and a reader sees committed data either way.
 async fn skip_checkpoint_on_close(conn: &mut SqliteConnection) -> Result<(), AuditError> {
-    use libsqlite3_sys as ffi;
     let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: the handle is locked away from sqlx's worker thread while `handle` lives;
-    // sqlite3_db_config with this option takes an int and an optional int pointer.
-    let rc = unsafe {
-        ffi::sqlite3_db_config(
-            db,
-            ffi::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            1 as std::os::raw::c_int,
-            std::ptr::null_mut::<std::os::raw::c_int>(),
-        )
-    };
-    if rc != ffi::SQLITE_OK {
-        return Err(AuditError::Inconsistent(format!(
-            "sqlite3_db_config(NO_CKPT_ON_CLOSE) failed with code {rc}"
-        )));
-    }
-    Ok(())
-}
-
-/// Tell SQLite, before its first connection, not to keep allocation statistics: it counts
-/// every allocation under a process-wide mutex, which took a few percent of a batch's insert,
-/// and nothing reads them. Once SQLite is initialized the call is refused and changes nothing.
-fn skip_memory_statistics() {
-    use libsqlite3_sys as ffi;
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. This runs before the process's first
-        // connection (every connection is opened through `connect`), and `Once` keeps other
-        // threads of this process from using SQLite until it returns; if SQLite was initialized
-        // anyway, the call only returns SQLITE_MISUSE.
-        unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::os::raw::c_int) };
-    });
+    // SAFETY: the handle is locked away from sqlx's worker thread while `handle` lives.
+    unsafe { ffi::no_checkpoint_on_close(handle.as_raw_handle().as_ptr()) }
 }
 
 /// Connect, retrying while another process holds the exclusive lock that switching a new
@@ -246,7 +170,9 @@ async fn connect(
     path: &Path,
     options: &SqliteConnectOptions,
 ) -> Result<SqliteConnection, AuditError> {
-    skip_memory_statistics();
+    // SQLite keeps no allocation statistics: it counted every allocation under a process-wide
+    // mutex, which took a few percent of a batch's insert, and nothing reads them.
+    ffi::skip_memory_statistics();
     let mut delay = Duration::from_millis(5);
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     loop {
@@ -295,16 +221,6 @@ async fn migrate(path: &Path, conn: &mut SqliteConnection) -> Result<(), AuditEr
         .map_err(err)?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Hash `events` as a continuation of `prev`.
-pub(crate) fn seal(prev: Hash, events: &[Pending]) -> Vec<Hash> {
-    let mut hashes = Vec::with_capacity(events.len());
-    for e in events {
-        let prev = hashes.last().copied().unwrap_or(prev);
-        hashes.push(chain::event_hash(&e.fields(prev)));
-    }
-    hashes
 }
 
 impl AuditStore {
@@ -378,22 +294,16 @@ impl AuditStore {
         connect(&self.inner.path, &options).await
     }
 
-    /// Record the start of a run: store the source once, insert the `runs` row and append the
-    /// `run-start` event, all in one transaction. The commit is not fsync'd by itself: the
-    /// run's first durable event (an intent, a gate, at the latest its end) syncs it.
-    pub async fn start_run(&self, run: NewRun) -> Result<RunRecorder, AuditError> {
-        self.start_run_with(run, RunStart::now(), Redactor::new())
-            .await
-    }
-
-    /// [`AuditStore::start_run`] with a start chosen beforehand and the redactor the run's
-    /// output already uses (so secrets registered early apply to its events too).
-    pub async fn start_run_with(
+    /// The database side of [`AuditStore::start_run_with`] (in `recorder.rs`, which hands
+    /// out the recorder): store the source once, insert the `runs` row and append the
+    /// `run-start` event, in one transaction. Returns the run id recorded and the chain head
+    /// it left.
+    pub(super) async fn begin_run(
         &self,
         run: NewRun,
         start: RunStart,
-        redactor: Redactor,
-    ) -> Result<RunRecorder, AuditError> {
+        redactor: &Redactor,
+    ) -> Result<(Arc<str>, Option<Hash>), AuditError> {
         let source_sha256 = hex::encode(Sha256::digest(run.source.as_bytes()));
         let me = &self.inner.me;
         let start_event = Event::from(event::RunStart {
@@ -477,13 +387,7 @@ impl AuditStore {
             w.head = hashes.last().copied();
             drop(guard);
             self.mirror(std::slice::from_ref(&event), &hashes);
-            return Ok(RunRecorder::new(
-                self.clone(),
-                id,
-                redactor,
-                2,
-                hashes.pop(),
-            ));
+            return Ok((id, hashes.pop()));
         }
         Err(AuditError::Inconsistent(
             "could not find an unused run id".into(),

@@ -182,7 +182,7 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
     // 1. The chain.
     let checker = {
         let mut handle = tx.lock_handle().await?;
-        let db = handle.as_raw_handle();
+        let db = handle.as_raw_handle().as_ptr();
         // SAFETY: the handle is locked away from sqlx's worker thread for the whole scan, and
         // `scan_chain` finalizes the statement it prepares before returning.
         unsafe { raw::scan_chain(db, expect) }?
@@ -326,13 +326,10 @@ async fn check_runs(conn: &mut sqlx::SqliteConnection) -> Result<u64, AuditError
 
 /// The chain scan through the raw SQLite API.
 mod raw {
-    use std::ptr::NonNull;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{mpsc, Arc};
 
-    use libsqlite3_sys as ffi;
-
-    use super::super::scan::sqlite_error;
+    use super::super::ffi::{Db, Statement};
     use super::{AuditError, ChainBreak, Checker, Hash, RawEvent};
 
     const BATCH_ROWS: usize = 8192;
@@ -426,11 +423,7 @@ mod raw {
     ///
     /// # Safety
     /// `db` must be a valid connection that no other thread uses during the call.
-    pub(super) unsafe fn scan_chain(
-        db: NonNull<ffi::sqlite3>,
-        expect: Option<Hash>,
-    ) -> Result<Summary, AuditError> {
-        let db = db.as_ptr();
+    pub(super) unsafe fn scan_chain(db: Db, expect: Option<Hash>) -> Result<Summary, AuditError> {
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, 4);
@@ -477,32 +470,30 @@ mod raw {
 
         let sql = c"SELECT id, run, seq, time, kind, step, payload, prev_hash, hash \
                     FROM events ORDER BY id";
-        let mut stmt: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
-        // SAFETY: valid connection and NUL-terminated SQL; stmt is finalized below.
-        let rc = unsafe {
-            ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, std::ptr::null_mut())
-        };
+        const WHAT: &str = "cannot read the events";
+        // SAFETY: valid connection, used by no other thread during the call; the statement
+        // is dropped (finalized) at the end of the `Ok` arm.
+        let prepared = unsafe { Statement::prepare(db, sql, false, WHAT) };
         let mut result = Ok(());
         let mut head = Hash::GENESIS;
         let mut head_id = None;
-        if rc != ffi::SQLITE_OK {
-            result = Err(sqlite_error(db, "cannot read the events"));
-        } else {
+        let prepared = prepared.map_err(|e| result = Err(e)).ok();
+        if let Some(mut stmt) = prepared {
             let mut index = 0u64;
             let mut batch = Batch::new(index, head, head_id);
             loop {
-                // SAFETY: stmt is a valid prepared statement.
-                let rc = unsafe { ffi::sqlite3_step(stmt) };
-                if rc == ffi::SQLITE_DONE {
-                    break;
-                }
-                if rc != ffi::SQLITE_ROW {
-                    result = Err(sqlite_error(db, "cannot read the events"));
-                    break;
+                // SAFETY: the statement binds nothing.
+                match unsafe { stmt.next_row(WHAT) } {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
                 }
                 // SAFETY: stmt is positioned on a row; column pointers are valid until the
                 // next step, and we copy the bytes before that.
-                unsafe { copy_row(stmt, &mut batch) };
+                unsafe { copy_row(&stmt, &mut batch) };
                 if batch.rows.len() == BATCH_ROWS {
                     batch.last_hash(&mut head, &mut head_id);
                     index += 1;
@@ -525,8 +516,6 @@ mod raw {
                 let _ = queue.send(batch);
             }
         }
-        // SAFETY: finalizing a null or valid statement is allowed.
-        unsafe { ffi::sqlite3_finalize(stmt) };
         drop(queues);
         for h in hashers {
             h.join()
@@ -553,7 +542,7 @@ mod raw {
 
     /// # Safety
     /// `stmt` must be positioned on a row of the events query.
-    unsafe fn copy_row(stmt: *mut ffi::sqlite3_stmt, batch: &mut Batch) {
+    unsafe fn copy_row(stmt: &Statement, batch: &mut Batch) {
         let start = batch.buf.len();
         let mut ends = [0usize; TEXT_COLUMNS];
         let mut step_null = false;
@@ -562,27 +551,16 @@ mod raw {
             // SAFETY (whole block): the caller guarantees a current row; blob pointers are
             // valid for `bytes` bytes until the next step.
             unsafe {
-                if col == 5 && ffi::sqlite3_column_type(stmt, col) == ffi::SQLITE_NULL {
+                if col == 5 && stmt.is_null(col) {
                     step_null = true;
                 } else {
-                    let p = ffi::sqlite3_column_blob(stmt, col) as *const u8;
-                    let n = ffi::sqlite3_column_bytes(stmt, col) as usize;
-                    if !p.is_null() && n > 0 {
-                        batch
-                            .buf
-                            .extend_from_slice(std::slice::from_raw_parts(p, n));
-                    }
+                    batch.buf.extend_from_slice(stmt.bytes(col));
                 }
             }
             ends[slot] = batch.buf.len();
         }
         // SAFETY: as above.
-        let (id, seq) = unsafe {
-            (
-                ffi::sqlite3_column_int64(stmt, 0),
-                ffi::sqlite3_column_int64(stmt, 2),
-            )
-        };
+        let (id, seq) = unsafe { (stmt.int64(0), stmt.int64(2)) };
         batch.rows.push(Pos {
             id,
             seq,
