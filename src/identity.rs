@@ -7,8 +7,9 @@
 //!    and `su`, and changing it takes a capability an ordinary user does not have, so when it
 //!    is set it names the person who logged in.
 //! 2. `SUDO_USER` (and `SUDO_UID`), only when the process runs as root *and* a `sudo`
-//!    process owned by root is among its ancestors, and `SUDO_UID`, if set, is that user's
-//!    uid. Anyone can set the variables: without root and a sudo parent they are ignored.
+//!    process running as root is among its ancestors, and `SUDO_UID`, if set, is that
+//!    user's uid and the real uid of that sudo process (the user who ran it). Anyone can set
+//!    the variables: without root and a sudo parent they are ignored.
 //! 3. The effective user.
 //!
 //! Whatever the outcome, the raw evidence (login uid, euid, the `SUDO_*` values seen, the
@@ -56,8 +57,10 @@ pub struct Evidence {
     pub sudo_user: Option<String>,
     /// `SUDO_UID` as found in the environment, believed or not.
     pub sudo_uid: Option<String>,
-    /// The nearest ancestor that is a sudo process owned by root, if any.
+    /// The nearest ancestor that is a sudo process running as root, if any.
     pub sudo_parent_pid: Option<u32>,
+    /// That process's real uid: the user who ran sudo.
+    pub sudo_parent_uid: Option<u32>,
     /// Why `SUDO_USER` was not believed, when it was set and not used.
     pub sudo_ignored: Option<String>,
 }
@@ -99,9 +102,17 @@ impl Operator {
             euid,
             sudo_user: std::env::var("SUDO_USER").ok().filter(|s| !s.is_empty()),
             sudo_uid: std::env::var("SUDO_UID").ok().filter(|s| !s.is_empty()),
-            sudo_parent_pid: if euid == 0 { sudo_ancestor() } else { None },
+            sudo_parent_pid: None,
+            sudo_parent_uid: None,
             sudo_ignored: None,
         };
+        let mut evidence = evidence;
+        if euid == 0 {
+            if let Some((pid, uid)) = sudo_ancestor() {
+                evidence.sudo_parent_pid = Some(pid);
+                evidence.sudo_parent_uid = Some(uid);
+            }
+        }
         Operator::decide(evidence, user_name, hostname(), tty_name())
     }
 
@@ -124,10 +135,18 @@ impl Operator {
             } else if evidence.sudo_parent_pid.is_none() {
                 Some("no sudo process owned by root among the process's ancestors".into())
             } else {
-                match &uid {
-                    Some(Err(_)) => Some("SUDO_UID is not a number".into()),
-                    Some(Ok(u)) if name_of(*u).as_deref() != Some(user.as_str()) => {
+                match (&uid, evidence.sudo_parent_uid) {
+                    (Some(Err(_)), _) => Some("SUDO_UID is not a number".into()),
+                    (Some(Ok(u)), _) if name_of(*u).as_deref() != Some(user.as_str()) => {
                         Some(format!("SUDO_UID {u} is not the uid of SUDO_USER {user}"))
+                    }
+                    (Some(Ok(u)), Some(caller)) if *u != caller => Some(format!(
+                        "the sudo process was started by uid {caller}, not SUDO_UID {u}"
+                    )),
+                    (None, Some(caller)) if name_of(caller).as_deref() != Some(user.as_str()) => {
+                        Some(format!(
+                            "the sudo process was started by uid {caller}, not by SUDO_USER {user}"
+                        ))
                     }
                     _ => None,
                 }
@@ -182,21 +201,29 @@ fn tty_name() -> Option<String> {
         .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"))
 }
 
-/// The nearest ancestor process that is sudo and runs as root: the executable's file name is
-/// `sudo` and its effective uid is 0 (a process name alone can be set by anyone).
-fn sudo_ancestor() -> Option<u32> {
+/// The nearest ancestor process that is sudo running as root: named `sudo`, effective uid
+/// 0, and (where this process may read it) its executable's file name `sudo`. A name alone
+/// can be set by anyone, but only root can start a process whose effective uid is 0 except
+/// through a setuid program; the executable link of such a process is often unreadable
+/// (without CAP_SYS_PTRACE, as in containers), so it is checked only when it can be read.
+/// Returns its pid and real uid (the user who ran sudo).
+fn sudo_ancestor() -> Option<(u32, u32)> {
     let mut pid = std::os::unix::process::parent_id();
     for _ in 0..32 {
         if pid <= 1 {
             return None;
         }
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let is_sudo = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .ok()
-            .and_then(|exe| exe.file_name().map(|n| n == "sudo"))
-            .unwrap_or(false);
-        if is_sudo && status_field(&status, "Uid:", 1) == Some(0) {
-            return Some(pid);
+        let named_sudo = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Name:"))
+            .is_some_and(|n| n.trim() == "sudo");
+        let exe_is_sudo = match std::fs::read_link(format!("/proc/{pid}/exe")) {
+            Ok(exe) => exe.file_name().is_some_and(|n| n == "sudo"),
+            Err(_) => true,
+        };
+        if named_sudo && exe_is_sudo && status_field(&status, "Uid:", 1) == Some(0) {
+            return Some((pid, status_field(&status, "Uid:", 0)?));
         }
         pid = status_field(&status, "PPid:", 0)?;
     }
@@ -238,6 +265,7 @@ mod tests {
             sudo_user: Some("miguel".into()),
             sudo_uid: Some("1000".into()),
             sudo_parent_pid: parent,
+            sudo_parent_uid: parent.map(|_| 1000),
             sudo_ignored: None,
         }
     }
@@ -280,6 +308,16 @@ mod tests {
             .sudo_ignored
             .unwrap()
             .contains("not the uid"));
+    }
+
+    #[test]
+    fn sudo_uid_must_be_the_sudo_callers() {
+        let mut e = sudo_env(0, Some(42));
+        e.sudo_parent_uid = Some(65534);
+        let op = decide(e);
+        assert_eq!(op.source, Source::Euid);
+        let why = op.evidence.unwrap().sudo_ignored.unwrap();
+        assert!(why.contains("started by uid 65534"), "{why}");
     }
 
     #[test]

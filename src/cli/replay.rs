@@ -224,7 +224,11 @@ fn evidence(op: &Operator) -> String {
         parts.push(format!("SUDO_UID={uid}"));
     }
     if let Some(pid) = e.sudo_parent_pid {
-        parts.push(format!("sudo parent pid {pid}"));
+        let by = e
+            .sudo_parent_uid
+            .map(|u| format!(", run by uid {u}"))
+            .unwrap_or_default();
+        parts.push(format!("sudo parent pid {pid}{by}"));
     }
     let mut text = parts.join(", ");
     if let Some(why) = &e.sudo_ignored {
