@@ -25,6 +25,10 @@ use super::event::{Event, RunEnd};
 use super::journal::{is_mirrored, Mirror, MirrorEntry};
 use super::{clock, AuditError, Durability, Redactor, RunRecorder};
 
+/// Read-only events kept in memory before the store is open, at most; past this, recording
+/// waits for the store.
+const MAX_EARLY: usize = 4096;
+
 /// A read-only event recorded before the store was open.
 struct Early {
     time: Arc<str>,
@@ -158,14 +162,20 @@ impl RunAudit {
     ) -> Result<(), AuditError> {
         let (kind, payload) = (event.kind(), event.payload());
         let mut slot = self.slot.lock().await;
-        if let (Slot::Opening { early, .. }, Durability::Buffered) = (&mut *slot, durability) {
-            early.push(Early {
-                time: clock::now(),
-                kind,
-                step: step.map(str::to_string),
-                payload,
-            });
-            return Ok(());
+        if let (Slot::Opening { early, opened }, Durability::Buffered) = (&mut *slot, durability) {
+            // Keep events in memory only while the store is really still opening: once it
+            // is open (or too many are waiting) they go to the recorder, which bounds what
+            // it buffers. Otherwise a read-only loop outside any step piles them up here.
+            let open_now = opened.as_ref().is_some_and(|o| o.is_finished());
+            if !open_now && early.len() < MAX_EARLY {
+                early.push(Early {
+                    time: clock::now(),
+                    kind,
+                    step: step.map(str::to_string),
+                    payload,
+                });
+                return Ok(());
+            }
         }
         let opened = self.open(&mut slot).await;
         if let Slot::Unrecorded(u) = &mut *slot {

@@ -27,7 +27,7 @@ pub fn run(args: &CheckArgs, globals: &Globals) -> Result<i32> {
     let mut errors: Vec<CompileError> = Vec::new();
     for entry in entries {
         checked.push(entry.file.clone());
-        errors.extend(check_entry(&engine, entry));
+        errors.extend(check_entry(&engine, &catalog, entry));
     }
     if args.name.is_none() {
         for module in catalog.modules() {

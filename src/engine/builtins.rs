@@ -27,6 +27,9 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
 
     let st = state.clone();
     engine.on_print(move |text| {
+        // Printing records an event: it costs what a host call does (the next operation
+        // ends the script if that used up the budget; this callback cannot return an error).
+        st.spend_host_call();
         let mut v = Value::String(text.to_string());
         st.door.redact(&mut v);
         let shown = v.as_str().unwrap_or_default();
@@ -46,15 +49,20 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     engine.register_fn("dry_run", move || st.door.dry_run);
 
     let st = state.clone();
-    engine.register_fn("secret", move |value: &str| -> String {
-        st.door.audit.redactor().add_secret(value);
-        value.to_string()
-    });
+    engine.register_fn(
+        "secret",
+        move |ctx: NativeCallContext, value: &str| -> Result<String, Box<EvalAltResult>> {
+            st.admit(ctx.call_position())?;
+            st.door.audit.redactor().add_secret(value);
+            Ok(value.to_string())
+        },
+    );
 
     let st = state.clone();
     engine.register_fn(
         "sleep",
         move |ctx: NativeCallContext, secs: i64| -> Result<(), Box<EvalAltResult>> {
+            st.admit(ctx.call_position())?;
             // Waiting is a natural commit point: a long watch loop must not hold events.
             st.door
                 .flush()
@@ -74,6 +82,7 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     engine.register_fn(
         "report",
         move |ctx: NativeCallContext, finding: Map| -> Result<(), Box<EvalAltResult>> {
+            st.admit(ctx.call_position())?;
             let finding = finding_of(finding).map_err(|m| runtime(m, ctx.call_position()))?;
             let mut shown = serde_json::to_value(&finding).expect("a finding serializes");
             st.door.redact(&mut shown);
@@ -112,6 +121,7 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     engine.register_fn(
         "refuse",
         move |ctx: NativeCallContext, reason: &str| -> Result<(), Box<EvalAltResult>> {
+            st.admit(ctx.call_position())?;
             let refused = Refused {
                 function: None,
                 args: None,
@@ -172,6 +182,7 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
             move |ctx, inputs| {
                 let name = inputs[0].get_string_value().unwrap_or_default().to_string();
                 let pos = inputs[0].position();
+                st.admit(pos)?;
                 let previous = st.door.step();
                 st.door.set_step(Some(name.clone()));
                 st.door.out.step_start(&name);
@@ -291,6 +302,7 @@ fn gate(
     kind: GateKind,
 ) -> Result<(), Box<EvalAltResult>> {
     let pos = ctx.call_position();
+    st.admit(pos)?;
     match st.door.gate(question, kind) {
         Ok(()) => Ok(()),
         Err(DoorError::Canceled) => Err(st.stop(Stop::Canceled, pos)),

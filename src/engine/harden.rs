@@ -6,6 +6,10 @@ use rhai::{Engine, OptimizationLevel};
 /// Limits chosen for operations procedures: generous for real runbooks (triage runs a few
 /// hundred thousand operations at most), tight enough that a runaway loop ends in seconds.
 pub const MAX_OPERATIONS: u64 = 50_000_000;
+/// What one host call (or built-in that records an event) costs against the budget: about
+/// what it takes in time compared with a script operation, so `loop { files::exists(p) }`
+/// ends as soon as a plain `loop {}` does instead of running for minutes.
+pub const HOST_CALL_COST: u64 = 1_000;
 pub const MAX_CALL_LEVELS: usize = 64;
 pub const MAX_EXPR_DEPTH: usize = 64;
 pub const MAX_FN_EXPR_DEPTH: usize = 32;
@@ -14,6 +18,22 @@ pub const MAX_ARRAY_SIZE: usize = 100_000;
 pub const MAX_MAP_SIZE: usize = 100_000;
 pub const MAX_MODULES: usize = 32;
 pub const MAX_VARIABLES: usize = 2_000;
+
+/// The run's operation budget: [`MAX_OPERATIONS`], or less when `RUNBOOK_OPERATION_BUDGET`
+/// (`value`) asks for less (to stop runaway runbooks sooner on a slow machine, and in
+/// tests). It can only lower the budget.
+pub fn operation_budget(value: Option<&std::ffi::OsStr>) -> Result<u64, String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(MAX_OPERATIONS);
+    };
+    match value.to_str().and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(n) if (1..=MAX_OPERATIONS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "RUNBOOK_OPERATION_BUDGET={} is not a number of operations from 1 to {MAX_OPERATIONS}: unset it for the default",
+            value.to_string_lossy()
+        )),
+    }
+}
 
 /// Apply every limit. `eval` is disabled (it would run code the header never declared), and
 /// variables must be declared before use so a typo is a compile error, not a silent `()`.
@@ -120,6 +140,18 @@ mod tests {
             matches!(*err, EvalAltResult::ErrorTooManyOperations(_)),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_budget_can_be_lowered_only() {
+        use std::ffi::OsStr;
+        assert_eq!(operation_budget(None), Ok(MAX_OPERATIONS));
+        assert_eq!(operation_budget(Some(OsStr::new(""))), Ok(MAX_OPERATIONS));
+        assert_eq!(operation_budget(Some(OsStr::new("1000"))), Ok(1000));
+        for bad in ["0", "-1", "x", "50000001", "1e6"] {
+            let err = operation_budget(Some(OsStr::new(bad))).unwrap_err();
+            assert!(err.contains("RUNBOOK_OPERATION_BUDGET"), "{bad}: {err}");
+        }
     }
 
     #[test]

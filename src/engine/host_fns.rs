@@ -100,6 +100,7 @@ pub fn register_prefetch(engine: &mut Engine, state: &Arc<RunState>) {
         move |ctx: NativeCallContext, calls: rhai::Array| -> Result<(), Box<EvalAltResult>> {
             let pos = ctx.call_position();
             for call in calls {
+                st.admit(pos)?;
                 let bad = || {
                     runtime(
                         "prefetch: each entry is [\"module::function\", [arguments...]]".into(),
@@ -142,6 +143,7 @@ fn call(
     raw: &mut [&mut Dynamic],
     pos: Position,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
+    state.admit(pos)?;
     let args = named_args(f, raw, pos)?;
     match state.door.call(f, args) {
         Ok(value) => rhai::serde::to_dynamic(value).map_err(|e| runtime(e.to_string(), pos)),

@@ -2,6 +2,7 @@
 //! the executor that runs one runbook end to end.
 
 pub mod builtins;
+pub mod callbacks;
 pub mod catalog;
 pub mod gates;
 pub mod harden;
@@ -87,13 +88,17 @@ pub fn build_engine_with(
         modules = modules.with_precompiled(p);
     }
     engine.set_module_resolver(modules);
+    callbacks::register(&mut engine);
     host_fns::register(&mut engine, state);
     match state {
         Some(state) => {
             builtins::register(&mut engine, state);
             host_fns::register_prefetch(&mut engine, state);
+            // The run's one budget (see `RunState::tick`) replaces Rhai's, which starts
+            // afresh in every callback and module; the callback also makes stops sticky.
+            engine.set_max_operations(0);
             let st = state.clone();
-            engine.on_progress(move |_| st.canceled().then_some(rhai::Dynamic::UNIT));
+            engine.on_progress(move |_| st.tick());
         }
         None => {
             engine
@@ -134,8 +139,8 @@ fn locate(entry: &Entry, pos: rhai::Position, message: String) -> CompileError {
     }
 }
 
-/// Compile a runbook and every stdlib module it could import: `runbook check`.
-pub fn check_entry(engine: &Engine, entry: &Entry) -> Vec<CompileError> {
+/// Compile a runbook and check the stdlib modules it imports: `runbook check`.
+pub fn check_entry(engine: &Engine, catalog: &Catalog, entry: &Entry) -> Vec<CompileError> {
     let mut errors = Vec::new();
     if let Err(e) = header::parse(&entry.source) {
         errors.push(CompileError {
@@ -152,8 +157,33 @@ pub fn check_entry(engine: &Engine, entry: &Entry) -> Vec<CompileError> {
         });
     }
     let scope = initial_scope(rhai::Map::new());
-    if let Err(e) = compile(engine, entry, &scope) {
-        errors.push(e);
+    match compile(engine, entry, &scope) {
+        Ok(ast) => {
+            if let Some(e) = check_imports(engine, catalog, entry, &ast) {
+                errors.push(e);
+            }
+        }
+        Err(e) => errors.push(e),
     }
     errors
+}
+
+/// An import cycle reachable from `entry`'s compiled `ast`, as a compile error naming it.
+pub fn check_imports(
+    engine: &Engine,
+    catalog: &Catalog,
+    entry: &Entry,
+    ast: &AST,
+) -> Option<CompileError> {
+    let cycle = resolver::import_cycle(engine, ast, |name| catalog.module(name))?;
+    Some(CompileError {
+        file: entry.file.clone(),
+        line: 1,
+        column: 1,
+        message: format!(
+            "import cycle: {} (a module may not import itself, directly or through others)",
+            cycle.join(" -> ")
+        ),
+        source_line: entry.source.lines().next().unwrap_or("").to_string(),
+    })
 }

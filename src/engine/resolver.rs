@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared, AST};
+use rhai::{
+    ASTNode, Engine, EvalAltResult, Expr, Module, ModuleResolver, Position, Scope, Shared, Stmt,
+    AST,
+};
 
 use super::catalog::Entry;
 
@@ -18,6 +21,9 @@ pub struct StdlibResolver {
     modules: BTreeMap<String, Entry>,
     cache: Mutex<BTreeMap<String, Shared<Module>>>,
     ahead: Mutex<Ahead>,
+    /// Modules being evaluated now, outermost first: an import of one of them is a cycle
+    /// (which would otherwise recurse until the stack overflows).
+    loading: Mutex<Vec<String>>,
 }
 
 enum Ahead {
@@ -31,6 +37,7 @@ impl StdlibResolver {
             modules: modules.map(|e| (e.name.clone(), e.clone())).collect(),
             cache: Mutex::new(BTreeMap::new()),
             ahead: Mutex::new(Ahead::Done(BTreeMap::new())),
+            loading: Mutex::new(Vec::new()),
         }
     }
 
@@ -69,6 +76,60 @@ pub fn precompile(modules: Vec<Entry>) -> Precompiled {
             })
             .collect()
     })
+}
+
+/// The module names `ast` imports by a literal name, anywhere (function bodies included).
+pub fn literal_imports(ast: &AST) -> Vec<String> {
+    let mut names = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(x, _))) = path.last() {
+            if let Expr::StringConstant(name, _) = &x.0 {
+                names.push(name.to_string());
+            }
+        }
+        true
+    });
+    names
+}
+
+/// The first import cycle reachable from `root` (`[a, b, a]` for a module `a` that imports
+/// `b`, which imports `a`), following literal imports through the stdlib `modules`. Modules
+/// that do not compile are left out: their import reports the error.
+pub fn import_cycle<'a>(
+    engine: &Engine,
+    root: &AST,
+    modules: impl Fn(&str) -> Option<&'a Entry>,
+) -> Option<Vec<String>> {
+    fn visit<'a>(
+        engine: &Engine,
+        name: &str,
+        modules: &dyn Fn(&str) -> Option<&'a Entry>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|m| m == name) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(name.to_string());
+            return Some(cycle);
+        }
+        if done.iter().any(|m| m == name) {
+            return None;
+        }
+        let ast = engine.compile(&modules(name)?.source).ok()?;
+        path.push(name.to_string());
+        for next in literal_imports(&ast) {
+            if let Some(cycle) = visit(engine, &next, modules, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(name.to_string());
+        None
+    }
+    let (mut path, mut done) = (Vec::new(), Vec::new());
+    literal_imports(root)
+        .iter()
+        .find_map(|m| visit(engine, m, &modules, &mut path, &mut done))
 }
 
 /// A stdlib module name: lower-case letters, digits, `_` and `-`. Nothing that looks like a path.
@@ -114,7 +175,23 @@ impl ModuleResolver for StdlibResolver {
                 ast
             }
         };
-        let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+        // Imports whose name is not a literal escape `import_cycle`; this catches them.
+        {
+            let mut loading = self.loading.lock().expect("resolver loading");
+            if loading.iter().any(|m| m == path) {
+                let mut cycle = loading.clone();
+                cycle.push(path.to_string());
+                return Err(EvalAltResult::ErrorRuntime(
+                    format!("import cycle: {}", cycle.join(" -> ")).into(),
+                    pos,
+                )
+                .into());
+            }
+            loading.push(path.to_string());
+        }
+        let evaluated = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        self.loading.lock().expect("resolver loading").pop();
+        let module: Shared<Module> = evaluated
             .map_err(|e| EvalAltResult::ErrorInModule(path.to_string(), e, pos))?
             .into();
         self.cache

@@ -19,7 +19,9 @@ use super::catalog::{backends_named, Catalog, Entry};
 use super::gates::Gates;
 use super::outcome::{Counts, Ending, FailOn, Outcome, Severity};
 use super::state::{RunState, Stop};
-use super::{build_engine_with, compile, header, initial_scope, params, resolver};
+use super::{
+    build_engine_with, check_imports, compile, harden, header, initial_scope, params, resolver,
+};
 use crate::audit::event::{Finding, RunEnd};
 use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart};
 use crate::effect::Door;
@@ -156,11 +158,16 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         operator.login.clone(),
     )
     .with_signal(signal_param(&header, &validated.recorded));
-    let state = Arc::new(RunState::new(door, env.cancel.clone()));
+    let budget = harden::operation_budget(std::env::var_os("RUNBOOK_OPERATION_BUDGET").as_deref())
+        .map_err(Error::Usage)?;
+    let state = Arc::new(RunState::new(door, env.cancel.clone()).with_budget(budget));
     let engine = build_engine_with(env.catalog, Some(&state), Some(precompiled));
     // Compile before the audit store opens, so a syntax error exits 2 and records nothing.
     let mut scope = initial_scope(validated.script);
     let ast = compile(&engine, entry, &scope).map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(e) = check_imports(&engine, env.catalog, entry, &ast) {
+        return Err(Error::Usage(e.to_string()));
+    }
     tracing::debug!(runbook = %header.name, "compiled");
 
     // Input is valid. Connect to the backends the runbook will use, and open the audit store
@@ -202,7 +209,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let started = Instant::now();
     let result = engine
         .run_ast_with_scope(&mut scope, &ast)
-        .map_err(|e| describe(&e, entry));
+        .map_err(|e| describe(&e, entry, state.stopped().as_ref()));
     let duration_ms = started.elapsed().as_millis() as u64;
     tracing::debug!(duration_ms, "script done");
     let not_recorded = env.rt.block_on(state.door.audit.unrecorded());
@@ -312,6 +319,13 @@ fn ending(state: &RunState, result: std::result::Result<(), String>) -> Ending {
         (Some(Stop::Refused(m)), _) => Ending::Refused(m),
         (Some(Stop::Canceled), _) => Ending::Canceled,
         (Some(Stop::Audit(m)), _) => Ending::Audit(m),
+        // The budget ran out: the script's error says where, unless a native function
+        // swallowed it at the very end of the script.
+        (Some(Stop::Budget), result) => Ending::Failed(
+            result
+                .err()
+                .unwrap_or_else(|| "runbook exceeded its operation budget".to_string()),
+        ),
         (None, _) if state.canceled() => Ending::Canceled,
         (None, Ok(_)) => Ending::Completed,
         (None, Err(m)) => Ending::Failed(m),
@@ -332,7 +346,7 @@ fn innermost<'a>(err: &'a EvalAltResult, file: &'a str) -> (&'a EvalAltResult, &
 
 /// `FILE:LINE: message` for the place the error happened, plus where the runbook called
 /// into it when that was another file (a stdlib module).
-fn describe(err: &EvalAltResult, entry: &Entry) -> String {
+fn describe(err: &EvalAltResult, entry: &Entry, stop: Option<&Stop>) -> String {
     let (inner, file) = innermost(err, &entry.file);
     let pos = inner.position();
     let mut at = match pos.line() {
@@ -346,6 +360,9 @@ fn describe(err: &EvalAltResult, entry: &Entry) -> String {
     }
     match inner {
         EvalAltResult::ErrorTooManyOperations(_) => {
+            format!("runbook exceeded its operation budget at {at}")
+        }
+        EvalAltResult::ErrorTerminated(..) if stop == Some(&Stop::Budget) => {
             format!("runbook exceeded its operation budget at {at}")
         }
         EvalAltResult::ErrorRuntime(value, _) => format!("{at}: {value}"),

@@ -74,6 +74,33 @@ impl Sandbox {
         path
     }
 
+    /// Write runbooks (`name`, source without the header) to this sandbox's `rb/runbooks/` and
+    /// stdlib modules to `rb/stdlib/` (which override the built-in ones); returns the runbook
+    /// directory. Each runbook gets a header declaring it `mutates: true` with an optional
+    /// string parameter `path`.
+    pub fn tree(&self, runbooks: &[(&str, &str)], modules: &[(&str, &str)]) -> PathBuf {
+        let dir = self.dir.path().join("rb");
+        std::fs::create_dir_all(dir.join("runbooks")).unwrap();
+        std::fs::create_dir_all(dir.join("stdlib")).unwrap();
+        for (name, body) in runbooks {
+            let text = format!(
+                "//! name: {name}\n//! summary: test runbook\n//! mutates: true\n//! param path: string, default \"\" -- a file\n{body}\n"
+            );
+            std::fs::write(dir.join("runbooks").join(format!("{name}.rhai")), text).unwrap();
+        }
+        for (name, body) in modules {
+            std::fs::write(dir.join("stdlib").join(format!("{name}.rhai")), body).unwrap();
+        }
+        dir.join("runbooks")
+    }
+
+    /// `runbook --runbooks DIR --site SITE` on this sandbox's database.
+    pub fn in_tree(&self, dir: &Path, site: &Path) -> Runbook {
+        self.cmd()
+            .args(["--runbooks".as_ref(), dir.as_os_str()])
+            .args(["--site".as_ref(), site.as_os_str()])
+    }
+
     /// `runbook --runbooks FIXTURES --site SITE` on this sandbox's database.
     pub fn with_site(&self, site: &Path) -> Runbook {
         self.cmd()
@@ -113,6 +140,7 @@ impl Runbook {
             .env_remove("RUNBOOK_PATH")
             .env_remove("RUNBOOK_SITE")
             .env_remove("RUNBOOK_AUDIT_DB")
+            .env_remove("RUNBOOK_OPERATION_BUDGET")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         Runbook { cmd }
@@ -142,6 +170,46 @@ impl Runbook {
     pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Runbook {
         self.cmd.env(k, v);
         self
+    }
+
+    /// Run, killing the process if it is still running after `limit` (then `code` is -1): for
+    /// tests of runaway runbooks, so that a regression fails the test instead of hanging it.
+    pub fn run_at_most(mut self, limit: std::time::Duration) -> Run {
+        let child = self
+            .cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runbook binary runs");
+        let pid = child.id() as i32;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let until = std::time::Instant::now() + limit;
+                while std::time::Instant::now() < until {
+                    if done.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                // SAFETY: kill(2) on our own child's pid, which has not been reaped yet
+                // (wait_with_output below has not returned).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            })
+        };
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("runbook binary runs");
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = watcher.join();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
     }
 
     pub fn run(mut self) -> Run {
