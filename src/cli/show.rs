@@ -35,7 +35,7 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
         .map(|p| {
             json!({
                 "name": p.name, "type": p.kind.name(), "required": p.required,
-                "default": p.default, "secret": p.secret,
+                "default": p.default, "secret": p.secret, "min": p.min, "max": p.max,
                 "pattern": p.pattern.as_ref().map(|r| r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string()),
                 "help": p.help,
                 "choices": header::choices(p, &site_json).map(|c| c.into_iter().map(|(id, label)| json!({"value": id, "label": label})).collect::<Vec<_>>()),
@@ -77,6 +77,12 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
                 crate::engine::header::ParamKind::String => format!("default {d:?}"),
                 _ => format!("default {d}"),
             });
+        }
+        if let Some(min) = p.min {
+            attrs.push(format!("min {min}"));
+        }
+        if let Some(max) = p.max {
+            attrs.push(format!("max {max}"));
         }
         if let Some(pat) = j["pattern"].as_str() {
             attrs.push(format!("pattern {pat}"));

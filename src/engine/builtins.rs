@@ -21,6 +21,9 @@ use crate::host::HostError;
 
 const SEVERITIES: [&str; 4] = ["ok", "info", "warn", "crit"];
 
+/// The longest `sleep()`: longer waits are a mistake (and past some point overflow the clock).
+const MAX_SLEEP_SECS: i64 = 86_400;
+
 pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     register_step(engine, state);
     register_gates(engine, state);
@@ -67,7 +70,13 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
             st.door
                 .flush()
                 .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
-            let until = Instant::now() + Duration::from_secs(secs.max(0) as u64);
+            if !(0..=MAX_SLEEP_SECS).contains(&secs) {
+                return Err(runtime(
+                    format!("sleep({secs}): seconds must be from 0 to {MAX_SLEEP_SECS} (a day)"),
+                    ctx.call_position(),
+                ));
+            }
+            let until = Instant::now() + Duration::from_secs(secs as u64);
             while Instant::now() < until {
                 if st.canceled() {
                     return Err(st.stop(Stop::Canceled, ctx.call_position()));

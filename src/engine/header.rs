@@ -14,8 +14,8 @@
 //! Parameter attributes, comma separated after the type: `required`, `default VALUE` (quote
 //! it when it contains a comma), `secret` (the value is redacted everywhere), `one of
 //! site.SECTION` (the value must be an id in that list, or a key of that map, of the site
-//! config: `runbook show` lists them), and `pattern REGEX` (must come last, since patterns
-//! may contain commas; anchored for you).
+//! config: `runbook show` lists them), `min N` and `max N` (bounds of an `int`, inclusive),
+//! and `pattern REGEX` (must come last, since patterns may contain commas; anchored for you).
 
 use std::fmt;
 
@@ -67,6 +67,9 @@ pub struct ParamSpec {
     pub pattern: Option<Regex>,
     /// `one of site.symptoms`: the site config section whose ids are the allowed values.
     pub choices_from: Option<String>,
+    /// `min N`, `max N`: inclusive bounds of an `int` parameter.
+    pub min: Option<i64>,
+    pub max: Option<i64>,
     pub help: String,
 }
 
@@ -210,6 +213,8 @@ fn parse_param(rest: &str) -> Result<ParamSpec, String> {
         secret: false,
         pattern: None,
         choices_from: None,
+        min: None,
+        max: None,
         help,
     };
     while !rest.is_empty() {
@@ -240,6 +245,25 @@ fn parse_param(rest: &str) -> Result<ParamSpec, String> {
                 spec.choices_from = Some(section.to_string());
                 rest = remaining.trim_start();
             }
+            bound @ ("min" | "max") => {
+                let after = after.trim_start();
+                let (value, remaining) = after.split_once(',').unwrap_or((after, ""));
+                if spec.kind != ParamKind::Int {
+                    return Err(format!(
+                        "parameter `{}`: `{bound}` applies to int parameters only",
+                        spec.name
+                    ));
+                }
+                let n = value.trim().parse::<i64>().map_err(|_| {
+                    format!(
+                        "parameter `{}`: `{bound}` takes an integer, got `{}`",
+                        spec.name,
+                        value.trim()
+                    )
+                })?;
+                *(if bound == "min" { &mut spec.min } else { &mut spec.max }) = Some(n);
+                rest = remaining.trim_start();
+            }
             "pattern" => {
                 let re = after.trim();
                 spec.pattern = Some(
@@ -266,7 +290,7 @@ fn parse_param(rest: &str) -> Result<ParamSpec, String> {
             }
             other => {
                 return Err(format!(
-                    "parameter `{}`: unknown attribute `{other}` (required, default, secret, one of, pattern)",
+                    "parameter `{}`: unknown attribute `{other}` (required, default, secret, one of, min, max, pattern)",
                     spec.name
                 ))
             }
@@ -277,6 +301,14 @@ fn parse_param(rest: &str) -> Result<ParamSpec, String> {
             "parameter `{}` cannot be both required and defaulted",
             spec.name
         ));
+    }
+    if let (Some(min), Some(max)) = (spec.min, spec.max) {
+        if min > max {
+            return Err(format!(
+                "parameter `{}`: min {min} is greater than max {max}",
+                spec.name
+            ));
+        }
     }
     if let Some(default) = &spec.default {
         check_value(&spec, default).map_err(|e| format!("default of {e}"))?;
@@ -295,6 +327,17 @@ fn next_attr(after: &str, had_comma: bool) -> &str {
 
 /// Check one value against its spec; the message names the parameter and what was expected.
 pub fn check_value(spec: &ParamSpec, value: &str) -> Result<(), String> {
+    if let (ParamKind::Int, Ok(n)) = (spec.kind, value.parse::<i64>()) {
+        let (lo, hi) = (spec.min.unwrap_or(i64::MIN), spec.max.unwrap_or(i64::MAX));
+        if n < lo || n > hi {
+            return Err(format!(
+                "parameter `{}` must be from {} to {}, got `{value}`",
+                spec.name,
+                spec.min.map_or("any".to_string(), |m| m.to_string()),
+                spec.max.map_or("any".to_string(), |m| m.to_string()),
+            ));
+        }
+    }
     match spec.kind {
         ParamKind::Int if value.parse::<i64>().is_err() => {
             return Err(format!(

@@ -71,18 +71,29 @@ pub struct RunReport {
 }
 
 /// Dry-run is on with `--dry-run` or with `OPENCLAW_DRY_RUN=true` (or `1`), the server's own
-/// convention. Any other non-empty value is refused rather than guessed at.
-pub fn dry_run_mode(flag: bool, env: Option<&str>) -> Result<Option<String>> {
-    if flag {
-        return Ok(Some("--dry-run".into()));
-    }
-    match env.map(str::trim) {
-        None | Some("") | Some("false") | Some("0") => Ok(None),
-        Some(v @ ("true" | "1")) => Ok(Some(format!("OPENCLAW_DRY_RUN={v}"))),
-        Some(other) => Err(Error::Usage(format!(
-            "OPENCLAW_DRY_RUN={other} is not understood: use true or 1 for a dry run, false or 0 (or unset) for a real one"
-        ))),
-    }
+/// convention; `false`, `0`, empty or unset mean a real run. Any other value (another
+/// spelling, spaces, bytes that are not UTF-8) is refused rather than guessed at: a switch
+/// that guards the machine must not read an unknown value as "live".
+/// The value is checked even with `--dry-run`, so a mistyped switch never goes unnoticed.
+pub fn dry_run_mode(flag: bool, env: Option<&std::ffi::OsStr>) -> Result<Option<String>> {
+    let from_env = match env.map(|v| v.to_str()) {
+        None | Some(Some("" | "false" | "0")) => None,
+        Some(Some(v @ ("true" | "1"))) => Some(format!("OPENCLAW_DRY_RUN={v}")),
+        Some(other) => {
+            let shown = match other {
+                Some(v) => v.escape_debug().to_string(),
+                None => format!("{} (not UTF-8)", env.unwrap_or_default().to_string_lossy()),
+            };
+            return Err(Error::Usage(format!(
+                "OPENCLAW_DRY_RUN={shown} is not understood: use true or 1 for a dry run, false or 0 (or unset) for a real one"
+            )));
+        }
+    };
+    Ok(if flag {
+        Some("--dry-run".into())
+    } else {
+        from_env
+    })
 }
 
 /// The run's `signal` parameter, which the door's site policy reads for signal-required units;
@@ -116,7 +127,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let validated = params::validate(&header, &req.params, &site_json)?;
     let dry_run_reason = dry_run_mode(
         req.dry_run_flag,
-        std::env::var("OPENCLAW_DRY_RUN").ok().as_deref(),
+        std::env::var_os("OPENCLAW_DRY_RUN").as_deref(),
     )?;
     let dry_run = dry_run_reason.is_some();
     // The run's pieces, none of which touches the machine or the audit store yet.
@@ -375,5 +386,33 @@ fn describe(err: &EvalAltResult, entry: &Entry, stop: Option<&Stop>) -> String {
                 .to_string();
             format!("{at}: {text}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn dry_run_switch_accepts_exactly_the_documented_values() {
+        let mode = |v: Option<&OsStr>| dry_run_mode(false, v);
+        assert_eq!(mode(None).unwrap(), None);
+        for off in ["", "false", "0"] {
+            assert_eq!(mode(Some(OsStr::new(off))).unwrap(), None, "{off:?}");
+        }
+        for on in ["true", "1"] {
+            assert!(mode(Some(OsStr::new(on))).unwrap().is_some(), "{on:?}");
+        }
+        for bad in ["TRUE", "yes", " true", "1 ", "false\n", "no", "2"] {
+            let err = mode(Some(OsStr::new(bad))).unwrap_err();
+            assert!(matches!(err, Error::Usage(_)), "{bad:?}");
+        }
+        let err = mode(Some(OsStr::from_bytes(b"tru\xffe"))).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        // Checked even when --dry-run is given.
+        assert!(dry_run_mode(true, Some(OsStr::from_bytes(b"\xff"))).is_err());
+        assert!(dry_run_mode(true, Some(OsStr::new("0"))).unwrap().is_some());
     }
 }

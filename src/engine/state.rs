@@ -33,6 +33,8 @@ pub struct RunState {
     pub findings: Mutex<Vec<Value>>,
     pub cancel: Arc<AtomicBool>,
     stop: Mutex<Option<Stop>>,
+    /// Whether `stop` is set: read on every operation, so an atomic rather than the lock.
+    is_stopped: AtomicBool,
     /// Operations used by the whole run: script operations wherever they run (Rhai counts
     /// per call context and starts callbacks and modules afresh, so it cannot be the
     /// budget), plus [`HOST_CALL_COST`] per host call.
@@ -47,6 +49,7 @@ impl RunState {
             findings: Mutex::new(Vec::new()),
             cancel,
             stop: Mutex::new(None),
+            is_stopped: AtomicBool::new(false),
             used: AtomicU64::new(0),
             budget: MAX_OPERATIONS,
         }
@@ -68,6 +71,7 @@ impl RunState {
         let mut slot = self.stop.lock().expect("stop lock");
         if slot.is_none() {
             *slot = Some(why);
+            self.is_stopped.store(true, Ordering::SeqCst);
         }
     }
 
@@ -93,7 +97,7 @@ impl RunState {
         } else if self.canceled() {
             self.set_stop(Stop::Canceled);
         }
-        self.stop.lock().expect("stop lock").is_some()
+        self.is_stopped.load(Ordering::SeqCst)
     }
 
     /// The engine's progress callback: one script operation. `Some` terminates the script.
