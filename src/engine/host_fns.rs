@@ -145,6 +145,11 @@ fn call(
 ) -> Result<Dynamic, Box<EvalAltResult>> {
     state.admit(pos)?;
     let args = named_args(f, raw, pos)?;
+    if f.module == "files" {
+        for value in crate::host::files::secret_writes(&state.door.host, f.name, &args) {
+            state.door.audit.redactor().add_secret(&value);
+        }
+    }
     match state.door.call(f, args) {
         Ok(value) => rhai::serde::to_dynamic(value).map_err(|e| runtime(e.to_string(), pos)),
         Err(DoorError::Host(HostError::Refused(msg))) => Err(state.stop(Stop::Refused(msg), pos)),

@@ -138,9 +138,70 @@ fn root_holds(root: &str, real: &Path) -> bool {
         )
 }
 
-/// A file is secret if a pattern matches the path as written, its real path, or its real path
-/// against the pattern's own directory resolved (so a symlinked directory does not hide it).
+/// What a call would write into a secret file (`replace`'s content, `append_line`'s line),
+/// line by line and each `KEY=VALUE`'s value: the engine marks these secret before the call
+/// is recorded or shown, so writing a secret file does not put its new values in the record.
+/// Empty for anything else.
+pub fn secret_writes(ctx: &HostCtx, function: &str, args: &Args) -> Vec<String> {
+    let text_arg = match function {
+        "replace" => "content",
+        "append_line" => "line",
+        _ => return Vec::new(),
+    };
+    let (Some(path), Some(text)) = (
+        args.get("path").and_then(Value::as_str),
+        args.get(text_arg).and_then(Value::as_str),
+    ) else {
+        return Vec::new();
+    };
+    // A path outside the roots is refused and writes nothing.
+    if !confine(ctx, path).is_ok_and(|c| c.secret) {
+        return Vec::new();
+    }
+    let mut values = vec![text.trim().to_string()];
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        values.push(line.to_string());
+        if let Some((_, value)) = line.split_once('=') {
+            values.push(value.trim().trim_matches(['"', '\'']).to_string());
+        }
+    }
+    values
+}
+
+/// A file is secret if it, or the file it is a backup of (`PATH.bak-<UTC>`, which `replace`
+/// and `remove` keep), matches a secret pattern: a backup holds the same values.
 fn is_secret(patterns: &[String], path: &str, real: &Path) -> bool {
+    let (mut path, mut real) = (path.to_string(), real.to_path_buf());
+    loop {
+        if matches_secret(patterns, &path, &real) {
+            return true;
+        }
+        let original_path = backup_of(&path);
+        let original_real = backup_of(&real.to_string_lossy());
+        if original_path.is_none() && original_real.is_none() {
+            return false;
+        }
+        if let Some(p) = original_path {
+            path = p;
+        }
+        if let Some(r) = original_real {
+            real = PathBuf::from(r);
+        }
+    }
+}
+
+/// The file `path` is a backup of, when its name ends the way [`backup_path`] names them:
+/// `.bak-YYYYMMDDTHHMMSSZ`, optionally followed by `-N`.
+fn backup_of(path: &str) -> Option<String> {
+    static BACKUP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(.+)\.bak-[0-9]{8}T[0-9]{6}Z(?:-[0-9]+)?$").expect("pattern compiles")
+    });
+    BACKUP.captures(path).map(|c| c[1].to_string())
+}
+
+/// A pattern matches the path as written, its real path, or its real path against the
+/// pattern's own directory resolved (so a symlinked directory does not hide it).
+fn matches_secret(patterns: &[String], path: &str, real: &Path) -> bool {
     let real_s = real.to_string_lossy();
     patterns.iter().any(|pat| {
         if glob_match(pat.as_bytes(), path.as_bytes())
@@ -1004,6 +1065,32 @@ mod tests {
         assert_eq!(l["entries"][0]["name"], "heartbeat.json");
         let err = call(read, &ctx, json!({"path": root})).unwrap_err();
         assert!(err.to_string().contains("use files::list"), "{err}");
+    }
+
+    #[test]
+    fn backups_of_secret_files_are_secret() {
+        let (_d, _rt, ctx, root) = setup();
+        let secret = format!("{root}/secret.env");
+        fs::write(&secret, "POSTGRES_PASSWORD=first-value\n").unwrap();
+        let r = call(
+            replace,
+            &ctx,
+            json!({"path": secret, "content": "POSTGRES_PASSWORD=second-value\n"}),
+        )
+        .unwrap();
+        let backup = r["backup"].as_str().unwrap().to_string();
+        let r = call(remove, &ctx, json!({"path": secret})).unwrap();
+        let removed = r["backup"].as_str().unwrap().to_string();
+        for path in [&backup, &removed] {
+            let r = call(read, &ctx, json!({"path": path})).unwrap();
+            assert_eq!(r["secret"], true, "{path}: {r}");
+            assert!(!r.to_string().contains("-value"), "{path}: {r}");
+        }
+        assert_eq!(
+            backup_of("/a/b.env.bak-20261201T101010Z-2").as_deref(),
+            Some("/a/b.env")
+        );
+        assert_eq!(backup_of("/a/b.env.bak-yesterday"), None);
     }
 
     #[test]
