@@ -12,8 +12,13 @@
 //! - SQL `PASSWORD 'secret'` clauses;
 //! - private key blocks (`-----BEGIN ... PRIVATE KEY-----` up to the matching `END` line, or to
 //!   the end of the text when the block is cut off);
-//! - every value a runbook marks secret at run time ([`Redactor::add_secret`]); values shorter
-//!   than [`MIN_SECRET_LEN`] characters are ignored so that output is not shredded.
+//! - every value a runbook marks secret at run time ([`Redactor::add_secret`]), in each
+//!   encoding it may take on the way to a sink: as is, escaped as in a JSON or Rhai string
+//!   (once or twice: JSON text inside a JSON string), shell-quoted, and URL-encoded; values
+//!   shorter than [`MIN_SECRET_LEN`] characters are ignored so that output is not shredded.
+//!
+//! Object keys are redacted like string values (a secret used as a map key is still a
+//! secret); only the "key names a secret" rule reads the key itself.
 //!
 //! A key names a secret when one of its word parts (split at `_`, `-`, `.`, and lower→upper
 //! camel-case boundaries) contains `password`, `passwd`, `passphrase`, `secret`, `token` or
@@ -183,9 +188,67 @@ fn split_words(key: &str) -> impl Iterator<Item = &str> {
     parts.into_iter()
 }
 
+/// The forms a secret value can take in text that reaches a sink: as is; escaped as inside a
+/// JSON string, once and twice (JSON text inside a JSON string, as in the database's bytes);
+/// escaped as Rhai and Rust print strings; inside single and double shell quotes; and
+/// URL-encoded (upper- and lower-case hex, space as `%20` or `+`).
+fn encodings(value: &str) -> Vec<String> {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let json_inner = |s: &str| {
+        let quoted = serde_json::to_string(s).expect("strings serialize");
+        quoted[1..quoted.len() - 1].to_string()
+    };
+    let once = json_inner(value);
+    let twice = json_inner(&once);
+    let url = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
+    let url_lower = lower_hex_escapes(&url);
+    let mut forms = vec![
+        value.to_string(),
+        once,
+        twice,
+        value.escape_debug().to_string(),
+        value.escape_default().to_string(),
+        value.replace('\'', r"'\''"),
+        value
+            .replace('\\', r"\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('`', "\\`"),
+        url.replace("%20", "+"),
+        url_lower.replace("%20", "+"),
+        url,
+        url_lower,
+    ];
+    forms.dedup();
+    let mut unique = Vec::new();
+    for f in forms {
+        if !unique.contains(&f) {
+            unique.push(f);
+        }
+    }
+    unique
+}
+
+/// `%2F` → `%2f`: some encoders write lower-case hex.
+fn lower_hex_escapes(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut chars = url.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            for h in chars.by_ref().take(2) {
+                out.push(h.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
 #[derive(Default)]
 struct Secrets {
     values: Vec<String>,
+    /// Every form of every value ([`encodings`]): what is matched.
+    forms: Vec<String>,
     matcher: Option<Regex>,
 }
 
@@ -288,8 +351,13 @@ impl Redactor {
             return;
         }
         secrets.values.push(value.to_string());
+        for form in encodings(value) {
+            if !secrets.forms.contains(&form) {
+                secrets.forms.push(form);
+            }
+        }
         // Longest first, so a secret that contains another is replaced whole.
-        let mut sorted: Vec<&String> = secrets.values.iter().collect();
+        let mut sorted: Vec<&String> = secrets.forms.iter().collect();
         sorted.sort_by_key(|v| std::cmp::Reverse(v.len()));
         let pattern = sorted
             .iter()
@@ -354,8 +422,9 @@ impl Redactor {
         out
     }
 
-    /// Redact a JSON value in place: every string goes through [`Redactor::redact_str`], and
-    /// every string or number under an object key that names a secret becomes `"[REDACTED]"`.
+    /// Redact a JSON value in place: every string and every object key goes through
+    /// [`Redactor::redact_str`], and every string or number under an object key that names a
+    /// secret becomes `"[REDACTED]"`.
     pub fn redact_json(&self, value: &mut Value) {
         self.walk(value, false);
     }
@@ -381,6 +450,23 @@ impl Redactor {
                 for (k, v) in map.iter_mut() {
                     let secret = secret || is_secret_key(k);
                     self.walk(v, secret);
+                }
+                if map
+                    .keys()
+                    .any(|k| matches!(self.redact_str(k), Cow::Owned(_)))
+                {
+                    // Rebuild the map with redacted keys, in order; keys that redact to the
+                    // same text are numbered rather than merged, so no value is lost.
+                    let old = std::mem::take(map);
+                    for (k, v) in old {
+                        let mut key = self.redact_str(&k).into_owned();
+                        let mut n = 1;
+                        while map.contains_key(&key) {
+                            n += 1;
+                            key = format!("{} #{n}", self.redact_str(&k));
+                        }
+                        map.insert(key, v);
+                    }
                 }
             }
             _ => {}
@@ -523,6 +609,45 @@ mod tests {
         // Regex metacharacters are literal.
         red.add_secret("a.b*c");
         assert_eq!(red.redact_str("axbbc a.b*c"), "axbbc [REDACTED]");
+    }
+
+    #[test]
+    fn runtime_secrets_in_every_encoding() {
+        let red = Redactor::new();
+        let secret = r#"p"q\r's t/ü"#;
+        red.add_secret(secret);
+        let json_once = serde_json::to_string(secret).unwrap();
+        let json_twice = serde_json::to_string(&json_once).unwrap();
+        let forms = [
+            secret.to_string(),
+            json_once.clone(),
+            json_twice,
+            format!("{secret:?}"),
+            "p%22q%5Cr%27s%20t%2F%C3%BC".to_string(),
+            "p%22q%5cr%27s+t%2f%c3%bc".to_string(),
+            r#"'p"q\r'\''s t/ü'"#.to_string(),
+        ];
+        for form in forms {
+            let text = format!("before {form} after");
+            let out = red.redact_str(&text);
+            assert!(
+                !out.contains("q\\") && !out.contains("t/") && !out.contains("t%2"),
+                "{form}: {out}"
+            );
+            assert!(out.contains(REDACTED), "{form}: {out}");
+        }
+        // Keys too, in a JSON value: the key is redacted, the value is kept.
+        let mut v =
+            json!({"params": {secret: 1, "plain": 2}, "nested": [{json_once.clone(): "x"}]});
+        red.redact_json(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("t/") && !text.contains("q\\"), "{text}");
+        assert_eq!(v["params"]["plain"], 2);
+        assert_eq!(v["params"][REDACTED], 1, "{v}");
+        // Two keys that redact alike both stay.
+        let mut v = json!({secret: 1, json_once: 2});
+        red.redact_json(&mut v);
+        assert_eq!(v.as_object().unwrap().len(), 2, "{v}");
     }
 
     #[test]
