@@ -1,4 +1,7 @@
-//! Terminal output of a run. Everything shown has already been redacted by the caller.
+//! Terminal output of a run: one of the two sinks (the audit recorder is the other) where
+//! secrets are redacted, whatever the caller did. Text from runbooks and from the host
+//! (names, arguments, results, `print`) also has its control characters escaped, so that a
+//! value cannot move the cursor, retitle the terminal or hide what follows it.
 //!
 //! With `--json` nothing is printed while the run goes on; the command prints one JSON
 //! document at the end. Colors come from `console`, which turns them off when stdout is not a
@@ -9,9 +12,34 @@ use std::io::Write;
 use console::{style, Style};
 use serde_json::Value;
 
+use crate::audit::Redactor;
+
 pub struct Printer {
     pub json: bool,
     pub verbose: bool,
+    /// The run's redactor (it learns the run's secrets as they are marked).
+    pub redactor: Redactor,
+}
+
+/// `text` with control characters (and the Unicode controls that reorder text) written as
+/// escapes such as `\u{1b}`; newlines only where `keep_newlines`.
+pub fn escape_controls(text: &str, keep_newlines: bool) -> String {
+    let reorders = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text
+        .chars()
+        .any(|c| (c.is_control() && !(keep_newlines && c == '\n')) || reorders(c))
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if (c.is_control() && !(keep_newlines && c == '\n')) || reorders(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Apply the NO_COLOR convention once, at start-up.
@@ -38,7 +66,7 @@ pub fn compact_value(v: &Value, max: usize) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let s = s.replace('\n', "⏎");
+    let s = escape_controls(&s.replace('\n', "⏎"), false);
     if s.chars().count() > max {
         let cut: String = s.chars().take(max).collect();
         format!("{cut}…")
@@ -48,6 +76,18 @@ pub fn compact_value(v: &Value, max: usize) -> String {
 }
 
 impl Printer {
+    /// Text from the runbook or the host, made safe to show: redacted, controls escaped.
+    fn clean(&self, text: &str) -> String {
+        escape_controls(&self.redactor.redact_str(text), false)
+    }
+
+    /// A JSON value from the runbook or the host, redacted (keys too).
+    fn clean_value(&self, value: &Value) -> Value {
+        let mut v = value.clone();
+        self.redactor.redact_json(&mut v);
+        v
+    }
+
     fn line(&self, text: impl std::fmt::Display) {
         if !self.json {
             let mut out = std::io::stdout().lock();
@@ -59,7 +99,7 @@ impl Printer {
         self.line(format!(
             "{} {}  run {}  operator {}  {}",
             style("runbook").bold(),
-            style(runbook).bold().cyan(),
+            style(self.clean(runbook)).bold().cyan(),
             style(run_id).dim(),
             operator,
             mode
@@ -67,12 +107,14 @@ impl Printer {
     }
 
     pub fn step_start(&self, name: &str) {
+        let name = self.clean(name);
         self.line(format!("{} {}", style("▸").cyan(), style(name).bold()));
     }
 
     /// The end of a step: nothing when it went well (unless verbose); when it failed, why,
     /// on the same line, so the cause is seen before the summary.
     pub fn step_end(&self, name: &str, failed: Option<&str>, ms: u64) {
+        let name = self.clean(name);
         if let Some(why) = failed {
             self.line(format!(
                 "  {} step \"{name}\" failed after {ms} ms: {}",
@@ -89,7 +131,7 @@ impl Printer {
             self.line(format!(
                 "  {} {name} {} ({ms} ms)",
                 style("·").dim(),
-                compact_args(args)
+                compact_args(&self.clean_value(args))
             ));
         }
     }
@@ -98,7 +140,7 @@ impl Printer {
         self.line(format!(
             "  {} {name} {}",
             style("→").yellow().bold(),
-            compact_args(args)
+            compact_args(&self.clean_value(args))
         ));
     }
 
@@ -108,27 +150,34 @@ impl Printer {
         } else {
             style("✗").red()
         };
-        self.line(format!("    {mark} {name}: {}", compact_value(value, 100)));
+        self.line(format!(
+            "    {mark} {name}: {}",
+            compact_value(&self.clean_value(value), 100)
+        ));
     }
 
     pub fn planned(&self, name: &str, args: &Value, plan: &Value) {
         self.line(format!(
             "  {} would call {name} {}",
             style("DRY RUN").yellow().bold(),
-            compact_args(args)
+            compact_args(&self.clean_value(args))
         ));
-        match plan {
+        match &self.clean_value(plan) {
             Value::Null => {}
             Value::Object(map) => {
                 for (k, v) in map {
                     match v {
                         Value::String(s) if s.contains('\n') => {
-                            self.line(format!("      {k}:"));
+                            self.line(format!("      {}:", self.clean(k)));
                             for l in s.lines() {
-                                self.line(format!("        {}", diff_style(l)));
+                                self.line(format!("        {}", diff_style(&self.clean(l))));
                             }
                         }
-                        other => self.line(format!("      {k}: {}", compact_value(other, 120))),
+                        other => self.line(format!(
+                            "      {}: {}",
+                            self.clean(k),
+                            compact_value(other, 120)
+                        )),
                     }
                 }
             }
@@ -138,20 +187,26 @@ impl Printer {
 
     pub fn planned_gate(&self, question: &str) {
         self.line(format!(
-            "  {} would ask: {question}",
-            style("DRY RUN").yellow().bold()
+            "  {} would ask: {}",
+            style("DRY RUN").yellow().bold(),
+            self.clean(question)
         ));
     }
 
     pub fn print(&self, text: &str) {
         for l in text.lines() {
-            self.line(format!("  {l}"));
+            self.line(format!("  {}", self.clean(l)));
         }
     }
 
     pub fn warn(&self, text: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{} {text}", style("warning:").yellow().bold());
+        let _ = writeln!(
+            err,
+            "{} {}",
+            style("warning:").yellow().bold(),
+            self.clean(text)
+        );
     }
 
     /// The findings table at the end of a run. Findings a watch already showed as they
@@ -164,6 +219,8 @@ impl Printer {
         if self.json || rest.is_empty() {
             return;
         }
+        let cleaned: Vec<Value> = rest.iter().map(|f| self.clean_value(f)).collect();
+        let rest: Vec<&Value> = cleaned.iter().collect();
         self.line(String::new());
         self.line(findings_table(&rest, table_width()));
     }
@@ -171,6 +228,7 @@ impl Printer {
     /// One finding of a watch, the moment it is reported: time, severity, subject, summary
     /// (and the next step for warn and crit), on one line each.
     pub fn live_finding(&self, f: &Value) {
+        let f = &self.clean_value(f);
         let time = f["time"].as_str().unwrap_or("");
         // RFC 3339 in UTC: the clock time is characters 11..19.
         let clock = time.get(11..19).unwrap_or(time);
@@ -250,7 +308,8 @@ fn next_step(f: &Value) -> Option<&str> {
 
 /// A value for one line of output: line breaks (a command's output in a summary) become `⏎`.
 fn one_line(s: &str) -> String {
-    s.trim_end().replace("\r\n", "⏎").replace(['\n', '\r'], "⏎")
+    let s = s.trim_end().replace("\r\n", "⏎").replace(['\n', '\r'], "⏎");
+    escape_controls(&s, false)
 }
 
 /// The width tables wrap to: the terminal's, else `COLUMNS`, else none (a pipe or a file

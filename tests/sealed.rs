@@ -218,3 +218,177 @@ fn recursion_is_bounded_through_every_kind_of_call() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Out-of-range durations are errors, never a clock overflow: a parameter out of its
+/// declared range exits 2 before anything runs, `sleep` beyond a day fails the runbook.
+#[test]
+fn huge_durations_are_errors_not_panics() {
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let out = sb
+        .with_site(&site)
+        .args(["run", "health", "-p", "watch=9223372036854775807"])
+        .run_at_most(LIMIT);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("`watch` must be from 0 to 86400"),
+        "{}",
+        out.stderr
+    );
+    let log = sb.cmd().args(["log", "--json"]).run().code(0).json();
+    assert_eq!(log, serde_json::json!([]), "nothing ran: {log}");
+
+    let dir = sb.tree(&[("long-nap", "sleep(9223372036854775807);")], &[]);
+    let out = sb
+        .in_tree(&dir, &site)
+        .args(["run", "long-nap"])
+        .run_at_most(LIMIT);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("seconds must be from 0 to 86400"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+/// `OPENCLAW_DRY_RUN` that is not UTF-8 was read as unset, that is, a live run.
+#[test]
+fn a_dry_run_switch_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let target = sb.path().join("files").join("target");
+    let out = sb
+        .with_site(&site)
+        .env("OPENCLAW_DRY_RUN", std::ffi::OsStr::from_bytes(b"tru\xff"))
+        .args(["run", "write-file"])
+        .arg_path("-ppath=", &target)
+        .run_at_most(LIMIT);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
+    assert!(!target.exists(), "the run went ahead live");
+}
+
+/// Backups that `files::replace` and `files::remove` keep of a secret file are as secret as
+/// the file: `files::read` of one returns key names, and no value reaches the record.
+#[test]
+fn backups_of_secret_files_stay_secret() {
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let files = sb.path().join("files");
+    let secret = files.join("keys.env");
+    let text = std::fs::read_to_string(&site).unwrap().replace(
+        "  secret_files:\n",
+        &format!("  secret_files:\n    - {}\n", secret.display()),
+    );
+    std::fs::write(&site, text).unwrap();
+    std::fs::write(&secret, "# the age key\nAGE-SECRET-KEY-1FIRSTVALUE\n").unwrap();
+    let body = r#"
+// The new value is built here so that the runbook's source (which the record keeps) does
+// not contain it.
+let r = files::replace(params.path, "AGE-SECRET-KEY-1" + "SECOND" + "VALUE\n");
+let first = files::read(r.backup);
+print(`backup: ${first}`);
+let gone = files::remove(params.path);
+let second = files::read(gone.backup);
+print(`removed: ${second}`);
+if first.secret != true || second.secret != true { throw "a backup is not secret"; }
+"#;
+    let dir = sb.tree(&[("rotate", body)], &[]);
+    let out = sb
+        .in_tree(&dir, &site)
+        .args(["run", "rotate", "--yes"])
+        .arg_path("-ppath=", &secret)
+        .run_at_most(LIMIT);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.all().contains("VALUE"), "{}", out.all());
+    let db = std::fs::read(sb.db()).unwrap();
+    let wal = std::fs::read(sb.db().with_extension("db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("SECONDVALUE")
+                && !String::from_utf8_lossy(bytes).contains("FIRSTVALUE"),
+            "a secret value is in the database"
+        );
+    }
+}
+
+/// A secret parameter with a quote and a backslash, shown escaped (Rhai's display of a map,
+/// JSON inside text) and used as a map key, never reaches the terminal, `run --json`, the
+/// replay, the export or the database bytes.
+#[test]
+fn secrets_are_redacted_in_every_encoding_and_as_keys() {
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let body = r#"//! name: leaky
+//! summary: shows a secret every way it can
+//! mutates: false
+//! param token: string, secret, default "none"
+print(`params: ${params}`);
+let m = #{};
+m[params.token] = 1;
+print(`map: ${m}`);
+print(`json: ${m.to_json()}`);
+report(#{subject: "keys", severity: "info", summary: `${m}`, evidence: m});
+"#;
+    let dir = sb.tree(&[("leaky", body)], &[]);
+    let secret = r#"pa"ss\word-4242"#;
+    let out = sb
+        .in_tree(&dir, &site)
+        .args(["run", "leaky", "--json", "-p"])
+        .args([format!("token={secret}")])
+        .run_at_most(LIMIT);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let terminal = sb
+        .in_tree(&dir, &site)
+        .args(["run", "leaky", "-p"])
+        .args([format!("token={secret}")])
+        .run_at_most(LIMIT);
+    assert_eq!(terminal.code, 0, "{}", terminal.all());
+    let run_id = out.json()["run_id"].as_str().unwrap().to_string();
+    let replay = sb.cmd().args(["replay", &run_id, "--json"]).run().code(0);
+    let export = sb.cmd().args(["audit", "export"]).run();
+    let db = std::fs::read(sb.db()).unwrap();
+    let wal = std::fs::read(sb.db().with_extension("db-wal")).unwrap_or_default();
+    let sinks = [
+        ("run --json", out.all()),
+        ("terminal", terminal.all()),
+        ("replay", replay.all()),
+        ("export", export.all()),
+        ("database", String::from_utf8_lossy(&db).into_owned()),
+        ("wal", String::from_utf8_lossy(&wal).into_owned()),
+    ];
+    for (sink, text) in sinks {
+        assert!(!text.contains("word-4242"), "{sink}: {text}");
+    }
+    assert!(
+        terminal.stdout.contains("[REDACTED]"),
+        "{}",
+        terminal.stdout
+    );
+}
+
+/// `print` and host results cannot drive the terminal: control characters are escaped.
+#[test]
+fn terminal_output_escapes_control_characters() {
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let dir = sb.tree(
+        &[(
+            "escapes",
+            r#"print("title \x1b]0;owned\x07 clear \x1b[2J bell \x07 back \r done");
+step "name \x1b[31m red" { }"#,
+        )],
+        &[],
+    );
+    let out = sb
+        .in_tree(&dir, &site)
+        .args(["run", "escapes"])
+        .run_at_most(LIMIT);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for c in ['\x1b', '\x07', '\r'] {
+        assert!(!out.stdout.contains(c), "{c:?} in {:?}", out.stdout);
+    }
+    assert!(out.stdout.contains(r"\u{1b}]0;owned"), "{}", out.stdout);
+}

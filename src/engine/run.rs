@@ -154,6 +154,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let out = Arc::new(Printer {
         json: req.json,
         verbose: req.verbose,
+        redactor: redactor.clone(),
     });
     let host = Arc::new(HostCtx::new(env.rt.handle().clone(), env.site.clone()));
     let door = Door::new(

@@ -77,12 +77,16 @@ impl Sandbox {
     /// Write runbooks (`name`, source without the header) to this sandbox's `rb/runbooks/` and
     /// stdlib modules to `rb/stdlib/` (which override the built-in ones); returns the runbook
     /// directory. Each runbook gets a header declaring it `mutates: true` with an optional
-    /// string parameter `path`.
+    /// string parameter `path`, unless its source starts with a header of its own.
     pub fn tree(&self, runbooks: &[(&str, &str)], modules: &[(&str, &str)]) -> PathBuf {
         let dir = self.dir.path().join("rb");
         std::fs::create_dir_all(dir.join("runbooks")).unwrap();
         std::fs::create_dir_all(dir.join("stdlib")).unwrap();
         for (name, body) in runbooks {
+            if body.starts_with("//! name:") {
+                std::fs::write(dir.join("runbooks").join(format!("{name}.rhai")), body).unwrap();
+                continue;
+            }
             let text = format!(
                 "//! name: {name}\n//! summary: test runbook\n//! mutates: true\n//! param path: string, default \"\" -- a file\n{body}\n"
             );
