@@ -430,9 +430,10 @@ fn code_loading_variables_never_reach_the_child() {
 fn a_relative_script_is_checked_where_it_runs() {
     let sb = Sandbox::new();
     let (site, allowed) = scripts(&sb);
-    // The runbook's own directory holds the allowed script; the child runs elsewhere.
+    // The runbook starts where the allowed script is; the child runs where another one is.
     let out = sb
         .with_site(&site)
+        .cwd(&allowed)
         .args(["run", "run-script", "-p", "script=scripts/job.sh", "-p"])
         .arg_path("cwd=", &sb.path().join("other"))
         .run()

@@ -171,6 +171,12 @@ impl Runbook {
         self
     }
 
+    /// The directory the runbook process starts in.
+    pub fn cwd(mut self, dir: &Path) -> Runbook {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Runbook {
         self.cmd.env(k, v);
         self
