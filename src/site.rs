@@ -390,6 +390,11 @@ pub struct AllowedCommand {
     /// `OPENCLAW_DRY_RUN: "true"` makes a rule for a script's own dry-run mode).
     #[serde(default)]
     pub require_env: BTreeMap<String, String>,
+    /// Units or containers of this site that a matching mutating call acts on (`docker
+    /// compose up -d` on the Aurora containers): the door applies their policy to the call as
+    /// it does to systemd and Docker calls, so a command cannot route around it.
+    #[serde(default)]
+    pub affects: Vec<String>,
     /// Why the program is allowed (shown by `runbook api` and in refusals).
     #[serde(default)]
     pub why: Option<String>,
@@ -727,6 +732,7 @@ impl Site {
                 absolute(&format!("{at}: script_dir"), d)?;
             }
             validate_rule(&at, c)?;
+            self.validate_affects(&at, c)?;
         }
         for (name, info) in &self.containers {
             for (i, c) in info.exec.iter().enumerate() {
@@ -740,6 +746,7 @@ impl Site {
                     ));
                 }
                 validate_rule(&at, c)?;
+                self.validate_affects(&at, c)?;
             }
         }
         self.check_roots_against_commands()?;
@@ -922,6 +929,19 @@ fn spellings(p: &str) -> Vec<String> {
 }
 
 impl Site {
+    fn validate_affects(&self, at: &str, c: &AllowedCommand) -> Result<(), String> {
+        match c
+            .affects
+            .iter()
+            .find(|n| self.unit(n).is_none() && !self.containers.contains_key(*n))
+        {
+            Some(n) => Err(format!(
+                "{at}: affects: `{n}` is neither in units nor in containers"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// No files root may hold (or lie inside) a place commands are run from: otherwise a
     /// runbook could write a program or script with `files::replace` and run it through the
     /// allowlist.

@@ -473,3 +473,40 @@ fn a_files_root_holding_a_script_dir_stops_the_site_from_loading() {
     );
     assert!(!sb.path().join("allowed-ran").exists());
 }
+
+#[test]
+fn a_command_meets_the_policy_of_the_units_its_rule_says_it_acts_on() {
+    let sb = Sandbox::new();
+    let path = target(&sb);
+    // aurora is ask-first: the door asks for its name typed, which no terminal can give.
+    let site = touch_rule(&sb, "      affects: [aurora]\n");
+    let out = sb
+        .with_site(&site)
+        .args(["run", "touch-mutating", "--yes", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(3);
+    assert!(!path.exists(), "the command ran without the gate");
+    assert!(
+        out.stderr.contains("needs `aurora` typed"),
+        "{}",
+        out.stderr
+    );
+    // The openclaw gateway is signal-required, and this runbook has no signal parameter.
+    let site = touch_rule(&sb, "      affects: [openclaw-gateway]\n");
+    let out = sb
+        .with_site(&site)
+        .args(["run", "touch-mutating", "--dry-run", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(3);
+    assert!(out.stderr.contains("explicit signal"), "{}", out.stderr);
+    // A safe unit: it runs.
+    let site = touch_rule(&sb, "      affects: [openclaw-bg-worker]\n");
+    sb.with_site(&site)
+        .args(["run", "touch-mutating", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(0);
+    assert!(path.exists());
+}

@@ -13,6 +13,8 @@ pub struct Class {
     pub mutates: bool,
     /// e.g. `commands.allow[9] (read): /usr/sbin/sysctl -n <...> -- read one kernel setting`.
     pub rule: Option<String>,
+    /// Units or containers the site rule says the call acts on.
+    pub affects: Vec<String>,
 }
 
 pub fn classify(f: &HostFn, host: &HostCtx, args: &Args) -> Result<Class, HostError> {
@@ -20,16 +22,19 @@ pub fn classify(f: &HostFn, host: &HostCtx, args: &Args) -> Result<Class, HostEr
         Effect::Read => Ok(Class {
             mutates: false,
             rule: None,
+            affects: Vec::new(),
         }),
         Effect::Mutate => Ok(Class {
             mutates: true,
             rule: None,
+            affects: Vec::new(),
         }),
         Effect::BySite(rule_for) => {
             let rule = rule_for(host, args)?;
             Ok(Class {
                 mutates: rule.mutates,
                 rule: Some(rule.label),
+                affects: rule.affects,
             })
         }
     }

@@ -199,7 +199,7 @@ impl Door {
         }
 
         if mutates {
-            self.apply_policy(f, &name, &args, &shown_args)?;
+            self.apply_policy(f, &name, &args, &class, &shown_args)?;
         }
         let shown_args = with_rule(shown_args, &class);
 
@@ -247,29 +247,43 @@ impl Door {
         }
     }
 
-    /// The site's policy for the call's unit or container: refuse, or pass its gate first.
+    /// The site's policy for the call's unit or container (or, for a command, what its rule
+    /// says it acts on): refuse, or pass its gates first.
     fn apply_policy(
         &self,
         f: &HostFn,
         name: &str,
         args: &Args,
+        class: &Class,
         shown_args: &Value,
     ) -> Result<(), DoorError> {
-        let gate = match policy::check(f, args, &self.host.site, self.signal.as_deref()) {
-            Ok(None) => return Ok(()),
-            Ok(Some(gate)) => gate,
+        let site = &self.host.site;
+        let signal = self.signal.as_deref();
+        let gates = policy::check(f, args, site, signal).and_then(|own| {
+            let mut gates: Vec<_> = own.into_iter().collect();
+            gates.extend(policy::check_affected(&class.affects, site, signal)?);
+            Ok(gates)
+        });
+        let gates = match gates {
+            Ok(gates) => gates,
             Err(err) => return self.refuse(name, Some(shown_args.clone()), err).map(drop),
         };
-        let (question, kind) = match gate {
-            policy::Gate::Confirm { question } => (question, GateKind::Confirm),
-            policy::Gate::Typed { question, expected } => (question, GateKind::Typed { expected }),
-        };
-        match self.gate(&question, kind) {
-            Err(DoorError::Host(err @ HostError::Refused(_))) => {
-                self.refuse(name, Some(shown_args.clone()), err).map(drop)
+        for gate in gates {
+            let (question, kind) = match gate {
+                policy::Gate::Confirm { question } => (question, GateKind::Confirm),
+                policy::Gate::Typed { question, expected } => {
+                    (question, GateKind::Typed { expected })
+                }
+            };
+            match self.gate(&question, kind) {
+                Ok(()) => {}
+                Err(DoorError::Host(err @ HostError::Refused(_))) => {
+                    return self.refuse(name, Some(shown_args.clone()), err).map(drop)
+                }
+                Err(other) => return Err(other),
             }
-            other => other,
         }
+        Ok(())
     }
 
     /// Start a read-only call now, on its own thread; `call` with the same function and

@@ -264,6 +264,7 @@ fn prepare(ctx: &HostCtx, a: &Args) -> Result<Plan, HostError> {
     let rule = SiteRule {
         mutates: ok.rule.effect == CommandEffect::Mutate,
         label: allow::label(&format!("commands.allow[{}]", ok.index), ok.rule),
+        affects: ok.rule.affects.clone(),
     };
     let secs = args::int_in(opts, "timeout_secs", DEFAULT_TIMEOUT_SECS, 1, 6 * 3600)?;
     Ok(Plan {

@@ -448,6 +448,7 @@ fn exec_rule(
                 return Ok(SiteRule {
                     mutates: rule.effect == CommandEffect::Mutate,
                     label: allow::label(&format!("containers.{name}.exec[{i}]"), rule),
+                    affects: rule.affects.clone(),
                 })
             }
             Err(why) => misses.push(format!("{} (here: {why})", allow::describe(rule))),

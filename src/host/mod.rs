@@ -138,6 +138,8 @@ pub struct SiteRule {
     /// Where the rule is and what it allows, e.g.
     /// `commands.allow[9] (read): /usr/sbin/sysctl -n <[a-z0-9_.-]+> -- read one kernel setting`.
     pub label: String,
+    /// Units or containers the rule says the call acts on (their policy applies).
+    pub affects: Vec<String>,
 }
 
 impl Effect {
