@@ -336,7 +336,7 @@ pub fn findings_table(findings: &[&Value], width: Option<u16>) -> String {
             table.set_width(w);
         }
         None => {
-            table.set_content_arrangement(ContentArrangement::Disabled);
+            table.set_content_arrangement(ContentArrangement::Dynamic);
         }
     }
     for f in findings {
@@ -374,5 +374,55 @@ fn diff_style(line: &str) -> String {
         style(line).red().to_string()
     } else {
         line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn finding(sev: &str, subject: &str, summary: &str, next: &str) -> Value {
+        json!({"subject": subject, "severity": sev, "summary": summary, "next_step": next})
+    }
+
+    #[test]
+    fn table_wraps_to_the_width_and_keeps_multi_line_values_in_their_row() {
+        console::set_colors_enabled(false);
+        let long = "could not check the units: systemd not reachable at unix:path=/var/run/dbus/system_bus_socket: No such file or directory (os error 2)";
+        let rows = [
+            finding("warn", "systemd", long, "systemctl --failed"),
+            finding("ok", "disk /", "41% used,\nsecond line", ""),
+            finding(
+                "crit",
+                "cloudflared.service",
+                "inactive/dead",
+                "journalctl -u cloudflared",
+            ),
+        ];
+        let refs: Vec<&Value> = rows.iter().collect();
+        let text = findings_table(&refs, Some(60));
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 60,
+                "wider than 60: {line:?}\n{text}"
+            );
+        }
+        // The multi-line value stays in its own row: one line, with a marker.
+        assert!(text.contains("41% used,⏎second line"), "{text}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("second line")),
+            "{text}"
+        );
+        // Every word of the long summary is there, wrapped, and the next steps of warn/crit.
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("(os error 2)"), "{text}");
+        assert!(flat.contains("next: systemctl --failed"), "{text}");
+        assert!(flat.contains("next: journalctl -u cloudflared"), "{text}");
+        // Without a width (a pipe), each finding keeps its summary on one line.
+        let piped = findings_table(&refs, None);
+        assert!(piped.lines().any(|l| l.contains(long)), "{piped}");
     }
 }
