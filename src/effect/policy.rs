@@ -29,6 +29,8 @@ enum Action {
     Reload,
     ReloadOrRestart,
     Exec,
+    /// An allowlisted command whose site rule says it acts on the unit or container.
+    Command,
 }
 
 impl Action {
@@ -40,6 +42,7 @@ impl Action {
             Action::Reload => "reload",
             Action::ReloadOrRestart => "reload or restart",
             Action::Exec => "run a mutating command in",
+            Action::Command => "run a command that acts on",
         }
     }
 }
@@ -95,29 +98,86 @@ pub fn check(
         })
         .and_then(|v| v.as_str())
         .unwrap_or_default();
-    let (thing, policy, description, approvers) = match target {
+    let governed = match target {
         Target::Unit => {
             let unit = systemd::normalize_unit(raw)?;
-            let Some((_, p)) = site.unit(&unit) else {
-                return Err(HostError::Refused(format!(
+            governed_unit(site, &unit).ok_or_else(|| {
+                HostError::Refused(format!(
                     "unit {unit} is not in the site policy (site file {}: units), so no runbook may {} it",
                     site.origin,
                     action.verb()
-                )));
-            };
-            (unit, p.policy, p.description.clone(), p.approvers.clone())
+                ))
+            })?
         }
-        Target::Container => {
-            let Some(c) = site.containers.get(raw) else {
-                return Err(HostError::Refused(format!(
-                    "container {raw} is not in the site config (site file {}: containers), so no runbook may {} it",
-                    site.origin,
-                    action.verb()
-                )));
-            };
-            (raw.to_string(), c.policy, c.purpose.clone(), Vec::new())
-        }
+        Target::Container => governed_container(site, raw).ok_or_else(|| {
+            HostError::Refused(format!(
+                "container {raw} is not in the site config (site file {}: containers), so no runbook may {} it",
+                site.origin,
+                action.verb()
+            ))
+        })?,
     };
+    gate_for(governed, action, signal)
+}
+
+/// The gates for a mutating command whose site rule names the units or containers it acts on
+/// (`affects`): each one's policy applies, as if the call were made on it directly.
+pub fn check_affected(
+    affects: &[String],
+    site: &Site,
+    signal: Option<&str>,
+) -> Result<Vec<Gate>, HostError> {
+    let mut gates = Vec::new();
+    for name in affects {
+        // The site refuses to load an `affects` naming neither a unit nor a container.
+        let governed = governed_unit(site, name)
+            .or_else(|| governed_container(site, name))
+            .ok_or_else(|| {
+                HostError::Refused(format!(
+                    "{name} is neither a unit nor a container of the site (site file {})",
+                    site.origin
+                ))
+            })?;
+        gates.extend(gate_for(governed, Action::Command, signal)?);
+    }
+    Ok(gates)
+}
+
+/// A unit or container with the site's policy for it.
+struct Governed {
+    thing: String,
+    policy: RestartPolicy,
+    description: String,
+    approvers: Vec<String>,
+}
+
+fn governed_unit(site: &Site, unit: &str) -> Option<Governed> {
+    let (_, p) = site.unit(unit)?;
+    Some(Governed {
+        thing: unit.to_string(),
+        policy: p.policy,
+        description: p.description.clone(),
+        approvers: p.approvers.clone(),
+    })
+}
+
+fn governed_container(site: &Site, name: &str) -> Option<Governed> {
+    let c = site.containers.get(name)?;
+    Some(Governed {
+        thing: name.to_string(),
+        policy: c.policy,
+        description: c.purpose.clone(),
+        approvers: Vec::new(),
+    })
+}
+
+fn gate_for(g: Governed, action: Action, signal: Option<&str>) -> Result<Option<Gate>, HostError> {
+    let Governed {
+        thing,
+        policy,
+        description,
+        approvers,
+    } = g;
     let verb = action.verb();
     Ok(match policy {
         RestartPolicy::Safe => None,

@@ -208,6 +208,7 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
                         Some(Stop::Refused(m)) => format!("refused: {m}"),
                         Some(Stop::Canceled) => "canceled by the operator (SIGINT)".into(),
                         Some(Stop::Audit(m)) => format!("audit store: {m}"),
+                        Some(Stop::Budget) => "the run used up its operation budget".into(),
                         None => cause(e),
                     });
                     st.door.redact(&mut shown);
