@@ -45,6 +45,12 @@ mod time {
 mod identity {
     pub use runbook::identity::*;
 }
+mod complete {
+    pub use runbook::cli::complete::*;
+}
+mod pager {
+    pub use runbook::cli::pager::*;
+}
 #[allow(dead_code)]
 #[path = "../src/cli/log.rs"]
 mod log;

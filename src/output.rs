@@ -17,6 +17,8 @@ use crate::audit::Redactor;
 pub struct Printer {
     pub json: bool,
     pub verbose: bool,
+    /// Only the summary line (`-q`).
+    pub quiet: bool,
     /// The run's redactor (it learns the run's secrets as they are marked).
     pub redactor: Redactor,
 }
@@ -89,6 +91,13 @@ impl Printer {
     }
 
     fn line(&self, text: impl std::fmt::Display) {
+        if !self.json && !self.quiet {
+            self.always(text);
+        }
+    }
+
+    /// A line even with `-q` (the summary), never with `--json`.
+    fn always(&self, text: impl std::fmt::Display) {
         if !self.json {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
@@ -270,12 +279,13 @@ impl Printer {
             0 => String::new(),
             _ => format!(" ({})", counts.describe()),
         };
-        self.line(match run_id {
+        let gap = if self.quiet { "" } else { "\n" };
+        self.always(match run_id {
             Some(id) => {
-                format!("\n{st}{found} in {secs:.1}s; `runbook replay {id}` shows every step")
+                format!("{gap}{st}{found} in {secs:.1}s; `runbook replay {id}` shows every step")
             }
             None => format!(
-                "\n{st}{found} in {secs:.1}s; NOT RECORDED in the audit database: {}{}",
+                "{gap}{st}{found} in {secs:.1}s; NOT RECORDED in the audit database: {}{}",
                 not_recorded.unwrap_or("the audit store could not be opened"),
                 if std::path::Path::new(crate::audit::JOURNAL_SOCKET).exists() {
                     "; its start, findings and end are in the journal \

@@ -21,6 +21,12 @@ mod time {
 mod identity {
     pub use runbook::identity::*;
 }
+mod complete {
+    pub use runbook::cli::complete::*;
+}
+mod pager {
+    pub use runbook::cli::pager::*;
+}
 #[allow(dead_code)]
 #[path = "../src/cli/audit.rs"]
 mod audit_cli;
@@ -149,6 +155,7 @@ fn log_args() -> log::LogArgs {
         since: None,
         until: None,
         limit: 20,
+        reverse: false,
         json: false,
     }
 }

@@ -89,7 +89,6 @@ fn every_other_command_into_a_closed_pipe() {
         "api --json",
         "check",
         "completions bash",
-        "man",
         "log",
         "replay last",
         "replay last --json",

@@ -162,7 +162,8 @@ pub use journal::{is_mirrored, JOURNAL_SOCKET};
 pub use path::default_path;
 pub use process::hostname;
 pub use query::{
-    list_runs, resolve_run, run_detail, source_text, RunDetail, RunFilter, RunSummary,
+    list_runs, open_read_only, resolve_run, run_detail, source_text, RunDetail, RunFilter,
+    RunSummary,
 };
 pub use recorder::RunRecorder;
 pub use redact::Redactor;

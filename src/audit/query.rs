@@ -154,6 +154,22 @@ fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, sqlx::Error> {
     })
 }
 
+/// A connection that can only read, for shell completion: it never migrates, never creates
+/// the file and never writes (`mode=ro`). None when there is no database to read.
+pub async fn open_read_only(path: &std::path::Path) -> Option<SqliteConnection> {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::ConnectOptions;
+    if !path.exists() {
+        return None;
+    }
+    SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .ok()
+}
+
 /// Runs matching `filter`, newest first.
 pub async fn list_runs(
     conn: &mut SqliteConnection,

@@ -7,6 +7,12 @@ use super::{print_json, Globals};
 use crate::error::{exit, Result};
 use crate::host::{allow, registry, Effect};
 
+pub const API_EXAMPLES: &str = "\
+Examples:
+  runbook api                                   every host function: arguments, read or mutate
+  runbook api --json | jq -r '.[] | select(.effect == \"mutate\") | .function'
+  runbook --site /etc/runbook/site.yaml api     with the command rules of that site";
+
 #[derive(Debug, Args)]
 pub struct ApiArgs {
     /// Print JSON instead of a table

@@ -13,6 +13,16 @@ use crate::audit::{
 };
 use crate::error::{Error, Result};
 
+pub const AUDIT_EXAMPLES: &str = "\
+Examples:
+  runbook audit verify                          recompute every hash and link
+  runbook audit verify --json                   keep the head hash for next time
+  runbook audit verify --expect-head 3f9a...    also fail if that earlier head is gone
+  runbook audit export --since yesterday > trail.jsonl
+  runbook audit export --run last              one run's events
+
+Exit codes: 0 the chain holds; 4 a break, naming the first bad run and seq.";
+
 /// Check and export the audit trail.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
@@ -23,8 +33,10 @@ pub struct AuditArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum AuditCommand {
     /// Recompute the hash chain over every event; exit 4 naming the first bad event.
+    #[command(after_help = AUDIT_EXAMPLES)]
     Verify(VerifyArgs),
     /// Print events as JSON Lines, exactly as stored, for re-verification elsewhere.
+    #[command(after_help = AUDIT_EXAMPLES)]
     Export(ExportArgs),
 }
 
@@ -47,7 +59,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
     /// Export only this run's events (a unique id prefix or `last`).
-    #[arg(long, value_name = "RUN")]
+    #[arg(long, value_name = "RUN", add = super::complete::run_ids())]
     pub run: Option<String>,
 }
 

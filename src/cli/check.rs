@@ -7,9 +7,19 @@ use super::{print_json, Globals};
 use crate::engine::{build_engine, check_entry, compile, initial_scope, CompileError};
 use crate::error::{exit, Error, Result};
 
+pub const CHECK_EXAMPLES: &str = "\
+Examples:
+  runbook check                                 every runbook and stdlib module
+  runbook check restart-unit                    one runbook (and the modules it imports)
+  runbook --runbooks ./runbooks check --json    a directory under review, for CI
+
+Exit codes: 0 everything compiles; 2 a compile error, printed as FILE:LINE:COL with the
+source line and a caret.";
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Check only this runbook (default: every runbook and stdlib module)
+    #[arg(add = super::complete::runbook_names())]
     pub name: Option<String>,
     /// Print JSON instead of text
     #[arg(long)]

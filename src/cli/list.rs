@@ -8,6 +8,12 @@ use crate::engine::catalog::Origin;
 use crate::engine::header;
 use crate::error::{exit, Result};
 
+pub const LIST_EXAMPLES: &str = "\
+Examples:
+  runbook list                                  name, read-only or mutates, summary
+  runbook list --json | jq -r '.[] | select(.mutates) | .name'
+  runbook --runbooks ./runbooks list            with a directory's runbooks over the built-in ones";
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print a JSON array instead of a table

@@ -10,11 +10,22 @@ use crate::audit::clock::{self, human_duration};
 use crate::audit::{list_runs, AuditStore, RunFilter, RunState, RunSummary};
 use crate::error::{Error, Result};
 
+pub const LOG_EXAMPLES: &str = "\
+Examples:
+  runbook log                                   the last 20 runs, newest first
+  runbook log -n 5 -u triage                    the last 5 triage runs
+  runbook log --since '1 hour ago' -r           the last hour, oldest first
+  runbook log --since yesterday --until today --operator miguel
+  runbook log -n 0 --json | jq '.[].id'         every run, as JSON
+
+On a terminal the list goes through $PAGER (less -FRX by default); --no-pager or
+RUNBOOK_PAGER=cat prints it directly.";
+
 /// List runs, newest first.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
-    /// Only runs of this runbook.
-    #[arg(long, value_name = "NAME")]
+    /// Only runs of this runbook (as journalctl -u names a unit).
+    #[arg(short = 'u', long, value_name = "NAME", add = super::complete::runbook_names())]
     pub runbook: Option<String>,
     /// Only runs by this operator (login name).
     #[arg(long, value_name = "USER")]
@@ -26,19 +37,32 @@ pub struct LogArgs {
     /// Only runs started at or before TIME (same forms as --since)
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub until: Option<String>,
-    /// Show at most N runs; 0 shows all.
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    /// Show at most the N newest runs; 0 shows all.
+    #[arg(
+        short = 'n',
+        long,
+        visible_alias = "lines",
+        value_name = "N",
+        default_value_t = 20
+    )]
     pub limit: u32,
+    /// Oldest first (the same runs as without it, in the other order).
+    #[arg(short = 'r', long)]
+    pub reverse: bool,
     /// Print a JSON array of runs instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(args: &LogArgs, db: &Path, rt: &Runtime) -> Result<()> {
+pub fn run(args: &LogArgs, db: &Path, rt: &Runtime, no_pager: bool) -> Result<()> {
     color_setup();
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    ignore_broken_pipe(render(args, db, rt, &mut out).and_then(|()| flush(&mut out)))
+    let mut paged = super::pager::start(no_pager || args.json)?;
+    let result = {
+        let mut out = BufWriter::new(paged.writer());
+        ignore_broken_pipe(render(args, db, rt, &mut out).and_then(|()| flush(&mut out)))
+    };
+    let finished = paged.finish();
+    result.and(finished)
 }
 
 /// Turn colors off when `NO_COLOR` is set (console already checks that stdout is a terminal).
@@ -125,7 +149,7 @@ pub fn render(args: &LogArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -> R
         until,
         limit: (args.limit > 0).then_some(args.limit),
     };
-    let runs = rt.block_on(async {
+    let mut runs = rt.block_on(async {
         match AuditStore::open_existing(db).await? {
             None => Ok::<_, crate::audit::AuditError>(None),
             Some(store) => {
@@ -134,6 +158,11 @@ pub fn render(args: &LogArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -> R
             }
         }
     })?;
+    if args.reverse {
+        if let Some(runs) = runs.as_mut() {
+            runs.reverse();
+        }
+    }
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &runs.unwrap_or_default()).map_err(json_err)?;
         writeln!(out).map_err(io)?;

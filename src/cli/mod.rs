@@ -7,8 +7,10 @@
 mod api;
 mod audit;
 mod check;
+pub mod complete;
 mod list;
 mod log;
+pub mod pager;
 mod replay;
 mod report;
 mod run;
@@ -18,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::engine::catalog::Catalog;
 use crate::error::{exit, Error, Result};
@@ -33,10 +35,21 @@ Examples:
   runbook replay last --source                  what the last run did, and its exact code
   runbook audit verify                          recompute the audit hash chain";
 
+/// `runbook --version`: the package version, the commit it was built from and the build
+/// date (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("RUNBOOK_GIT_COMMIT"),
+    " ",
+    env!("RUNBOOK_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "runbook",
-    version,
+    version = VERSION,
     about = "Executable, audited operations runbooks for one server",
     long_about = "Runs a server's written procedures as Rhai scripts that touch the machine only through a vetted host API, with confirmation gates before risky steps and every step recorded in an append-only, hash-chained audit database.",
     after_help = EXAMPLES
@@ -58,6 +71,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Never page output (log, replay); so do RUNBOOK_PAGER=cat, PAGER=cat and a pipe
+    #[arg(long, global = true)]
+    pub no_pager: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,36 +82,54 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every runbook with its summary and whether it can change the host
+    #[command(after_help = list::LIST_EXAMPLES)]
     List(list::ListArgs),
     /// Show a runbook's header, parameters and steps without running it
+    #[command(after_help = show::SHOW_EXAMPLES)]
     Show(show::ShowArgs),
     /// Run a runbook
     #[command(after_help = run::RUN_EXAMPLES)]
     Run(run::RunArgs),
     /// Compile every runbook (or one) and report errors as FILE:LINE:COL
+    #[command(after_help = check::CHECK_EXAMPLES)]
     Check(check::CheckArgs),
     /// Runs, newest first, with status, operator and duration
+    #[command(after_help = log::LOG_EXAMPLES)]
     Log(log::LogArgs),
     /// One run's timeline: steps, host calls, gates and who answered, final status
+    #[command(after_help = replay::REPLAY_EXAMPLES)]
     Replay(replay::ReplayArgs),
     /// One run, or every run of an incident window, as a self-contained HTML file or Markdown
     #[command(after_help = report::REPORT_EXAMPLES)]
     Report(report::ReportArgs),
     /// Verify or export the audit trail
+    #[command(after_help = audit::AUDIT_EXAMPLES)]
     Audit(audit::AuditArgs),
     /// List every host function runbooks can call, with its arguments and whether it mutates
+    #[command(after_help = api::API_EXAMPLES)]
     Api(api::ApiArgs),
-    /// Print shell completions
+    /// Print the shell script that makes TAB ask runbook for completions
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
+        /// The shell to register with
+        #[arg(value_parser = ["bash", "zsh", "fish"])]
+        shell: String,
     },
-    /// Print the man page (roff)
-    Man,
 }
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  source <(runbook completions bash)            this bash session (the package installs it for all)
+  runbook completions zsh > ~/.zfunc/_runbook
+  runbook completions fish > ~/.config/fish/completions/runbook.fish
+  COMPLETE=bash runbook                         the same script, as clap_complete prints it
+
+Completions are computed when TAB is pressed: runbook names, the chosen runbook's -p keys
+and their values (symptoms from the site), run ids for replay and report.";
 
 /// Parse, run, print the error once, return the exit code.
 pub fn main() -> i32 {
+    complete::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -163,6 +198,7 @@ pub struct Globals {
     pub audit_db: PathBuf,
     pub runbook_dirs: Vec<PathBuf>,
     pub verbose: bool,
+    pub no_pager: bool,
 }
 
 impl Globals {
@@ -222,6 +258,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             .unwrap_or_else(crate::audit::default_path),
         runbook_dirs: runbook_dirs(&cli),
         verbose: cli.verbose > 0,
+        no_pager: cli.no_pager,
     };
     match cli.command {
         Command::List(args) => list::run(&args, &globals),
@@ -229,11 +266,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(&args, &globals),
         Command::Check(args) => check::run(&args, &globals),
         Command::Log(args) => {
-            log::run(&args, &globals.audit_db, &runtime()?)?;
+            log::run(&args, &globals.audit_db, &runtime()?, globals.no_pager)?;
             Ok(exit::OK)
         }
         Command::Replay(args) => {
-            replay::run(&args, &globals.audit_db, &runtime()?)?;
+            replay::run(&args, &globals.audit_db, &runtime()?, globals.no_pager)?;
             Ok(exit::OK)
         }
         Command::Report(args) => {
@@ -246,17 +283,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Api(args) => api::run(&args, &globals),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "runbook",
-                &mut std::io::stdout(),
-            );
-            Ok(exit::OK)
-        }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
+            complete::registration(&shell, &mut std::io::stdout().lock())
                 .map_err(|e| Error::Other(e.into()))?;
             Ok(exit::OK)
         }

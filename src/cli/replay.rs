@@ -18,11 +18,22 @@ use crate::audit::{
 use crate::error::{Error, Result};
 use crate::identity::Operator;
 
+pub const REPLAY_EXAMPLES: &str = "\
+Examples:
+  runbook replay last                           the newest run, step by step
+  runbook replay 20261121T0522                  a run by a unique prefix of its id
+  runbook replay last --full                    without folding long values
+  runbook replay last --source                  the exact runbook source that ran
+  runbook replay last --json | jq '.events | length'
+
+On a terminal the timeline goes through $PAGER (less -FRX by default); --no-pager or
+RUNBOOK_PAGER=cat prints it directly.";
+
 /// Show one run: its steps, host calls, gates and outcome.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
     /// The run: a unique prefix of its id, or `last` for the newest run.
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = super::complete::run_ids())]
     pub run: String,
     /// Print JSON: the run and all its events, payloads as stored.
     #[arg(long)]
@@ -40,11 +51,15 @@ const FOLD_LINES: usize = 4;
 /// Characters of a single-line value shown before folding.
 const FOLD_CHARS: usize = 240;
 
-pub fn run(args: &ReplayArgs, db: &Path, rt: &Runtime) -> Result<()> {
+pub fn run(args: &ReplayArgs, db: &Path, rt: &Runtime, no_pager: bool) -> Result<()> {
     color_setup();
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    ignore_broken_pipe(render(args, db, rt, &mut out).and_then(|()| flush(&mut out)))
+    let mut paged = super::pager::start(no_pager || args.json)?;
+    let result = {
+        let mut out = BufWriter::with_capacity(64 * 1024, paged.writer());
+        ignore_broken_pipe(render(args, db, rt, &mut out).and_then(|()| flush(&mut out)))
+    };
+    let finished = paged.finish();
+    result.and(finished)
 }
 
 /// Write the replay of `args.run` to `out`.

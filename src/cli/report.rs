@@ -32,6 +32,7 @@ pub struct ReportArgs {
     /// The run: a unique prefix of its id, or `last`. Omit it with --since.
     #[arg(
         value_name = "RUN",
+        add = super::complete::run_ids(),
         required_unless_present = "since",
         conflicts_with = "since"
     )]

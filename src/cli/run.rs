@@ -20,6 +20,7 @@ Examples:
   runbook run restart-unit -p unit=caddy.service --dry-run
   OPENCLAW_DRY_RUN=true runbook run readymode-script -p script=clear_licenses.sh
   runbook run triage --fail-on warn && echo healthy
+  runbook run health -q                         the summary line only, for a timer's journal
 
 Exit codes: 0 completed, no finding at or above --fail-on; 5 completed with such a finding;
 1 a step failed; 2 bad input, nothing ran; 3 refused; 4 audit store; 130 Ctrl-C.
@@ -33,9 +34,11 @@ pub const DEFAULT_SITE: &str = "/etc/runbook/site.yaml";
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The runbook to run (`runbook list` shows them)
+    #[arg(add = super::complete::runbook_names())]
     pub name: String,
     /// A parameter, KEY=VALUE; repeat for more
-    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE", value_parser = parse_kv,
+          add = super::complete::params())]
     pub params: Vec<(String, String)>,
     /// Change nothing: mutating host calls are recorded and shown as what would be done.
     /// OPENCLAW_DRY_RUN=true (or 1) does the same.
@@ -47,6 +50,9 @@ pub struct RunArgs {
     /// Print one JSON document at the end instead of progress
     #[arg(long)]
     pub json: bool,
+    /// Print only the summary line (status, findings per severity, the run id)
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
     /// Exit 5 when the runbook completes with a finding at or above this severity
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Crit)]
     pub fail_on: FailOn,
@@ -87,6 +93,7 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         yes: args.yes,
         json: args.json,
         verbose: globals.verbose,
+        quiet: args.quiet,
         fail_on: args.fail_on,
     };
     let env = RunEnv {

@@ -7,9 +7,16 @@ use super::{print_json, Globals};
 use crate::engine::header;
 use crate::error::{exit, Error, Result};
 
+pub const SHOW_EXAMPLES: &str = "\
+Examples:
+  runbook show restart-unit                     parameters, steps, whether it mutates
+  runbook show diagnose                         also lists the symptoms -p symptom= takes
+  runbook show triage --json";
+
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The runbook to show
+    #[arg(add = super::complete::runbook_names())]
     pub name: String,
     /// Print JSON instead of text
     #[arg(long)]

@@ -69,10 +69,25 @@ impl Catalog {
     pub fn runbook(&self, name: &str) -> Result<&Entry> {
         self.runbooks.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.runbooks.keys().map(String::as_str).collect();
-            Error::Usage(format!(
-                "no runbook named `{name}` (known: {}; `runbook list` shows them)",
-                known.join(", ")
-            ))
+            // The nearest name, or the only one it is a prefix of; the whole list otherwise.
+            let prefixed: Vec<&str> = known
+                .iter()
+                .copied()
+                .filter(|k| !name.is_empty() && k.starts_with(name))
+                .collect();
+            let guess = super::params::nearest(name, &known).or(match prefixed.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            });
+            Error::Usage(match guess {
+                Some(g) => format!(
+                    "no runbook named `{name}`; did you mean `{g}`? (`runbook list` shows them all)"
+                ),
+                None => format!(
+                    "no runbook named `{name}` (known: {}; `runbook list` shows them)",
+                    known.join(", ")
+                ),
+            })
         })
     }
 

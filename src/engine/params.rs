@@ -32,7 +32,13 @@ pub fn validate(header: &Header, given: &[(String, String)], site: &Value) -> Re
             return Err(usage(if known.is_empty() {
                 format!("unknown parameter `{k}`: this runbook takes no parameters")
             } else {
-                format!("unknown parameter `{k}` (known: {})", known.join(", "))
+                let hint = nearest(k, &known)
+                    .map(|n| format!("did you mean `{n}`? "))
+                    .unwrap_or_default();
+                format!(
+                    "unknown parameter `{k}` ({hint}known: {})",
+                    known.join(", ")
+                )
             }));
         }
         if given[..i].iter().any(|(seen, _)| seen == k) {
@@ -133,7 +139,7 @@ fn list_choices(allowed: &[(String, String)]) -> String {
 
 /// The choice a typo most likely meant: the closest by edit distance (strsim's
 /// Damerau-Levenshtein, so a swapped pair of letters counts once), if it is close enough.
-fn nearest<'a>(raw: &str, ids: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(raw: &str, ids: &[&'a str]) -> Option<&'a str> {
     ids.iter()
         .map(|id| (strsim::damerau_levenshtein(raw, id), *id))
         .filter(|(d, id)| *d <= 3.max(id.len() / 3))

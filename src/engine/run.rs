@@ -38,6 +38,8 @@ pub struct RunRequest {
     pub yes: bool,
     pub json: bool,
     pub verbose: bool,
+    /// Print only the summary line (warnings and errors still go to stderr).
+    pub quiet: bool,
     /// The severity from which a completed run exits 5.
     pub fail_on: FailOn,
 }
@@ -154,6 +156,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let out = Arc::new(Printer {
         json: req.json,
         verbose: req.verbose,
+        quiet: req.quiet,
         redactor: redactor.clone(),
     });
     let host = Arc::new(HostCtx::new(env.rt.handle().clone(), env.site.clone()));

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod pty;
 pub mod twin;
 
 use std::path::{Path, PathBuf};
@@ -177,6 +178,11 @@ impl Runbook {
         self
     }
 
+    pub fn env_remove(mut self, k: &str) -> Runbook {
+        self.cmd.env_remove(k);
+        self
+    }
+
     pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Runbook {
         self.cmd.env(k, v);
         self
@@ -220,6 +226,12 @@ impl Runbook {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         }
+    }
+
+    /// Run on a new pseudo-terminal (stdin, stdout and stderr), as from an operator's shell.
+    pub fn on_pty(mut self) -> pty::PtyRun {
+        let cmd = std::mem::replace(&mut self.cmd, Command::new("true"));
+        pty::run(cmd)
     }
 
     pub fn run(mut self) -> Run {
