@@ -392,3 +392,38 @@ step "name \x1b[31m red" { }"#,
     }
     assert!(out.stdout.contains(r"\u{1b}]0;owned"), "{}", out.stdout);
 }
+
+#[test]
+fn a_prefetched_call_the_runbook_never_used_is_still_recorded() {
+    let sb = Sandbox::new();
+    sb.cmd()
+        .fixtures()
+        .args(["run", "prefetch-unused"])
+        .run()
+        .code(0);
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
+    let calls: Vec<&serde_json::Value> = replay["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "call")
+        .collect();
+    let of = |function: &str| {
+        calls
+            .iter()
+            .find(|e| e["payload"]["function"] == function)
+            .unwrap_or_else(|| panic!("no call of {function} recorded: {calls:?}"))
+    };
+    let used = of("host::disk");
+    assert_eq!(used["payload"]["prefetched"], true, "{used}");
+    assert!(used["payload"].get("unused").is_none(), "{used}");
+    let unused = of("site::unit");
+    assert_eq!(unused["payload"]["unused"], true, "{unused}");
+    assert_eq!(unused["payload"]["result"]["policy"], "safe", "{unused}");
+    assert!(unused["payload"]["duration_ms"].is_u64(), "{unused}");
+}

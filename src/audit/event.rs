@@ -237,6 +237,9 @@ pub struct Call {
     /// Started ahead of use by `prefetch`: its duration overlapped other calls.
     #[serde(default, skip_serializing_if = "is_false")]
     pub prefetched: bool,
+    /// Prefetched, and the runbook never used its result (recorded when the run ended).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unused: bool,
 }
 
 /// A mutating call in a dry run: what it would do, not done.

@@ -16,8 +16,9 @@
 //!
 //! Read-only calls can also be *prefetched*: started at once on their own threads, so that a
 //! runbook like triage waits for its slowest read instead of the sum of them all. A prefetched
-//! call is still recorded where the runbook uses its result, marked `prefetched`; calls that
-//! change the host cannot be prefetched.
+//! call is still recorded where the runbook uses its result, marked `prefetched`, and one the
+//! runbook never used is recorded when the run ends, marked `unused`: every call that ran is
+//! in the record. Calls that change the host cannot be prefetched.
 
 pub mod classify;
 pub mod policy;
@@ -48,8 +49,12 @@ pub enum DoorError {
     Canceled,
 }
 
-/// A read started by `prefetch`: its result and how long it took, when it arrives.
-type Pending = mpsc::Receiver<(Result<Value, HostError>, u64)>;
+/// A read started by `prefetch`: what it is, and its result and duration when it arrives.
+struct Pending {
+    function: &'static HostFn,
+    args: Args,
+    result: mpsc::Receiver<(Result<Value, HostError>, u64)>,
+}
 
 pub struct Door {
     pub host: Arc<HostCtx>,
@@ -298,15 +303,59 @@ impl Door {
         let key = call_key(f, &args);
         let (tx, rx) = mpsc::channel();
         let host = self.host.clone();
+        let args_copy = args.clone();
         std::thread::spawn(move || {
             let started = Instant::now();
             let result = (f.run)(&host, &args);
             let _ = tx.send((result, started.elapsed().as_millis() as u64));
         });
+        let pending = Pending {
+            function: f,
+            args: args_copy,
+            result: rx,
+        };
         self.prefetched
             .lock()
             .expect("prefetch lock")
-            .insert(key, rx);
+            .insert(key, pending);
+        Ok(())
+    }
+
+    /// Record the prefetched calls the runbook never used: they ran, so the record has them
+    /// (marked `unused`). Called once, when the run's script is done.
+    pub fn record_unused_prefetches(&self) -> Result<(), DoorError> {
+        let left: Vec<Pending> = {
+            let mut map = self.prefetched.lock().expect("prefetch lock");
+            let mut left: Vec<(String, Pending)> = map.drain().collect();
+            left.sort_by(|a, b| a.0.cmp(&b.0));
+            left.into_iter().map(|(_, p)| p).collect()
+        };
+        for pending in left {
+            let Ok((result, ms)) = pending.result.recv() else {
+                continue;
+            };
+            let mut shown_args = Value::Object(pending.args);
+            self.redact(&mut shown_args);
+            let mut call = Call {
+                function: pending.function.qualified_name(),
+                args: shown_args,
+                duration_ms: Some(ms),
+                prefetched: true,
+                unused: true,
+                ..Call::default()
+            };
+            match result {
+                Ok(mut value) => {
+                    self.redact(&mut value);
+                    call.result = Some(value);
+                }
+                Err(err) => {
+                    call.error = Some(self.redacted_message(&err));
+                    call.error_kind = Some(err.kind().into());
+                }
+            }
+            self.record(call, Durability::Buffered)?;
+        }
         Ok(())
     }
 
@@ -316,7 +365,7 @@ impl Door {
             .lock()
             .expect("prefetch lock")
             .remove(&call_key(f, args))?;
-        rx.recv().ok()
+        rx.result.recv().ok()
     }
 
     /// Record a read's result (redacted) and hand the runbook the real value: redaction

@@ -227,6 +227,11 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         .map_err(|e| describe(&e, entry, state.stopped().as_ref()));
     let duration_ms = started.elapsed().as_millis() as u64;
     tracing::debug!(duration_ms, "script done");
+    // Outside any step: the calls were started by the script, not by one of its steps.
+    state.door.set_step(None);
+    if let Err(e) = state.door.record_unused_prefetches() {
+        tracing::warn!("could not record unused prefetched calls: {e}");
+    }
     let not_recorded = env.rt.block_on(state.door.audit.unrecorded());
     report_store_trouble(&state, &env.audit_db, not_recorded.as_deref(), env.rt);
     let findings = std::mem::take(&mut *state.findings.lock().expect("findings lock"));
