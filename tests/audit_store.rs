@@ -1094,3 +1094,46 @@ async fn a_changed_runs_row_or_source_fails_verify() {
     let err = verify(&store, &VerifyOptions::default()).await.unwrap_err();
     assert!(err.to_string().contains("source was changed"), "{err}");
 }
+
+/// Edits that keep a value's bytes but change its storage type read back as the same bytes,
+/// so they hash alike: verify must still see each one (with the triggers put back, so their
+/// absence does not give the edit away).
+#[tokio::test]
+async fn verify_sees_a_column_retyped_with_the_same_bytes() {
+    let edits = [
+        "seq = seq + 0.5",
+        "seq = seq || 'x'",
+        "run = CAST(run AS BLOB)",
+        "time = CAST(time AS BLOB)",
+        "kind = CAST(kind AS BLOB)",
+        "step = CAST(step AS BLOB)",
+        "payload = CAST(payload AS BLOB)",
+        "hash = hex(hash)",
+        "prev_hash = hex(prev_hash)",
+    ];
+    for edit in edits {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("audit.db");
+        let (store, ids) = two_runs(&db).await;
+        store.close().await.unwrap();
+        sqlite3_ok(
+            &db,
+            &format!(
+                "{DROP_TRIGGERS} UPDATE events SET {edit} WHERE run = '{}' AND seq = 3; {}",
+                ids[1],
+                restore_triggers()
+            ),
+        );
+        let store = AuditStore::open(&db).await.unwrap();
+        let err = match verify(&store, &VerifyOptions::default()).await {
+            Ok(report) => panic!("`{edit}` passed verify: {report:?}"),
+            Err(err) => err,
+        };
+        let AuditError::ChainBroken(b) = &err else {
+            panic!("`{edit}`: expected a chain break, got {err}");
+        };
+        assert_eq!(b.run, ids[1], "`{edit}`: {err}");
+        assert_eq!(b.seq, 3, "`{edit}`: {err}");
+        store.close().await.unwrap();
+    }
+}

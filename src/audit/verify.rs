@@ -6,7 +6,8 @@
 //!    (all zeros for the first event), its `hash` equals the recomputation from its fields
 //!    ([`super::chain`]), and its id is the previous event's id + 1 (ids are never skipped, so
 //!    a gap under intact links means the newest events were deleted and others appended since).
-//!    A break names the event's id, run and seq and says what is wrong.
+//!    A break names the event's id, run and seq and says what is wrong. Then every column's
+//!    storage type (text, integer, 32-byte blob): the same bytes under another type hash alike.
 //! 2. Truncation: SQLite's `sqlite_sequence` remembers the highest event id ever written; if it
 //!    is above the newest event, the newest events were deleted. With `expect_head`, the chain
 //!    must still contain an event with that hash (an anchor kept elsewhere, e.g. from an earlier
@@ -189,6 +190,7 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
     };
 
     let head = checker.head.to_string();
+    check_column_types(&mut tx).await?;
 
     // 2. Truncation.
     let highest: Option<i64> =
@@ -229,6 +231,58 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
         expect_head_id: checker.expect_id,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The storage type of each event column, as the store writes it. The chain hashes values as
+/// the scan reads them, and SQLite converts on read (a `seq` of 3.5 reads as 3, a `run` stored
+/// as a blob reads as the same bytes), so an edit that only changes a column's type would
+/// pass the chain: it is checked here. Replay selects runs by value and type (`run = ?` with
+/// text), so a retyped `run` would also hide its event from `replay RUN`.
+const EXPECTED_TYPES: &[(&str, &str)] = &[
+    ("id", "integer"),
+    ("run", "text"),
+    ("seq", "integer"),
+    ("time", "text"),
+    ("kind", "text"),
+    ("step", "text"),
+    ("payload", "text"),
+    ("prev_hash", "blob"),
+    ("hash", "blob"),
+];
+
+/// The first event with a column of another type than [`EXPECTED_TYPES`] (written out, since
+/// sqlx takes only literal SQL): its id, run, seq and the type of each column.
+const WRONG_TYPES: &str = "SELECT id, CAST(run AS TEXT), CAST(seq AS INTEGER), \
+     typeof(id), typeof(run), typeof(seq), typeof(time), typeof(kind), typeof(step), \
+     typeof(payload), typeof(prev_hash), typeof(hash) FROM events \
+     WHERE typeof(id) <> 'integer' OR typeof(run) <> 'text' OR typeof(seq) <> 'integer' \
+     OR typeof(time) <> 'text' OR typeof(kind) <> 'text' \
+     OR (step IS NOT NULL AND typeof(step) <> 'text') OR typeof(payload) <> 'text' \
+     OR typeof(prev_hash) <> 'blob' OR typeof(hash) <> 'blob' ORDER BY id LIMIT 1";
+
+async fn check_column_types(conn: &mut sqlx::SqliteConnection) -> Result<(), AuditError> {
+    let Some(row) = sqlx::query(WRONG_TYPES).fetch_optional(&mut *conn).await? else {
+        return Ok(());
+    };
+    let found: Vec<String> = (0..EXPECTED_TYPES.len())
+        .map(|i| row.get::<String, _>(i + 3))
+        .collect();
+    let problems: Vec<String> = EXPECTED_TYPES
+        .iter()
+        .zip(&found)
+        .filter(|((col, ty), got)| got != ty && !(*col == "step" && got.as_str() == "null"))
+        .map(|((col, ty), got)| format!("its {col} is stored as {got}, not {ty}"))
+        .collect();
+    Err(AuditError::ChainBroken(ChainBreak {
+        id: row.get(0),
+        run: row.get::<Option<String>, _>(1).unwrap_or_default(),
+        seq: row.get::<Option<i64>, _>(2).unwrap_or_default(),
+        problem: format!(
+            "{}: the row was edited after it was written (the same bytes under another type \
+             hash alike, so the chain alone cannot see it)",
+            problems.join(", ")
+        ),
+    }))
 }
 
 /// Every audit table must still have both append-only triggers: tampering requires dropping
