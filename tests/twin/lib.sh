@@ -66,8 +66,16 @@ ensure_docker() {
   fi
   [ "$(id -u)" -eq 0 ] || die "Docker engine not reachable and not root: start dockerd yourself"
   log "starting dockerd in the background (log: /var/log/dockerd.log)"
-  # setsid: keep the engine alive after this script (and its process group) ends.
-  setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+  # setsid: keep the engine alive after this script (and its process group) ends. Descriptors
+  # above 2 are closed first: the engine outlives its caller, and an inherited descriptor (a
+  # caller's `flock` on a lock file, say) would stay held for as long as the engine runs.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+    exec setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null
+  ) &
   local _
   for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then
