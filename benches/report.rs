@@ -1,0 +1,173 @@
+//! Benchmark: `runbook report` of a 100,000-event run, made by the real binary, and the page
+//! opened in headless Chromium.
+//!
+//! 1. The release binary renders the report to a file, `BENCH_REPEAT` times (default 5): wall
+//!    time, peak resident memory of the process (`getrusage` of the children) and the file's
+//!    size. Target:
+//!    under 1 s and under 20 MB of memory.
+//! 2. Chromium opens the file and its script verifies every event (the badge turns green),
+//!    against Chromium opening an empty page: the difference is what the report costs the
+//!    reader. Target: under 3 s. Skipped without chromium.
+//!
+//! Reproduce with `cargo bench --bench report`. Environment: `BENCH_EVENTS` (default 100000).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use runbook::audit::event::{Call, Event, Finding, RunEnd, StepEnd, StepStart, StepStatus};
+use runbook::audit::{AuditStore, Durability, NewRun, RunStatus};
+
+#[path = "../tests/common/browser.rs"]
+mod browser;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One run of `events` events in the shape the door writes: a step every 100 events, host
+/// calls with arguments, results and durations, a finding per step.
+fn build(db: &Path, events: u64) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = AuditStore::open(db).await.unwrap();
+        let run = store
+            .start_run(NewRun {
+                runbook: "big".into(),
+                source: "//! name: big\nstep \"one\" { }\n".into(),
+                params: json!({"unit": "openclaw-bg-worker"}),
+                operator: serde_json::to_value(runbook::identity::Operator::detect()).unwrap(),
+                host: "bench".into(),
+                dry_run: false,
+                dry_run_reason: None,
+            })
+            .await
+            .unwrap();
+        let id = run.id().to_string();
+        for i in 0..events.saturating_sub(2) {
+            let step = format!("step {}", i / 100);
+            let event = match i % 100 {
+                0 => Event::StepStart(StepStart { name: step.clone() }),
+                1 => Event::Finding(Finding {
+                    subject: format!("disk /srv/{i}"),
+                    severity: "ok".into(),
+                    summary: "41% used".into(),
+                    evidence: json!({"used_percent": 41}),
+                    next_step: String::new(),
+                }),
+                99 => Event::StepEnd(StepEnd {
+                    name: step.clone(),
+                    status: StepStatus::Ok,
+                    duration_ms: Some(3),
+                    error: None,
+                }),
+                _ => Event::Call(Call {
+                    function: "files::stat".into(),
+                    args: json!({"path": format!("/etc/runbook/{i}.conf")}),
+                    result: Some(json!({"size": i * 7 % 4096, "mode": "0644", "owner": "root"})),
+                    duration_ms: Some(1),
+                    ..Call::default()
+                }),
+            };
+            run.record_event(Some(&step), &event, Durability::Buffered)
+                .await
+                .unwrap();
+        }
+        run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
+        id
+    })
+}
+
+/// Run `cmd`, returning its wall time and the peak resident memory, in bytes, of the largest
+/// child this process has waited for (all of them runs of the same command).
+fn measure(cmd: &mut Command) -> (Duration, u64) {
+    let started = Instant::now();
+    let status = cmd.status().expect("the binary starts");
+    let wall = started.elapsed();
+    assert!(status.success(), "{cmd:?}: {status}");
+    // SAFETY: getrusage fills the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    (wall, usage.ru_maxrss as u64 * 1024)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let events = env_num("BENCH_EVENTS", 100_000);
+    let repeat = env_num("BENCH_REPEAT", 5).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let html = dir.path().join("report.html");
+    let run = build(&db, events);
+    let bin = env!("CARGO_BIN_EXE_runbook");
+
+    let (mut walls, mut peaks) = (Vec::new(), Vec::new());
+    for _ in 0..repeat {
+        let (wall, rss) = measure(
+            Command::new(bin)
+                .arg("--audit-db")
+                .arg(&db)
+                .args(["report", &run, "-o"])
+                .arg(&html),
+        );
+        walls.push(wall.as_secs_f64());
+        peaks.push(rss as f64);
+    }
+    let size = std::fs::metadata(&html).unwrap().len();
+    let wall = median(walls.clone());
+    let peak = peaks.iter().cloned().fold(0.0, f64::max) / 1e6;
+    println!("load average (1 min): {}", load_average());
+    println!(
+        "render, {events} events: median {wall:.3} s (of {repeat}: {}), peak memory {peak:.1} MB (largest run), file {:.1} MB  [target < 1 s, < 20 MB]: {}",
+        walls
+            .iter()
+            .map(|w| format!("{w:.3}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        size as f64 / 1e6,
+        if wall < 1.0 && peak < 20.0 { "PASS" } else { "MISS" }
+    );
+
+    if browser::chromium().is_none() {
+        println!("browser: skipped (no chromium; apt-get install chromium)");
+        return;
+    }
+    let blank = dir.path().join("blank.html");
+    std::fs::write(&blank, "<!doctype html><html><body>blank</body></html>").unwrap();
+    let (mut opened, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let t = Instant::now();
+        browser::load(&blank, dir.path());
+        baseline.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let page = browser::load(&html, dir.path());
+        opened.push(t.elapsed().as_secs_f64());
+        assert!(
+            page.dom.contains("data-verified=\"true\""),
+            "the report did not verify in the browser"
+        );
+    }
+    let cost = median(opened.clone()) - median(baseline.clone());
+    println!(
+        "browser: opens and verifies {events} events in {cost:.2} s beyond an empty page (report {:.2} s, empty page {:.2} s, medians of 3)  [target < 3 s]: {}",
+        median(opened),
+        median(baseline),
+        if cost < 3.0 { "PASS" } else { "MISS" }
+    );
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
