@@ -395,9 +395,24 @@ pub struct AllowedCommand {
     /// it does to systemd and Docker calls, so a command cannot route around it.
     #[serde(default)]
     pub affects: Vec<String>,
+    /// Values the child gets from a secret file and the caller never sees: the call names
+    /// keys of the file (`withheld_env: [POSTGRES_PASSWORD]`), the backend reads them when the
+    /// program starts and puts each into the child variable this rule maps it to.
+    #[serde(default)]
+    pub withheld_env: Option<WithheldEnv>,
     /// Why the program is allowed (shown by `runbook api` and in refusals).
     #[serde(default)]
     pub why: Option<String>,
+}
+
+/// Keys of one secret file (one of `paths.secret_files`) a rule passes into the child's
+/// environment: `keys: {POSTGRES_PASSWORD: PGPASSWORD}` maps the key in the file to the
+/// variable the child gets.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithheldEnv {
+    pub file: String,
+    pub keys: BTreeMap<String, String>,
 }
 
 /// What a command rule says a matching call does.
@@ -733,6 +748,7 @@ impl Site {
             }
             validate_rule(&at, c)?;
             self.validate_affects(&at, c)?;
+            self.validate_withheld(&at, c)?;
         }
         for (name, info) in &self.containers {
             for (i, c) in info.exec.iter().enumerate() {
@@ -747,6 +763,7 @@ impl Site {
                 }
                 validate_rule(&at, c)?;
                 self.validate_affects(&at, c)?;
+                self.validate_withheld(&at, c)?;
             }
         }
         self.check_roots_against_commands()?;
@@ -901,6 +918,28 @@ fn validate_rule(at: &str, c: &AllowedCommand) -> Result<(), String> {
         }
         anchored(pattern).map_err(|e| format!("{at}: env.{name}: {e}"))?;
     }
+    if let Some(w) = &c.withheld_env {
+        if w.keys.is_empty() {
+            return Err(format!("{at}: withheld_env.keys is empty"));
+        }
+        for (key, var) in &w.keys {
+            if !valid_env_name(key) {
+                return Err(format!(
+                    "{at}: withheld_env.keys: `{key}` is not a key name"
+                ));
+            }
+            if !valid_env_name(var) || env_loads_code(var) {
+                return Err(format!(
+                    "{at}: withheld_env.keys.{key}: `{var}` is not a variable a child may get"
+                ));
+            }
+            if c.env.contains_key(var) || c.require_env.contains_key(var) {
+                return Err(format!(
+                    "{at}: withheld_env.keys.{key}: `{var}` is also in env; a withheld value must come only from the file"
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -929,6 +968,27 @@ fn spellings(p: &str) -> Vec<String> {
 }
 
 impl Site {
+    /// A withheld value comes only from a file the site marks secret (so `files::read` shows
+    /// the runbook its key names, never its values).
+    fn validate_withheld(&self, at: &str, c: &AllowedCommand) -> Result<(), String> {
+        let Some(w) = &c.withheld_env else {
+            return Ok(());
+        };
+        let secret = self
+            .paths
+            .secret_files
+            .iter()
+            .any(|p| crate::host::files::glob_match(p.as_bytes(), w.file.as_bytes()));
+        if secret {
+            Ok(())
+        } else {
+            Err(format!(
+                "{at}: withheld_env.file `{}` is not one of paths.secret_files",
+                w.file
+            ))
+        }
+    }
+
     fn validate_affects(&self, at: &str, c: &AllowedCommand) -> Result<(), String> {
         match c
             .affects
@@ -1035,6 +1095,46 @@ mod tests {
     fn unknown_top_level_field_rejected() {
         let err = Site::from_str("unitz: {}\n", "s.yaml").unwrap_err();
         assert!(err.to_string().contains("unknown field `unitz`"), "{err}");
+    }
+
+    /// A withheld value comes from a secret file, into a variable that loads no code and that
+    /// the caller cannot also set.
+    #[test]
+    fn withheld_env_comes_only_from_secret_files() {
+        let rule = |file: &str, var: &str, extra: &str| {
+            format!(
+                "paths: {{secret_files: [/opt/aurora-infra/.env]}}\ncommands:\n  allow:\n    \
+                 - {{program: /usr/bin/psql, withheld_env: {{file: {file}, keys: {{POSTGRES_PASSWORD: {var}}}}}{extra}}}\n"
+            )
+        };
+        assert!(
+            Site::from_str(&rule("/opt/aurora-infra/.env", "PGPASSWORD", ""), "s.yaml").is_ok()
+        );
+        for (text, want) in [
+            (
+                rule("/etc/passwd", "PGPASSWORD", ""),
+                "is not one of paths.secret_files",
+            ),
+            (
+                rule("/opt/aurora-infra/.env", "LD_PRELOAD", ""),
+                "is not a variable a child may get",
+            ),
+            (
+                rule("/opt/aurora-infra/.env", "PGPASSFILE", ""),
+                "is not a variable a child may get",
+            ),
+            (
+                rule(
+                    "/opt/aurora-infra/.env",
+                    "PGPASSWORD",
+                    ", env: {PGPASSWORD: '.*'}",
+                ),
+                "is also in env",
+            ),
+        ] {
+            let err = Site::from_str(&text, "s.yaml").unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
     }
 
     #[test]

@@ -147,6 +147,30 @@ pub fn env_fits(rule: &AllowedCommand, env: &[(String, String)]) -> Result<(), S
     Ok(())
 }
 
+/// Why the secret-file keys a call names (`withheld_env`) do not fit `rule`.
+pub fn withheld_fits(rule: &AllowedCommand, keys: &[String]) -> Result<(), String> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let Some(w) = &rule.withheld_env else {
+        return Err("this rule passes no withheld values (withheld_env)".into());
+    };
+    for (i, k) in keys.iter().enumerate() {
+        if !w.keys.contains_key(k) {
+            let known: Vec<&str> = w.keys.keys().map(String::as_str).collect();
+            return Err(format!(
+                "`{k}` is not among the keys of {} this rule passes ({})",
+                w.file,
+                known.join(", ")
+            ));
+        }
+        if keys[..i].contains(k) {
+            return Err(format!("`{k}` is named twice"));
+        }
+    }
+    Ok(())
+}
+
 fn listed(rule: &AllowedCommand) -> String {
     let names: Vec<&str> = rule
         .env
@@ -198,6 +222,14 @@ pub fn describe(rule: &AllowedCommand) -> String {
                 ));
             }
         }
+    }
+    if let Some(w) = &rule.withheld_env {
+        let keys: Vec<String> = w
+            .keys
+            .iter()
+            .map(|(k, var)| format!("{var} from {k}"))
+            .collect();
+        s.push_str(&format!(" [withheld: {} of {}]", keys.join(", "), w.file));
     }
     s
 }

@@ -30,8 +30,9 @@ use tokio::io::AsyncReadExt;
 use super::allow;
 use super::args;
 use super::users;
+use super::withheld;
 use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType, SiteRule};
-use crate::site::{valid_env_name, AllowedCommand, CommandEffect};
+use crate::site::{valid_env_name, AllowedCommand, CommandEffect, WithheldEnv};
 
 /// The PATH children get, and where bare program names are looked up.
 pub const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -39,7 +40,7 @@ const CAP: usize = 64 * 1024;
 const DEFAULT_TIMEOUT_SECS: i64 = 60;
 /// After the program exits, how long to keep reading output that its leftover children hold.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
-const OPTS: &[&str] = &["user", "env", "cwd", "timeout_secs"];
+const OPTS: &[&str] = &["user", "env", "withheld_env", "cwd", "timeout_secs"];
 
 /// Where a program name leads: as given if it has a slash, else the first executable on
 /// SECURE_PATH (the caller's PATH is not trusted).
@@ -70,9 +71,11 @@ fn rule_fits(
     rule: &AllowedCommand,
     rest: &[String],
     env: &[(String, String)],
+    withheld: &[String],
     cwd: &Path,
 ) -> Result<Option<PathBuf>, String> {
     allow::env_fits(rule, env)?;
+    allow::withheld_fits(rule, withheld)?;
     let Some(dir) = &rule.script_dir else {
         allow::args_fit(rule, rest)?;
         return Ok(None);
@@ -115,13 +118,15 @@ pub struct Authorized<'s> {
     pub rule: &'s AllowedCommand,
 }
 
-/// The first allowlist rule that fits the program, its arguments and environment when run
-/// from `cwd`; a refusal that says what each rule for the program allows otherwise.
+/// The first allowlist rule that fits the program, its arguments, its environment and the
+/// secret-file keys it names (`withheld`) when run from `cwd`; a refusal that says what each
+/// rule for the program allows otherwise.
 pub fn authorize<'s>(
     allow: &'s [AllowedCommand],
     origin: &str,
     argv: &[String],
     env: &[(String, String)],
+    withheld: &[String],
     cwd: &Path,
 ) -> Result<Authorized<'s>, HostError> {
     let first = argv
@@ -154,7 +159,7 @@ pub fn authorize<'s>(
     }
     let mut misses = Vec::new();
     for (index, rule) in entries {
-        match rule_fits(rule, &argv[1..], env, cwd) {
+        match rule_fits(rule, &argv[1..], env, withheld, cwd) {
             Ok(script) => {
                 let mut argv = argv.to_vec();
                 if let Some(s) = script {
@@ -214,6 +219,9 @@ struct Plan {
     rule: SiteRule,
     user: Option<RunAs>,
     env: Vec<(String, String)>,
+    /// Keys of the rule's secret file the child gets (read only when it starts).
+    withheld_keys: Vec<String>,
+    withheld: Option<WithheldEnv>,
     cwd: String,
     timeout: Duration,
 }
@@ -253,12 +261,14 @@ fn prepare(ctx: &HostCtx, a: &Args) -> Result<Plan, HostError> {
         Some(d) => d.to_string(),
         None => user.as_ref().map_or("/".into(), |u| u.home.clone()),
     };
+    let withheld_keys = args::strings(opts, "withheld_env")?;
     let site = &ctx.site;
     let ok = authorize(
         &site.commands.allow,
         &site.origin,
         &argv,
         &env,
+        &withheld_keys,
         Path::new(&cwd),
     )?;
     let rule = SiteRule {
@@ -274,6 +284,8 @@ fn prepare(ctx: &HostCtx, a: &Args) -> Result<Plan, HostError> {
         rule,
         user,
         env,
+        withheld_keys,
+        withheld: ok.rule.withheld_env.clone(),
         cwd,
         timeout: Duration::from_secs(secs as u64),
     })
@@ -347,6 +359,10 @@ async fn execute(p: &Plan) -> HostResult {
     for (k, v) in &p.env {
         cmd.env(k, v);
     }
+    let secrets = withheld::load(p.withheld.as_ref(), &p.withheld_keys)?;
+    for (k, v) in secrets.vars() {
+        cmd.env(k, v);
+    }
     let shown = p.program.display().to_string();
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
@@ -389,6 +405,7 @@ async fn execute(p: &Plan) -> HostResult {
     let _ = tokio::time::timeout(DRAIN_GRACE, readers).await;
     let (stdout, t1) = take(&out);
     let (stderr, t2) = take(&err);
+    let (stdout, stderr) = (secrets.scrub(stdout), secrets.scrub(stderr));
     use std::os::unix::process::ExitStatusExt;
     Ok(json!({
         "program": shown,
@@ -398,6 +415,7 @@ async fn execute(p: &Plan) -> HostResult {
         "stderr": stderr,
         "duration_ms": start.elapsed().as_millis() as u64,
         "truncated": t1 || t2,
+        "withheld_env": withheld::notes(p.withheld.as_ref(), &p.withheld_keys),
     }))
 }
 
@@ -417,6 +435,7 @@ fn plan_run(ctx: &HostCtx, a: &Args) -> HostResult {
         "user": p.user.as_ref().map(|u| u.name.clone()),
         "cwd": p.cwd,
         "env_names": p.env.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        "withheld_env": withheld::notes(p.withheld.as_ref(), &p.withheld_keys),
         "timeout_secs": p.timeout.as_secs(),
     }))
 }
@@ -435,11 +454,11 @@ pub static FNS: &[HostFn] = &[HostFn {
             name: "opts",
             ty: ParamType::Map,
             optional: true,
-            doc: "#{user, env: #{NAME: value} (only the variables the rule lists), cwd (a relative script is found from here), timeout_secs (default 60)}",
+            doc: "#{user, env: #{NAME: value} (only the variables the rule lists), withheld_env: [KEY] (keys of the rule's secret file the child gets; never the runbook), cwd (a relative script is found from here), timeout_secs (default 60)}",
         },
     ],
     effect: Effect::BySite(classify),
-    doc: "Run an allowlisted program (no shell): {program, exit_code, signal, stdout, stderr, duration_ms, truncated}; \
+    doc: "Run an allowlisted program (no shell): {program, exit_code, signal, stdout, stderr, duration_ms, truncated, withheld_env}; \
           output capped at 64 KiB per stream",
     run,
     plan: Some(plan_run),
@@ -540,6 +559,76 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, HostError::InvalidArgument(_)), "{err:?}");
         assert!(err.to_string().contains("effect: read"), "{err}");
+    }
+
+    /// A key of a secret file reaches the child's environment, not its argv, the runbook or
+    /// the output; a call or a rule that does not name it passes nothing.
+    #[test]
+    fn withheld_values_reach_only_the_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("app.env");
+        std::fs::write(&env, "POSTGRES_PASSWORD=Very-Secret-42\n").unwrap();
+        let script = dir.path().join("show.sh");
+        std::fs::write(
+            &script,
+            "printf '%s' \"$PGPASSWORD\" | sha256sum\necho \"echo: $PGPASSWORD\" >&2\necho \"$0 $*\"\n",
+        )
+        .unwrap();
+        let d = dir.path().display();
+        let yaml = format!(
+            "paths: {{secret_files: [{d}/*.env]}}\ncommands:\n  allow:\n    \
+             - {{program: /usr/bin/bash, script_dir: {d}, withheld_env: {{file: {d}/app.env, keys: {{POSTGRES_PASSWORD: PGPASSWORD}}}}}}\n    \
+             - {{program: /usr/bin/echo, args: [{{pattern: '.*', repeat: true, optional: true}}]}}\n"
+        );
+        let (_rt, ctx) = testutil::ctx(testutil::site(&yaml));
+        let argv = json!(["/usr/bin/bash", script]);
+        let r = call(
+            &ctx,
+            json!({"argv": argv, "opts": {"withheld_env": ["POSTGRES_PASSWORD"]}}),
+        )
+        .unwrap();
+        use sha2::Digest;
+        let want = format!("{:x}", sha2::Sha256::digest(b"Very-Secret-42"));
+        let text = r.to_string();
+        assert!(text.contains(&want), "the child did not get the value: {r}");
+        assert!(!text.contains("Very-Secret-42"), "the value came back: {r}");
+        assert_eq!(r["stderr"], "echo: [REDACTED]\n");
+        assert_eq!(
+            r["withheld_env"],
+            json!([format!("POSTGRES_PASSWORD from {d}/app.env (withheld)")])
+        );
+        // Without naming the key the child gets nothing.
+        let r = call(&ctx, json!({"argv": argv})).unwrap();
+        assert_eq!(r["stderr"], "echo: \n");
+        // A key the rule does not map, or a rule with no withheld values: refused.
+        for (argv, key) in [
+            (argv.clone(), "POSTGRES_USER"),
+            (json!(["/usr/bin/echo", "x"]), "POSTGRES_PASSWORD"),
+        ] {
+            let err =
+                call(&ctx, json!({"argv": argv, "opts": {"withheld_env": [key]}})).unwrap_err();
+            assert!(matches!(err, HostError::Refused(_)), "{err:?}");
+        }
+        // The plan names the key and never reads the file.
+        std::fs::remove_file(&env).unwrap();
+        let p = plan_run(
+            &ctx,
+            &testutil::args(json!({"argv": argv, "opts": {"withheld_env": ["POSTGRES_PASSWORD"]}})),
+        )
+        .unwrap();
+        assert_eq!(
+            p["withheld_env"],
+            json!([format!("POSTGRES_PASSWORD from {d}/app.env (withheld)")])
+        );
+        let err = call(
+            &ctx,
+            json!({"argv": argv, "opts": {"withheld_env": ["POSTGRES_PASSWORD"]}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read the secret file"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -714,7 +803,8 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            authorize(&site.commands.allow, "s", &argv, &env, Path::new("/")).map(|a| a.rule.effect)
+            authorize(&site.commands.allow, "s", &argv, &env, &[], Path::new("/"))
+                .map(|a| a.rule.effect)
         };
         use CommandEffect::{Mutate, Read};
         for (argv, effect) in [

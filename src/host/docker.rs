@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::allow;
 use super::args;
+use super::withheld;
 use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType, SiteRule};
 use crate::site::CommandEffect;
 
@@ -385,10 +386,12 @@ struct ExecArgs {
     argv: Vec<String>,
     user: Option<String>,
     env: Vec<String>,
+    withheld_keys: Vec<String>,
+    withheld: Option<crate::site::WithheldEnv>,
     rule: SiteRule,
 }
 
-const EXEC_OPTS: &[&str] = &["user", "env"];
+const EXEC_OPTS: &[&str] = &["user", "env", "withheld_env"];
 
 fn exec_args(ctx: &HostCtx, a: &Args) -> Result<ExecArgs, HostError> {
     let name = site_container(ctx, a)?.to_string();
@@ -414,23 +417,28 @@ fn exec_args(ctx: &HostCtx, a: &Args) -> Result<ExecArgs, HostError> {
         )));
     }
     let pairs = args::string_map(opts, "env")?;
-    let rule = exec_rule(ctx, &name, &argv, &pairs)?;
+    let withheld_keys = args::strings(opts, "withheld_env")?;
+    let (rule, withheld) = exec_rule(ctx, &name, &argv, &pairs, &withheld_keys)?;
     Ok(ExecArgs {
         name,
         argv,
         user: args::opt_string(opts, "user")?.map(str::to_string),
         env: pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        withheld_keys,
+        withheld,
         rule,
     })
 }
 
-/// The first `containers.NAME.exec` rule that fits the command and its environment.
+/// The first `containers.NAME.exec` rule that fits the command, its environment and the
+/// secret-file keys it names; with the rule's withheld values.
 fn exec_rule(
     ctx: &HostCtx,
     name: &str,
     argv: &[String],
     env: &[(String, String)],
-) -> Result<SiteRule, HostError> {
+    withheld: &[String],
+) -> Result<(SiteRule, Option<crate::site::WithheldEnv>), HostError> {
     let rules = ctx
         .site
         .containers
@@ -443,13 +451,17 @@ fn exec_rule(
         .enumerate()
         .filter(|(_, r)| r.program == argv[0])
     {
-        match allow::env_fits(rule, env).and_then(|_| allow::args_fit(rule, &argv[1..])) {
+        let fits = allow::env_fits(rule, env)
+            .and_then(|_| allow::withheld_fits(rule, withheld))
+            .and_then(|_| allow::args_fit(rule, &argv[1..]));
+        match fits {
             Ok(()) => {
-                return Ok(SiteRule {
+                let site_rule = SiteRule {
                     mutates: rule.effect == CommandEffect::Mutate,
                     label: allow::label(&format!("containers.{name}.exec[{i}]"), rule),
                     affects: rule.affects.clone(),
-                })
+                };
+                return Ok((site_rule, rule.withheld_env.clone()));
             }
             Err(why) => misses.push(format!("{} (here: {why})", allow::describe(rule))),
         }
@@ -474,16 +486,25 @@ fn classify_exec(ctx: &HostCtx, a: &Args) -> Result<SiteRule, HostError> {
     exec_args(ctx, a).map(|e| e.rule)
 }
 
+/// The exec's environment: the caller's variables and the withheld values, read now.
+fn exec_env(e: &ExecArgs) -> Result<(Vec<String>, withheld::Withheld), HostError> {
+    let secrets = withheld::load(e.withheld.as_ref(), &e.withheld_keys)?;
+    let mut env = e.env.clone();
+    env.extend(secrets.vars().iter().map(|(k, v)| format!("{k}={v}")));
+    Ok((env, secrets))
+}
+
 async fn exec_in(ctx: &HostCtx, e: &ExecArgs) -> HostResult {
     use bollard::exec::{StartExecOptions, StartExecResults};
     let d = ctx.docker().await?;
     let what = format!("exec in {}", e.name);
+    let (env, secrets) = exec_env(e)?;
     let config = ExecConfig {
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         cmd: Some(e.argv.clone()),
         user: e.user.clone(),
-        env: (!e.env.is_empty()).then(|| e.env.clone()),
+        env: (!env.is_empty()).then_some(env),
         ..Default::default()
     };
     let id = d
@@ -515,9 +536,10 @@ async fn exec_in(ctx: &HostCtx, e: &ExecArgs) -> HostResult {
         .map_err(|err| map_err(err, &what))?;
     Ok(json!({
         "exit_code": info.exit_code,
-        "stdout": String::from_utf8_lossy(&out.stdout),
-        "stderr": String::from_utf8_lossy(&out.stderr),
+        "stdout": secrets.scrub(String::from_utf8_lossy(&out.stdout).into_owned()),
+        "stderr": secrets.scrub(String::from_utf8_lossy(&out.stderr).into_owned()),
         "truncated": out.truncated,
+        "withheld_env": withheld::notes(e.withheld.as_ref(), &e.withheld_keys),
     }))
 }
 
@@ -540,7 +562,8 @@ fn plan_exec(ctx: &HostCtx, a: &Args) -> HostResult {
     let e = exec_args(ctx, a)?;
     let env_names: Vec<&str> = e.env.iter().filter_map(|kv| kv.split('=').next()).collect();
     Ok(
-        json!({"container": e.name, "argv": e.argv, "user": e.user, "env_names": env_names, "rule": e.rule.label}),
+        json!({"container": e.name, "argv": e.argv, "user": e.user, "env_names": env_names,
+               "withheld_env": withheld::notes(e.withheld.as_ref(), &e.withheld_keys), "rule": e.rule.label}),
     )
 }
 
@@ -704,12 +727,13 @@ pub static FNS: &[HostFn] = &[
                 name: "opts",
                 ty: ParamType::Map,
                 optional: true,
-                doc: "#{user: user inside the container, env: #{NAME: value} (only the variables the rule lists)}",
+                doc: "#{user: user inside the container, env: #{NAME: value} (only the variables the rule lists), \
+                      withheld_env: [KEY] (keys of the rule's secret file the process gets; never the runbook)}",
             },
         ],
         effect: Effect::BySite(classify_exec),
         doc: "Run a command in a site-listed container, as its containers.NAME.exec rule allows: \
-              {exit_code, stdout, stderr, truncated}; output capped at 64 KiB",
+              {exit_code, stdout, stderr, truncated, withheld_env}; output capped at 64 KiB",
         run: exec,
         plan: Some(plan_exec),
     },

@@ -34,6 +34,7 @@ pub mod systemd;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod users;
+pub mod withheld;
 
 use std::sync::Arc;
 
