@@ -509,6 +509,7 @@ impl Bench {
                 run: run.to_string(),
                 json,
                 source: false,
+                module: None,
                 full: false,
             };
             let mut sink = std::io::BufWriter::new(std::io::sink());

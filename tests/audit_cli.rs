@@ -171,6 +171,7 @@ fn replay_args(run: &str) -> replay::ReplayArgs {
         run: run.into(),
         json: false,
         source: false,
+        module: None,
         full: false,
     }
 }

@@ -427,3 +427,100 @@ fn a_prefetched_call_the_runbook_never_used_is_still_recorded() {
     assert_eq!(unused["payload"]["result"]["policy"], "safe", "{unused}");
     assert!(unused["payload"]["duration_ms"].is_u64(), "{unused}");
 }
+
+#[test]
+fn an_overridden_stdlib_module_runs_with_a_trace() {
+    use sha2::{Digest, Sha256};
+    let sb = Sandbox::new();
+    let site = sb.site(&[]);
+    let override_text = format!(
+        "{}\n// the site's own copy\n",
+        include_str!("../stdlib/findings.rhai")
+    );
+    let runbook = "//! name: uses-findings\n//! summary: one finding\n//! mutates: false\n\
+                   import \"findings\" as f;\nstep \"Check\" { f::ok(\"disk /\", \"fine\"); }\n";
+    let dir = sb.tree(
+        &[("uses-findings", runbook)],
+        &[("findings", &override_text)],
+    );
+    sb.in_tree(&dir, &site)
+        .args(["run", "uses-findings"])
+        .run()
+        .code(0);
+
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
+    let modules = common::events_of(&replay, "module");
+    assert_eq!(modules.len(), 1, "{modules:?}");
+    let m = &modules[0]["payload"];
+    assert_eq!(m["name"], "findings");
+    let origin = m["origin"].as_str().unwrap();
+    assert!(origin.ends_with("rb/stdlib/findings.rhai"), "{origin}");
+    assert_eq!(
+        m["source_sha256"],
+        hex::encode(Sha256::digest(override_text.as_bytes()))
+    );
+    // The text that ran is in the record.
+    let text = sb
+        .cmd()
+        .args(["replay", "last", "--source", "--module", "findings"])
+        .run()
+        .code(0)
+        .stdout;
+    assert_eq!(text, override_text);
+    let missing = sb
+        .cmd()
+        .args(["replay", "last", "--source", "--module", "checks"])
+        .run()
+        .code(2);
+    assert!(
+        missing.stderr.contains("it loaded: findings"),
+        "{}",
+        missing.stderr
+    );
+
+    // `list` and `show` say the module is overridden.
+    let list = sb.in_tree(&dir, &site).args(["list"]).run().code(0).stdout;
+    let line = list
+        .lines()
+        .find(|l| l.starts_with("triage "))
+        .expect("triage listed");
+    assert!(line.contains("overridden modules:"), "{line}");
+    let show = sb
+        .in_tree(&dir, &site)
+        .args(["show", "triage", "--json"])
+        .run()
+        .code(0)
+        .json();
+    let findings = show["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "findings")
+        .expect("triage imports findings");
+    assert_eq!(findings["overridden"], true, "{show}");
+
+    // Without the override, the record says built-in.
+    sb.cmd()
+        .fixtures()
+        .args(["run", "crit-finding"])
+        .run()
+        .code(5);
+    let replay = sb
+        .cmd()
+        .args(["replay", "last", "--json"])
+        .run()
+        .code(0)
+        .json();
+    let modules = common::events_of(&replay, "module");
+    assert!(
+        modules
+            .iter()
+            .any(|e| e["payload"]["name"] == "findings" && e["payload"]["origin"] == "built-in"),
+        "{modules:?}"
+    );
+}

@@ -80,6 +80,8 @@ events! {
     Outcome(Outcome) = "outcome",
     Gate(Gate) = "gate",
     Refused(Refused) = "refused",
+    /// A stdlib module the run loaded (built-in or an override), its source stored by hash.
+    Module(Module) = "module",
     /// Output of the runbook itself (`print`).
     Log(Log) = "log",
     Finding(Finding) = "finding",
@@ -323,6 +325,17 @@ pub struct Refused {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
     pub reason: String,
+}
+
+/// A stdlib module the run imported, recorded when it is first loaded: an override from a
+/// site directory runs with a trace, and `replay --source --module NAME` shows what ran.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Module {
+    pub name: String,
+    /// `built-in`, or the file it was read from.
+    pub origin: String,
+    /// Its text, stored once in `sources` by this hash.
+    pub source_sha256: String,
 }
 
 /// A line the runbook printed.

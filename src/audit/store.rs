@@ -294,6 +294,23 @@ impl AuditStore {
         connect(&self.inner.path, &options).await
     }
 
+    /// Store a source text (a stdlib module a run loaded) once, by its SHA-256, which it
+    /// returns. Durable with the run's next durable commit.
+    pub async fn store_source(&self, text: &str) -> Result<String, AuditError> {
+        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let mut guard = self.inner.writer.lock().await;
+        let w = &mut *guard;
+        w.set_durable(false).await?;
+        sqlx::query(
+            "INSERT INTO sources (sha256, text) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256.clone())
+        .bind(text.to_string())
+        .execute(&mut w.conn)
+        .await?;
+        Ok(sha256)
+    }
+
     /// The database side of [`AuditStore::start_run_with`] (in `recorder.rs`, which hands
     /// out the recorder): store the source once, insert the `runs` row and append the
     /// `run-start` event, in one transaction. Returns the run id recorded and the chain head

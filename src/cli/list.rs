@@ -33,9 +33,18 @@ pub fn run(args: &ListArgs, globals: &Globals) -> Result<i32> {
             Origin::Embedded => "built-in".to_string(),
             Origin::Dir(d) => d.display().to_string(),
         };
+        // Stdlib modules it imports that a site directory overrides: they run instead of the
+        // built-in ones, so the list says so.
+        let overridden: Vec<String> = catalog
+            .imported_modules(entry)
+            .iter()
+            .filter(|m| m.origin != Origin::Embedded)
+            .map(|m| m.file.clone())
+            .collect();
         rows.push(json!({
             "name": entry.name, "summary": summary, "mutates": mutates,
             "origin": origin, "file": entry.file, "error": problem,
+            "overridden_modules": overridden,
         }));
     }
     if args.json {
@@ -54,10 +63,22 @@ pub fn run(args: &ListArgs, globals: &Globals) -> Result<i32> {
             None => console::style("invalid  ").red().to_string(),
         };
         let text = r["error"].as_str().or(r["summary"].as_str()).unwrap_or("");
-        let origin = match r["origin"].as_str() {
+        let mut origin = match r["origin"].as_str() {
             Some("built-in") | None => String::new(),
             Some(o) => format!("  ({o})"),
         };
+        let overridden: Vec<&str> = r["overridden_modules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str())
+            .collect();
+        if !overridden.is_empty() {
+            origin.push_str(&format!(
+                "  {}",
+                console::style(format!("(overridden modules: {})", overridden.join(", "))).yellow()
+            ));
+        }
         println!(
             "{:<width$}  {kind}  {text}{origin}",
             r["name"].as_str().unwrap_or("")

@@ -24,6 +24,7 @@ Examples:
   runbook replay 20261121T0522                  a run by a unique prefix of its id
   runbook replay last --full                    without folding long values
   runbook replay last --source                  the exact runbook source that ran
+  runbook replay last --source --module checks  the exact text of a stdlib module it loaded
   runbook replay last --json | jq '.events | length'
 
 On a terminal the timeline goes through $PAGER (less -FRX by default); --no-pager or
@@ -41,9 +42,44 @@ pub struct ReplayArgs {
     /// Print the exact runbook source that ran, and nothing else.
     #[arg(long)]
     pub source: bool,
+    /// With --source: the stdlib module NAME the run loaded, instead of the runbook.
+    #[arg(long, value_name = "NAME", requires = "source")]
+    pub module: Option<String>,
     /// Do not fold long output.
     #[arg(long)]
     pub full: bool,
+}
+
+/// The source hash of the module `name` that run `id` loaded, from its `module` event.
+async fn module_sha256(conn: &mut sqlx::SqliteConnection, id: &str, name: &str) -> Result<String> {
+    let filter = EventFilter {
+        run: Some(id.to_string()),
+        since: None,
+    };
+    let (mut found, mut loaded) = (None, Vec::new());
+    for_each_event(conn, &filter, |e| {
+        if e.kind != "module" {
+            return Ok::<(), Error>(());
+        }
+        if let Parsed::Event(Event::Module(m)) = Event::parse(e.kind, e.payload) {
+            if m.name == name {
+                found = Some(m.source_sha256.clone());
+            }
+            loaded.push(m.name);
+        }
+        Ok::<(), Error>(())
+    })
+    .await?;
+    found.ok_or_else(|| {
+        Error::Usage(format!(
+            "run {id} loaded no module `{name}` (it loaded: {})",
+            if loaded.is_empty() {
+                "none".to_string()
+            } else {
+                loaded.join(", ")
+            }
+        ))
+    })
 }
 
 /// Lines of a multi-line value shown before folding.
@@ -77,16 +113,20 @@ pub fn render(args: &ReplayArgs, db: &Path, rt: &Runtime, out: &mut dyn Write) -
         let detail = run_detail(&mut conn, &id).await?;
 
         if args.source {
-            let text = source_text(&mut conn, &detail.source_sha256)
-                .await?
-                .ok_or_else(|| {
-                    Error::Audit(format!(
-                        "the source of run {id} (sha256 {}) is missing from the database",
-                        detail.source_sha256
-                    ))
-                })?;
+            let (what, sha256) = match &args.module {
+                None => ("source".to_string(), detail.source_sha256.clone()),
+                Some(name) => (
+                    format!("module {name}"),
+                    module_sha256(&mut conn, &id, name).await?,
+                ),
+            };
+            let text = source_text(&mut conn, &sha256).await?.ok_or_else(|| {
+                Error::Audit(format!(
+                    "the {what} of run {id} (sha256 {sha256}) is missing from the database"
+                ))
+            })?;
             if args.json {
-                let v = serde_json::json!({"sha256": detail.source_sha256, "text": text});
+                let v = serde_json::json!({"sha256": sha256, "text": text});
                 writeln!(out, "{v}").map_err(io)?;
             } else {
                 out.write_all(text.as_bytes()).map_err(io)?;
@@ -551,6 +591,16 @@ impl Timeline {
                     vec![],
                 )
             }
+            Event::Module(m) => (
+                format!(
+                    "    {} module {} ({}, sha256 {})",
+                    dim.apply_to("import"),
+                    m.name,
+                    m.origin,
+                    &m.source_sha256[..m.source_sha256.len().min(12)]
+                ),
+                vec![],
+            ),
             Event::Log(log) => {
                 let mut blocks = Vec::new();
                 let first = if log.message.contains('\n') {

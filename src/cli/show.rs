@@ -4,6 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{print_json, Globals};
+use crate::engine::catalog::Origin;
 use crate::engine::header;
 use crate::error::{exit, Error, Result};
 
@@ -49,10 +50,18 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
             })
         })
         .collect();
+    let modules: Vec<_> = catalog
+        .imported_modules(entry)
+        .iter()
+        .map(|m| {
+            let overridden = m.origin != Origin::Embedded;
+            json!({"name": m.name, "file": m.file, "overridden": overridden})
+        })
+        .collect();
     if args.json {
         print_json(&json!({
             "name": h.name, "summary": h.summary, "description": h.description,
-            "mutates": h.mutates, "file": entry.file, "params": params,
+            "mutates": h.mutates, "file": entry.file, "params": params, "modules": modules,
             "steps": steps.iter().map(|s| json!({"name": s.name, "doc": s.doc, "line": s.line})).collect::<Vec<_>>(),
         }));
         return Ok(exit::OK);
@@ -67,6 +76,25 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
             "no: read-only"
         }
     );
+    if !modules.is_empty() {
+        let shown: Vec<String> = modules
+            .iter()
+            .map(|m| {
+                let name = m["name"].as_str().unwrap_or_default();
+                if m["overridden"] == true {
+                    console::style(format!(
+                        "{name} (OVERRIDDEN by {})",
+                        m["file"].as_str().unwrap_or_default()
+                    ))
+                    .yellow()
+                    .to_string()
+                } else {
+                    name.to_string()
+                }
+            })
+            .collect();
+        println!("modules: {}", shown.join(", "));
+    }
     if !h.description.is_empty() {
         println!("\n{}", h.description);
     }

@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::audit::event::{Call, Event, Intent, Outcome, Planned, Refused};
+use crate::audit::event::{Call, Event, Intent, Module, Outcome, Planned, Refused};
 use crate::audit::{AuditError, Durability, RunAudit};
 use crate::engine::gates::{Decision, GateKind, Gates};
 use crate::host::{Args, HostCtx, HostError, HostFn};
@@ -74,6 +74,8 @@ pub struct Door {
     signal: Option<String>,
     step: Mutex<Option<String>>,
     prefetched: Mutex<HashMap<String, Pending>>,
+    /// Texts of the stdlib modules the run loaded, to store when the run ends.
+    module_sources: Mutex<Vec<String>>,
 }
 
 impl Door {
@@ -96,6 +98,7 @@ impl Door {
             signal: None,
             step: Mutex::new(None),
             prefetched: Mutex::new(HashMap::new()),
+            module_sources: Mutex::new(Vec::new()),
         }
     }
 
@@ -318,6 +321,37 @@ impl Door {
             .lock()
             .expect("prefetch lock")
             .insert(key, pending);
+        Ok(())
+    }
+
+    /// Record a stdlib module the run loaded (`origin`: `built-in` or its file). The event is
+    /// recorded now; the text is stored when the run ends ([`Door::store_module_sources`]), so
+    /// the first import does not wait for the audit store to open.
+    pub fn record_module(&self, name: &str, origin: &str, source: &str) -> Result<(), DoorError> {
+        use sha2::{Digest, Sha256};
+        let module = Module {
+            name: name.to_string(),
+            origin: origin.to_string(),
+            source_sha256: hex::encode(Sha256::digest(source.as_bytes())),
+        };
+        self.module_sources
+            .lock()
+            .expect("module sources lock")
+            .push(source.to_string());
+        self.record(module, Durability::Buffered)?;
+        Ok(())
+    }
+
+    /// Store the texts of the modules the run loaded (nothing for an unrecorded run).
+    pub fn store_module_sources(&self) -> Result<(), AuditError> {
+        let texts = std::mem::take(&mut *self.module_sources.lock().expect("module sources lock"));
+        if texts.is_empty() || self.rt.block_on(self.audit.unrecorded()).is_some() {
+            return Ok(());
+        }
+        let recorder = self.rt.block_on(self.audit.recorder())?;
+        for text in texts {
+            self.rt.block_on(recorder.store().store_source(&text))?;
+        }
         Ok(())
     }
 

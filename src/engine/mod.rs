@@ -87,6 +87,18 @@ pub fn build_engine_with(
     if let Some(p) = precompiled {
         modules = modules.with_precompiled(p);
     }
+    if let Some(state) = state {
+        let st = state.clone();
+        modules = modules.with_on_load(Box::new(move |m: &catalog::Entry| {
+            let origin = match &m.origin {
+                catalog::Origin::Embedded => "built-in".to_string(),
+                catalog::Origin::Dir(_) => m.file.clone(),
+            };
+            st.door
+                .record_module(&m.name, &origin, &m.source)
+                .map_err(|e| format!("could not record the module: {e}"))
+        }));
+    }
     engine.set_module_resolver(modules);
     callbacks::register(&mut engine);
     host_fns::register(&mut engine, state);

@@ -17,6 +17,10 @@ use super::catalog::Entry;
 /// Module ASTs compiled on another thread while the run was being prepared.
 pub type Precompiled = JoinHandle<BTreeMap<String, AST>>;
 
+/// Called with each module when it is first loaded, before it runs: the run records it. An
+/// error stops the import (a run that cannot record what it loads does not load it).
+pub type OnLoad = Box<dyn Fn(&Entry) -> Result<(), String> + Send + Sync>;
+
 pub struct StdlibResolver {
     modules: BTreeMap<String, Entry>,
     cache: Mutex<BTreeMap<String, Shared<Module>>>,
@@ -24,6 +28,7 @@ pub struct StdlibResolver {
     /// Modules being evaluated now, outermost first: an import of one of them is a cycle
     /// (which would otherwise recurse until the stack overflows).
     loading: Mutex<Vec<String>>,
+    on_load: Option<OnLoad>,
 }
 
 enum Ahead {
@@ -38,7 +43,14 @@ impl StdlibResolver {
             cache: Mutex::new(BTreeMap::new()),
             ahead: Mutex::new(Ahead::Done(BTreeMap::new())),
             loading: Mutex::new(Vec::new()),
+            on_load: None,
         }
+    }
+
+    /// Tell `on_load` about each module as it is first loaded.
+    pub fn with_on_load(mut self, on_load: OnLoad) -> Self {
+        self.on_load = Some(on_load);
+        self
     }
 
     /// Use the ASTs `precompile` is compiling, when a module is first imported.
@@ -188,6 +200,16 @@ impl ModuleResolver for StdlibResolver {
                 .into());
             }
             loading.push(path.to_string());
+        }
+        if let Some(on_load) = &self.on_load {
+            if let Err(why) = on_load(entry) {
+                self.loading.lock().expect("resolver loading").pop();
+                return Err(EvalAltResult::ErrorRuntime(
+                    format!("import \"{path}\": {why}").into(),
+                    pos,
+                )
+                .into());
+            }
         }
         let evaluated = Module::eval_ast_as_new(Scope::new(), &ast, engine);
         self.loading.lock().expect("resolver loading").pop();

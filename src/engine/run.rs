@@ -232,6 +232,9 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     if let Err(e) = state.door.record_unused_prefetches() {
         tracing::warn!("could not record unused prefetched calls: {e}");
     }
+    if let Err(e) = state.door.store_module_sources() {
+        tracing::warn!("could not store the sources of the run's modules: {e}");
+    }
     let not_recorded = env.rt.block_on(state.door.audit.unrecorded());
     report_store_trouble(&state, &env.audit_db, not_recorded.as_deref(), env.rt);
     let findings = std::mem::take(&mut *state.findings.lock().expect("findings lock"));

@@ -495,6 +495,17 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
             None,
             "bad",
         ),
+        Event::Module(m) => (
+            kind,
+            format!("loaded module {} ({})", m.name, m.origin),
+            format!("sha256 {}", m.source_sha256),
+            None,
+            if m.origin == "built-in" {
+                ""
+            } else {
+                "sev-warn"
+            },
+        ),
         Event::Log(l) => ("print".into(), String::new(), l.message.clone(), None, ""),
         Event::Finding(f) => (
             "finding".into(),
