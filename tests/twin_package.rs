@@ -35,6 +35,23 @@ fn deb() -> Option<PathBuf> {
     debs.pop()
 }
 
+/// Leaves the twin as tests/twin/up left it, even when an assertion failed: the package
+/// purged, no failed runbook units, the site file back.
+struct Cleanup;
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        purge();
+        exec(&[
+            "sh",
+            "-c",
+            "systemctl reset-failed 'runbook-*' 2>/dev/null; mkdir -p /etc/runbook",
+        ]);
+        let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("site/openclaw.yaml");
+        twin::copy_in(&site, "/etc/runbook/site.yaml");
+    }
+}
+
 /// Purge whatever a previous (failed) run left, so the test starts from "not installed".
 fn purge() -> common::Run {
     exec(&[
@@ -58,9 +75,12 @@ fn package_installs_works_and_purges_in_the_twin() {
         return;
     };
     let _lock = twin::lock();
+    let _cleanup = Cleanup;
     purge();
     twin::copy_in(&deb, "/tmp/runbook.deb");
     // The twin's /etc/runbook/site.yaml is the same OpenClaw site the package ships.
+    let version = exec(&["sh", "-c", "dpkg-deb --fsys-tarfile /tmp/runbook.deb | tar -xO ./usr/bin/runbook > /tmp/runbook.bin && chmod +x /tmp/runbook.bin && /tmp/runbook.bin --version"]);
+    eprintln!("testing {} ({})", deb.display(), version.stdout.trim());
     let install = exec(&[
         "sh",
         "-c",
@@ -169,6 +189,29 @@ fn package_installs_works_and_purges_in_the_twin() {
         );
     }
 
+    // An upgrade (here the same version again) keeps each timer as the operator left it.
+    exec_ok(&["systemctl", "disable", "--now", "runbook-health.timer"]);
+    exec_ok(&["systemctl", "enable", "runbook-prune.timer"]);
+    let again = exec(&[
+        "sh",
+        "-c",
+        "DEBIAN_FRONTEND=noninteractive dpkg -i --force-confdef --force-confold /tmp/runbook.deb 2>&1",
+    ]);
+    assert_eq!(again.code, 0, "dpkg -i again: {}", again.all());
+    let state = |t: &str| {
+        (
+            exec(&["systemctl", "is-enabled", t]).stdout,
+            exec(&["systemctl", "is-active", t]).stdout,
+        )
+    };
+    assert_eq!(
+        state("runbook-health.timer"),
+        ("disabled\n".into(), "inactive\n".into())
+    );
+    assert_eq!(state("runbook-prune.timer").0, "enabled\n");
+    exec_ok(&["systemctl", "enable", "--now", "runbook-health.timer"]);
+    exec_ok(&["systemctl", "disable", "runbook-prune.timer"]);
+
     // The health service, started as the timer starts it: its result is the findings exit
     // code, shown by systemctl, in the journal and in `runbook log`.
     let before = exec_ok(&["date", "+@%s"]);
@@ -237,10 +280,6 @@ fn package_installs_works_and_purges_in_the_twin() {
     );
     let timers = exec_ok(&["systemctl", "list-timers", "--all", "--no-pager"]);
     assert!(!timers.contains("runbook-health"), "{timers}");
-    // Put the site back as tests/twin/up leaves it, for the tests that follow.
-    exec_ok(&["mkdir", "-p", "/etc/runbook"]);
-    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("site/openclaw.yaml");
-    twin::copy_in(&site, "/etc/runbook/site.yaml");
     // Nothing failed is left behind: the twin is as healthy as before.
     let failed = exec_ok(&[
         "systemctl",
