@@ -180,3 +180,40 @@ fn run_ids_for_replay_and_report() {
     bash_complete(&sb.db(), &["runbook", "replay", ""]);
     assert_eq!(before, std::fs::read(sb.db()).unwrap());
 }
+
+#[test]
+fn units_of_the_site_and_words_of_a_pattern() {
+    let sb = Sandbox::new();
+    let units = bash_complete(
+        &sb.db(),
+        &[
+            "runbook",
+            "run",
+            "restart-unit",
+            "-p",
+            "unit",
+            "=",
+            "openclaw-bg",
+        ],
+    );
+    assert_eq!(units, ["openclaw-bg-dispatcher", "openclaw-bg-worker"]);
+    let via = bash_complete(
+        &sb.db(),
+        &["runbook", "run", "add-hostname", "-p", "via", "="],
+    );
+    assert_eq!(via, ["tunnel", "caddy"]);
+    // A pattern that is not a list of words offers nothing (no file names either).
+    let script = bash_complete(
+        &sb.db(),
+        &[
+            "runbook",
+            "run",
+            "readymode-script",
+            "-p",
+            "script",
+            "=",
+            "",
+        ],
+    );
+    assert_eq!(script, Vec::<String>::new());
+}

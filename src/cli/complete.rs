@@ -263,15 +263,32 @@ pub fn params() -> ArgValueCompleter {
         let Some(spec) = h.param(key) else {
             return Vec::new();
         };
+        let site = || {
+            let file = option_values(words(), "site").pop().map(PathBuf::from);
+            let file = file.or_else(|| std::env::var_os("RUNBOOK_SITE").map(PathBuf::from));
+            super::run::load_site(file.as_deref())
+                .ok()
+                .and_then(|s| serde_json::to_value(&s).ok())
+                .unwrap_or_default()
+        };
         let values: Vec<(String, String)> = if spec.choices_from.is_some() {
-            let site_file = option_values(words(), "site").pop().map(PathBuf::from);
-            let site_file =
-                site_file.or_else(|| std::env::var_os("RUNBOOK_SITE").map(PathBuf::from));
-            let Ok(site) = super::run::load_site(site_file.as_deref()) else {
-                return Vec::new();
-            };
-            let site = serde_json::to_value(&site).unwrap_or_default();
-            header::choices(spec, &site).unwrap_or_default()
+            header::choices(spec, &site()).unwrap_or_default()
+        } else if spec.name == "unit" {
+            // The door refuses a unit the site does not list, whichever runbook asks.
+            site()["units"]
+                .as_object()
+                .map(|units| {
+                    units
+                        .iter()
+                        .map(|(name, u)| {
+                            let label = u["description"].as_str().unwrap_or("");
+                            (name.clone(), label.to_string())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else if let Some(words) = spec.pattern.as_ref().and_then(|p| alternatives(p.as_str())) {
+            words.into_iter().map(|w| (w, String::new())).collect()
         } else if matches!(spec.kind, ParamKind::Bool) {
             vec![
                 ("true".into(), String::new()),
@@ -288,6 +305,19 @@ pub fn params() -> ArgValueCompleter {
             })
             .collect()
     })
+}
+
+/// The words of a pattern that is only a list of literal words (`tunnel|caddy`), as the
+/// header stores it (`^(?:tunnel|caddy)$`); None for any other pattern.
+fn alternatives(pattern: &str) -> Option<Vec<String>> {
+    let inner = pattern.strip_prefix("^(?:")?.strip_suffix(")$")?;
+    let words: Vec<String> = inner.split('|').map(str::to_string).collect();
+    let literal = |w: &String| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    words.iter().all(literal).then_some(words)
 }
 
 /// Completer for a run: `last` and the ids in the audit store, newest first.
@@ -330,6 +360,17 @@ mod tests {
 
     fn w(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn only_a_list_of_words_is_a_list_of_choices() {
+        use super::alternatives;
+        assert_eq!(
+            alternatives("^(?:tunnel|caddy)$"),
+            Some(vec!["tunnel".to_string(), "caddy".to_string()])
+        );
+        assert_eq!(alternatives("^(?:[a-z_]+\\.sh)$"), None);
+        assert_eq!(alternatives("^(?:a|b.*)$"), None);
     }
 
     #[test]
