@@ -9,7 +9,8 @@
 //!    against Chromium opening an empty page: the difference is what the report costs the
 //!    reader. Target: under 3 s. Skipped without chromium.
 //!
-//! Reproduce with `cargo bench --bench report`. Environment: `BENCH_EVENTS` (default 100000).
+//! Reproduce with `cargo bench --bench report`. Environment: `BENCH_EVENTS` (default 100000),
+//! `BENCH_REPEAT`, `BENCH_BROWSER=0` to leave the browser out.
 
 use std::path::Path;
 use std::process::Command;
@@ -137,6 +138,9 @@ fn main() {
         if wall < 1.0 && peak < 20.0 { "PASS" } else { "MISS" }
     );
 
+    if std::env::var("BENCH_BROWSER").as_deref() == Ok("0") {
+        return;
+    }
     if browser::chromium().is_none() {
         println!("browser: skipped (no chromium; apt-get install chromium)");
         return;
