@@ -194,7 +194,12 @@ fn any_single_byte_edit_of_the_embedded_events_turns_the_badge_red() {
         bytes[at] = b;
         variants.push(String::from_utf8_lossy(&bytes).into_owned());
     }
-    let results = verdicts(&sb, &variants);
+    // In batches: a hundred reports in one page at once, on a loaded machine, sometimes did
+    // not all finish loading before the browser printed the page.
+    let results: Vec<String> = variants
+        .chunks(20)
+        .flat_map(|batch| verdicts(&sb, batch))
+        .collect();
     assert!(
         results[0].starts_with("badge good"),
         "the unedited copy: {}",
