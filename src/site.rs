@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod backups;
+
 /// Where the CLI looks for the site file when neither `--site` nor `RUNBOOK_SITE` is given.
 pub const DEFAULT_PATH: &str = "/etc/runbook/site.yaml";
 
@@ -71,6 +73,9 @@ pub struct Site {
     pub symptoms: Vec<Symptom>,
     #[serde(default)]
     pub hardening: Vec<Control>,
+    /// Backup sets, their retention and the restore drill (`backups.rs`).
+    #[serde(default)]
+    pub backups: backups::Backups,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -767,6 +772,8 @@ impl Site {
             }
         }
         self.check_roots_against_commands()?;
+        let containers: Vec<&str> = self.containers.keys().map(String::as_str).collect();
+        backups::validate(&self.backups, &containers)?;
         for s in &self.symptoms {
             for c in &s.checks {
                 if !CHECK_KINDS.contains(&c.kind.as_str()) {
