@@ -17,6 +17,7 @@
 
 pub mod allow;
 mod args;
+pub mod backup;
 pub mod commands;
 pub mod docker;
 pub mod fail2ban;

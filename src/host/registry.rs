@@ -14,6 +14,7 @@ const TABLES: &[&[HostFn]] = &[
     super::users::FNS,
     super::commands::FNS,
     super::fail2ban::FNS,
+    super::backup::FNS,
 ];
 
 /// Every host function, grouped by module.
@@ -41,7 +42,7 @@ mod tests {
         let mut seen = HashSet::new();
         let modules = [
             "site", "systemd", "journal", "docker", "host", "net", "files", "users", "cmd",
-            "fail2ban",
+            "fail2ban", "backup",
         ];
         for f in all() {
             assert!(

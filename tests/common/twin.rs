@@ -187,3 +187,23 @@ pub fn site_units_in_twin() -> Vec<String> {
         .filter(|u| site["units"].get(u.as_str()).is_some())
         .collect()
 }
+
+/// Enough rows that the dump has many compressed data blocks (a few MB), once per twin.
+pub fn seed_messages() {
+    exec_ok(&[
+        "docker",
+        "exec",
+        "aurora-postgres",
+        "psql",
+        "-U",
+        "postgres",
+        "-d",
+        "aurora",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-qc",
+        "CREATE TABLE IF NOT EXISTS \"Message\" (id serial PRIMARY KEY, body text NOT NULL); \
+         INSERT INTO \"Message\" (body) SELECT md5(random()::text) || md5(random()::text) \
+         FROM generate_series(1, 200000) WHERE NOT EXISTS (SELECT 1 FROM \"Message\")",
+    ]);
+}
