@@ -249,6 +249,23 @@ fn verify(ctx: &HostCtx, a: &Args) -> HostResult {
     }))
 }
 
+fn dump(ctx: &HostCtx, a: &Args) -> HostResult {
+    let (name, set) = set(ctx, a)?;
+    super::backup_dump::dump(ctx, name, set)
+}
+
+/// What `dump` would do: the file it would write and the space check.
+fn plan_dump(ctx: &HostCtx, a: &Args) -> HostResult {
+    let (name, set) = set(ctx, a)?;
+    Ok(json!({
+        "set": name,
+        "container": set.postgres.container,
+        "database": set.postgres.database,
+        "would_write": Path::new(&set.dir).join(set.name_at(Utc::now())),
+        "with": ["NAME.sha256", "NAME.manifest.json"],
+    }))
+}
+
 const SET: Param = Param {
     name: "set",
     ty: ParamType::String,
@@ -285,6 +302,17 @@ pub static FNS: &[HostFn] = &[
               read_errors, read_warnings, verified}",
         run: verify,
         plan: None,
+    },
+    HostFn {
+        module: "backup",
+        name: "dump",
+        params: &[SET],
+        effect: Effect::Mutate,
+        doc: "Dump the set's database now (pg_dump --format=custom in its container), streamed to a temporary \
+              file and hashed as it arrives; sidecar and manifest beside it; each renamed into place when \
+              complete, the dump last: {set, name, path, size, sha256, dump_ms, bytes_per_sec, manifest, warnings}",
+        run: dump,
+        plan: Some(plan_dump),
     },
 ];
 

@@ -543,6 +543,63 @@ async fn exec_in(ctx: &HostCtx, e: &ExecArgs) -> HostResult {
     }))
 }
 
+/// Run `argv` in `container` for another backend (the dump of a backup set), handing each
+/// stdout chunk to `out` as it arrives; stderr is kept up to 64 KiB. Returns the exit code and
+/// stderr. The caller is a host function the door has classified.
+pub(crate) async fn exec_stream(
+    ctx: &HostCtx,
+    container: &str,
+    argv: &[String],
+    mut out: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<(Option<i64>, String), HostError> {
+    use bollard::container::LogOutput as L;
+    use bollard::exec::{StartExecOptions, StartExecResults};
+    let d = ctx.docker().await?;
+    let what = format!("exec in {container}");
+    let config = ExecConfig {
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        cmd: Some(argv.to_vec()),
+        ..Default::default()
+    };
+    let id = d
+        .create_exec(container, config)
+        .await
+        .map_err(|err| map_err(err, &what))?
+        .id;
+    let start = StartExecOptions {
+        detach: false,
+        tty: false,
+        output_capacity: None,
+    };
+    let mut stderr = Vec::new();
+    if let StartExecResults::Attached { mut output, .. } = d
+        .start_exec(&id, Some(start))
+        .await
+        .map_err(|err| map_err(err, &what))?
+    {
+        while let Some(chunk) = output.next().await {
+            match chunk.map_err(|err| map_err(err, &what))? {
+                L::StdOut { message } | L::Console { message } => out(&message)
+                    .map_err(|e| HostError::Failed(format!("{what}: writing its output: {e}")))?,
+                L::StdErr { message } => {
+                    let room = CAP.saturating_sub(stderr.len());
+                    stderr.extend_from_slice(&message[..message.len().min(room)]);
+                }
+                L::StdIn { .. } => {}
+            }
+        }
+    }
+    let info = d
+        .inspect_exec(&id)
+        .await
+        .map_err(|err| map_err(err, &what))?;
+    Ok((
+        info.exit_code,
+        String::from_utf8_lossy(&stderr).into_owned(),
+    ))
+}
+
 fn exec(ctx: &HostCtx, a: &Args) -> HostResult {
     let e = exec_args(ctx, a)?;
     ctx.block_on(async {

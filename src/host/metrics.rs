@@ -57,7 +57,7 @@ pub fn disk_usage(path: &str, s: Statvfs) -> Value {
     })
 }
 
-fn statvfs(path: &str) -> Result<Statvfs, HostError> {
+pub(crate) fn statvfs(path: &str) -> Result<Statvfs, HostError> {
     let c = CString::new(path)
         .map_err(|_| HostError::InvalidArgument(format!("path {path:?} contains a NUL byte")))?;
     // SAFETY: `c` is a valid NUL-terminated string and `buf` a properly sized out-parameter.

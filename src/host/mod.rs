@@ -18,6 +18,7 @@
 pub mod allow;
 mod args;
 pub mod backup;
+mod backup_dump;
 pub mod commands;
 pub mod docker;
 pub mod fail2ban;
