@@ -31,6 +31,7 @@ pub mod journal_native;
 pub mod metrics;
 pub mod net;
 pub mod registry;
+pub mod retention;
 pub mod site_fns;
 pub mod systemd;
 #[cfg(test)]
