@@ -301,13 +301,7 @@ impl AuditStore {
         let mut guard = self.inner.writer.lock().await;
         let w = &mut *guard;
         w.set_durable(false).await?;
-        sqlx::query(
-            "INSERT INTO sources (sha256, text) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(sha256.clone())
-        .bind(text.to_string())
-        .execute(&mut w.conn)
-        .await?;
+        insert_source(&mut w.conn, &sha256, text).await?;
         Ok(sha256)
     }
 
@@ -363,13 +357,7 @@ impl AuditStore {
             };
             let time = time.clone();
             let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await?;
-            sqlx::query(
-                "INSERT INTO sources (sha256, text) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
-            )
-            .bind(source_sha256.clone())
-            .bind(run.source.clone())
-            .execute(&mut *tx)
-            .await?;
+            insert_source(&mut tx, &source_sha256, &run.source).await?;
             let inserted = sqlx::query(
                 "INSERT INTO runs (id, runbook, source_sha256, params, operator, host, dry_run, \
                  started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -587,6 +575,20 @@ async fn unended_runs(
         out.push((id, who));
     }
     Ok(out)
+}
+
+/// Store a source text once, under its SHA-256 (the run's runbook, or a module it loaded).
+async fn insert_source(
+    conn: &mut SqliteConnection,
+    sha256: &str,
+    text: &str,
+) -> Result<(), AuditError> {
+    sqlx::query("INSERT INTO sources (sha256, text) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING")
+        .bind(sha256.to_string())
+        .bind(text.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
