@@ -145,6 +145,20 @@ impl Printer {
         }
     }
 
+    /// The run took the locks its header declares.
+    pub fn locked(&self, resources: &[String], waited_ms: u64) {
+        let waited = if waited_ms > 0 {
+            format!(" after waiting {waited_ms} ms")
+        } else {
+            String::new()
+        };
+        self.line(format!(
+            "  {} locked {}{waited}",
+            style("🔒").dim(),
+            resources.join(", ")
+        ));
+    }
+
     pub fn mutation(&self, name: &str, args: &Value) {
         self.line(format!(
             "  {} {name} {}",

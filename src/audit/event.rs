@@ -80,6 +80,8 @@ events! {
     Outcome(Outcome) = "outcome",
     Gate(Gate) = "gate",
     Refused(Refused) = "refused",
+    /// The run took (or could not take) the locks its header declares.
+    Lock(Lock) = "lock",
     /// A stdlib module the run loaded (built-in or an override), its source stored by hash.
     Module(Module) = "module",
     /// Output of the runbook itself (`print`).
@@ -325,6 +327,22 @@ pub struct Refused {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
     pub reason: String,
+}
+
+/// The locks a run took before its first mutating call, or the one it could not take.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Lock {
+    /// The resources, sorted, as the header declares them.
+    pub resources: Vec<String>,
+    pub acquired: bool,
+    /// How long the run waited for them.
+    pub waited_ms: u64,
+    /// The resource that was held by another run (when not acquired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_on: Option<String>,
+    /// Who held it: operator, run id, runbook, since, pid (when known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Value>,
 }
 
 /// A stdlib module the run imported, recorded when it is first loaded: an override from a

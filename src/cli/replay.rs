@@ -591,6 +591,7 @@ impl Timeline {
                     vec![],
                 )
             }
+            Event::Lock(lock) => (format!("    {}", lock_line(lock, &ok, &bad)), vec![]),
             Event::Module(m) => (
                 format!(
                     "    {} module {} ({}, sha256 {})",
@@ -665,4 +666,34 @@ impl Timeline {
         }
         Ok(())
     }
+}
+
+/// One line for a `lock` event: what was locked after how long, or who held what.
+fn lock_line(lock: &crate::audit::event::Lock, ok: &Style, bad: &Style) -> String {
+    let what = lock.resources.join(", ");
+    if lock.acquired {
+        return format!(
+            "{} locked {what} (waited {} ms)",
+            ok.apply_to("🔒"),
+            lock.waited_ms
+        );
+    }
+    let holder = lock
+        .holder
+        .as_ref()
+        .map_or("an unknown run".to_string(), |h| {
+            format!(
+                "{} (run {}, runbook {}, since {})",
+                h["operator"].as_str().unwrap_or("?"),
+                h["run_id"].as_str().unwrap_or("?"),
+                h["runbook"].as_str().unwrap_or("?"),
+                h["since"].as_str().unwrap_or("?")
+            )
+        });
+    format!(
+        "{} lock {} held by {holder} (waited {} ms)",
+        bad.apply_to("⊘"),
+        lock.blocked_on.as_deref().unwrap_or(&what),
+        lock.waited_ms
+    )
 }

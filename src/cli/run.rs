@@ -22,6 +22,9 @@ Examples:
   runbook run triage --fail-on warn && echo healthy
   runbook run health -q                         the summary line only, for a timer's journal
 
+Runbooks whose header declares `locks:` take them before their first change; a run that
+finds one held exits 3 naming the holder, unless --lock-wait lets it wait.
+
 Exit codes: 0 completed, no finding at or above --fail-on; 5 completed with such a finding;
 1 a step failed; 2 bad input, nothing ran; 3 refused; 4 audit store; 130 Ctrl-C.
 
@@ -56,6 +59,15 @@ pub struct RunArgs {
     /// Exit 5 when the runbook completes with a finding at or above this severity
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Crit)]
     pub fail_on: FailOn,
+    /// Wait up to this long (30s, 5m) for a lock another run holds [default: fail at once]
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub lock_wait: Option<std::time::Duration>,
+}
+
+fn parse_wait(raw: &str) -> std::result::Result<std::time::Duration, String> {
+    let span = crate::time::parse_duration(raw).map_err(|e| e.to_string())?;
+    span.to_std()
+        .map_err(|_| format!("--lock-wait {raw}: must not be negative"))
 }
 
 fn parse_kv(raw: &str) -> std::result::Result<(String, String), String> {
@@ -95,6 +107,7 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         verbose: globals.verbose,
         quiet: args.quiet,
         fail_on: args.fail_on,
+        lock_wait: args.lock_wait.unwrap_or_default(),
     };
     let env = RunEnv {
         catalog: &catalog,

@@ -21,6 +21,7 @@
 //! in the record. Calls that change the host cannot be prefetched.
 
 pub mod classify;
+pub mod locks;
 pub mod policy;
 
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::audit::event::{Call, Event, Intent, Module, Outcome, Planned, Refused};
+use crate::audit::event::{Call, Event, Intent, Lock, Module, Outcome, Planned, Refused};
 use crate::audit::{AuditError, Durability, RunAudit};
 use crate::engine::gates::{Decision, GateKind, Gates};
 use crate::host::{Args, HostCtx, HostError, HostFn};
@@ -76,6 +77,20 @@ pub struct Door {
     prefetched: Mutex<HashMap<String, Pending>>,
     /// Texts of the stdlib modules the run loaded, to store when the run ends.
     module_sources: Mutex<Vec<String>>,
+    /// The locks the runbook declares, taken before its first real mutating call.
+    locks: Option<LockRequest>,
+    /// The locks once taken: held until the door (the run) ends.
+    held: Mutex<Option<locks::Held>>,
+}
+
+/// What the door locks, where, for how long it may wait, and the name it leaves in each
+/// lock file.
+#[derive(Debug, Clone)]
+pub struct LockRequest {
+    pub resources: Vec<String>,
+    pub dir: std::path::PathBuf,
+    pub wait: std::time::Duration,
+    pub runbook: String,
 }
 
 impl Door {
@@ -99,6 +114,83 @@ impl Door {
             step: Mutex::new(None),
             prefetched: Mutex::new(HashMap::new()),
             module_sources: Mutex::new(Vec::new()),
+            locks: None,
+            held: Mutex::new(None),
+        }
+    }
+
+    /// The locks to take before the first real mutating call (none when `resources` is empty).
+    pub fn with_locks(mut self, request: LockRequest) -> Self {
+        self.locks = (!request.resources.is_empty()).then_some(request);
+        self
+    }
+
+    /// Take the runbook's locks if this is the first mutation: record the `lock` event, and
+    /// refuse (exit 3) naming the holder when one is held past the wait.
+    fn take_locks(&self, name: &str) -> Result<(), DoorError> {
+        let Some(request) = &self.locks else {
+            return Ok(());
+        };
+        let mut held = self.held.lock().expect("held locks");
+        if held.is_some() {
+            return Ok(());
+        }
+        let holder = locks::Holder {
+            operator: self.operator.clone(),
+            run_id: self.audit.requested_id().to_string(),
+            runbook: request.runbook.clone(),
+            since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            pid: std::process::id(),
+        };
+        match locks::acquire(&request.dir, &request.resources, &holder, request.wait) {
+            Ok(taken) => {
+                self.record(
+                    Lock {
+                        resources: taken.resources.clone(),
+                        acquired: true,
+                        waited_ms: taken.waited.as_millis() as u64,
+                        blocked_on: None,
+                        holder: None,
+                    },
+                    Durability::Durable,
+                )?;
+                self.out
+                    .locked(&taken.resources, taken.waited.as_millis() as u64);
+                *held = Some(taken);
+                Ok(())
+            }
+            Err(err @ locks::LockError::Held { .. }) => {
+                let locks::LockError::Held {
+                    resource,
+                    holder,
+                    waited,
+                } = &err
+                else {
+                    unreachable!()
+                };
+                let mut sorted = request.resources.clone();
+                sorted.sort();
+                sorted.dedup();
+                self.record(
+                    Lock {
+                        resources: sorted,
+                        acquired: false,
+                        waited_ms: waited.as_millis() as u64,
+                        blocked_on: Some(resource.clone()),
+                        holder: holder
+                            .as_ref()
+                            .map(|h| serde_json::to_value(h).expect("a holder serializes")),
+                    },
+                    Durability::Durable,
+                )?;
+                let why = HostError::Refused(format!(
+                    "{err}: wait until that run ends, or pass --lock-wait DURATION to wait for it"
+                ));
+                self.refuse(name, None, why).map(drop)
+            }
+            Err(err) => self
+                .refuse(name, None, HostError::Refused(err.to_string()))
+                .map(drop),
         }
     }
 
@@ -220,6 +312,7 @@ impl Door {
             if let Some(why) = self.rt.block_on(self.audit.refuses_changes()) {
                 return Err(DoorError::Audit(AuditError::Unavailable(why)));
             }
+            self.take_locks(&name)?;
             let plan = self.describe(f, &args)?;
             self.record(
                 Intent {

@@ -9,7 +9,16 @@
 //! //! mutates: true
 //! //! param unit: string, required, pattern ^[A-Za-z0-9@._-]+$ -- the unit to restart
 //! //! param reason: string, default "not given" -- why, for the audit trail
+//! //! locks: unit:caddy.service, backups:db
+//! //! time to apply: about 10 s
+//! //! downtime: the unit is down while it restarts (seconds)
+//! //! rollback: none needed; if it does not come back, see the unit's journal
 //! ```
+//!
+//! `locks` names the resources the runbook changes (`KIND:NAME`, comma separated): the door
+//! takes a lock on each before the first mutating call (see `effect::locks`). `time to
+//! apply`, `downtime` and `rollback` are the change table the guide asks for before any
+//! change (§11); `runbook check` reports a mutating runbook without all three.
 //!
 //! Parameter attributes, comma separated after the type: `required`, `default VALUE` (quote
 //! it when it contains a comma), `secret` (the value is redacted everywhere), `one of
@@ -80,6 +89,45 @@ pub struct Header {
     pub description: String,
     pub mutates: bool,
     pub params: Vec<ParamSpec>,
+    /// Resources the runbook changes, `KIND:NAME`, as written (the door sorts them).
+    pub locks: Vec<String>,
+    pub change: ChangeTable,
+}
+
+/// The guide's table for a change (§11): how long it takes, what is down meanwhile, and how
+/// to undo it. Each is free text, None when the header does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeTable {
+    pub time_to_apply: Option<String>,
+    pub downtime: Option<String>,
+    pub rollback: Option<String>,
+}
+
+impl ChangeTable {
+    /// The keys the header lacks, by their header names.
+    pub fn missing(&self) -> Vec<&'static str> {
+        [
+            ("time to apply", &self.time_to_apply),
+            ("downtime", &self.downtime),
+            ("rollback", &self.rollback),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k)
+        .collect()
+    }
+
+    /// The rows, for printing: (label, value or "not stated").
+    pub fn rows(&self) -> [(&'static str, &str); 3] {
+        fn v(o: &Option<String>) -> &str {
+            o.as_deref().unwrap_or("not stated")
+        }
+        [
+            ("time to apply", v(&self.time_to_apply)),
+            ("downtime", v(&self.downtime)),
+            ("rollback", v(&self.rollback)),
+        ]
+    }
 }
 
 /// A header line that could not be understood. `line` is 1-based.
@@ -155,9 +203,22 @@ pub fn parse(source: &str) -> Result<Header, HeaderError> {
                 };
                 seen_mutates = true;
             }
+            "locks" => {
+                for resource in value.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                    if !crate::effect::locks::valid_resource(resource) {
+                        return Err(err(format!(
+                            "lock `{resource}` must be KIND:NAME of letters, digits and @._- (like unit:caddy.service)"
+                        )));
+                    }
+                    header.locks.push(resource.to_string());
+                }
+            }
+            "time to apply" => header.change.time_to_apply = Some(value.to_string()),
+            "downtime" => header.change.downtime = Some(value.to_string()),
+            "rollback" => header.change.rollback = Some(value.to_string()),
             other => {
                 return Err(err(format!(
-                "unknown header key `{other}` (known: name, summary, description, mutates, param)"
+                "unknown header key `{other}` (known: name, summary, description, mutates, locks, time to apply, downtime, rollback, param)"
             )))
             }
         }
@@ -450,6 +511,10 @@ mod tests {
 //! param count: int, default 3
 //! param token: string, secret
 //! param symptom: string, one of site.symptoms, pattern [a-z-]+
+//! locks: unit:caddy.service, backups:db
+//! time to apply: 10 s
+//! downtime: none
+//! rollback: restart again
 let x = 1;
 // Look the unit up
 step "Look up" { x }
@@ -484,6 +549,15 @@ step "Restart" {}
         );
         assert_eq!(h.param("count").unwrap().kind, ParamKind::Int);
         assert!(h.param("token").unwrap().secret);
+        assert_eq!(h.locks, vec!["unit:caddy.service", "backups:db"]);
+        assert_eq!(h.change.downtime.as_deref(), Some("none"));
+        assert!(h.change.missing().is_empty());
+        let e = parse("//! name: x\n//! summary: y\n//! mutates: true\n//! locks: caddy\n")
+            .unwrap_err();
+        assert!(e.message.contains("KIND:NAME"), "{e}");
+        let h =
+            parse("//! name: x\n//! summary: y\n//! mutates: true\n//! downtime: none\n").unwrap();
+        assert_eq!(h.change.missing(), vec!["time to apply", "rollback"]);
     }
 
     #[test]
@@ -492,7 +566,7 @@ step "Restart" {}
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].name, "Look up");
         assert_eq!(s[0].doc, "Look the unit up");
-        assert_eq!(s[0].line, 13);
+        assert_eq!(s[0].line, 17);
         assert_eq!(s[1].doc, "");
     }
 

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::audit::event::{Finding, RunEnd};
 use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart};
-use crate::effect::Door;
+use crate::effect::{Door, LockRequest};
 use crate::error::{Error, Result};
 use crate::host::HostCtx;
 use crate::identity::Operator;
@@ -42,6 +42,8 @@ pub struct RunRequest {
     pub quiet: bool,
     /// The severity from which a completed run exits 5.
     pub fail_on: FailOn,
+    /// How long to wait for a lock another run holds (zero: fail at once).
+    pub lock_wait: std::time::Duration,
 }
 
 pub struct RunEnv<'a> {
@@ -172,7 +174,13 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         Gates::new(req.yes, env.cancel.clone()),
         operator.login.clone(),
     )
-    .with_signal(signal_param(&header, &validated.recorded));
+    .with_signal(signal_param(&header, &validated.recorded))
+    .with_locks(LockRequest {
+        resources: header.locks.clone(),
+        dir: crate::effect::locks::dir(),
+        wait: req.lock_wait,
+        runbook: header.name.clone(),
+    });
     let budget = harden::operation_budget(std::env::var_os("RUNBOOK_OPERATION_BUDGET").as_deref())
         .map_err(Error::Usage)?;
     let state = Arc::new(RunState::new(door, env.cancel.clone()).with_budget(budget));

@@ -495,6 +495,20 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
             None,
             "bad",
         ),
+        Event::Lock(l) => (
+            kind,
+            if l.acquired {
+                format!("locked {}", l.resources.join(", "))
+            } else {
+                format!(
+                    "lock {} held by another run",
+                    l.blocked_on.as_deref().unwrap_or("")
+                )
+            },
+            l.holder.as_ref().map(|h| h.to_string()).unwrap_or_default(),
+            None,
+            if l.acquired { "" } else { "bad" },
+        ),
         Event::Module(m) => (
             kind,
             format!("loaded module {} ({})", m.name, m.origin),
