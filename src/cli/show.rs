@@ -10,7 +10,7 @@ use crate::error::{exit, Error, Result};
 
 pub const SHOW_EXAMPLES: &str = "\
 Examples:
-  runbook show restart-unit                     parameters, steps, whether it mutates
+  runbook show restart-unit                     parameters, steps, the change table, locks
   runbook show diagnose                         also lists the symptoms -p symptom= takes
   runbook show triage --json";
 
@@ -62,6 +62,7 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
         print_json(&json!({
             "name": h.name, "summary": h.summary, "description": h.description,
             "mutates": h.mutates, "file": entry.file, "params": params, "modules": modules,
+            "locks": h.locks, "change": h.change,
             "steps": steps.iter().map(|s| json!({"name": s.name, "doc": s.doc, "line": s.line})).collect::<Vec<_>>(),
         }));
         return Ok(exit::OK);
@@ -95,8 +96,15 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
             .collect();
         println!("modules: {}", shown.join(", "));
     }
+    if !h.locks.is_empty() {
+        println!("locks: {}", h.locks.join(", "));
+    }
     if !h.description.is_empty() {
         println!("\n{}", h.description);
+    }
+    if h.mutates {
+        println!("\n{}", console::style("Change").bold());
+        print!("{}", change_table(&h.change));
     }
     println!("\n{}", console::style("Parameters").bold());
     if h.params.is_empty() {
@@ -149,4 +157,14 @@ pub fn run(args: &ShowArgs, globals: &Globals) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The change table (time to apply, downtime, rollback), one row a line; `show` and `plan`
+/// print it the same way.
+pub fn change_table(change: &header::ChangeTable) -> String {
+    let mut text = String::new();
+    for (label, value) in change.rows() {
+        text.push_str(&format!("  {label:<14} {value}\n"));
+    }
+    text
 }

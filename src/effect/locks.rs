@@ -46,6 +46,54 @@ pub fn valid_resource(resource: &str) -> bool {
     matches!(resource.split_once(':'), Some((kind, name)) if ok(kind) && ok(name))
 }
 
+/// Is `template` a valid lock once each `{param}` in it is replaced by a value? Returns the
+/// parameter names it uses.
+pub fn template_params(template: &str) -> Option<Vec<String>> {
+    let re = regex::Regex::new(r"\{([A-Za-z0-9_]+)\}").expect("static regex");
+    let names = re
+        .captures_iter(template)
+        .map(|c| c[1].to_string())
+        .collect();
+    valid_resource(&re.replace_all(template, "x")).then_some(names)
+}
+
+/// A declared lock with its `{param}` placeholders replaced by the run's values. A unit's
+/// name gets `.service` when it has no suffix, as systemd would read it, so `unit:caddy` and
+/// `unit:caddy.service` are one lock.
+pub fn resolve(
+    template: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, String> {
+    let re = regex::Regex::new(r"\{([A-Za-z0-9_]+)\}").expect("static regex");
+    let mut bad = None;
+    let text = re.replace_all(template, |c: &regex::Captures| match params.get(&c[1]) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => {
+            bad = Some(format!(
+                "lock {template} names parameter `{}`, which the run does not have",
+                &c[1]
+            ));
+            String::new()
+        }
+    });
+    if let Some(bad) = bad {
+        return Err(bad);
+    }
+    let mut text = text.into_owned();
+    if let Some(name) = text.strip_prefix("unit:") {
+        if !name.contains('.') {
+            text.push_str(".service");
+        }
+    }
+    if !valid_resource(&text) {
+        return Err(format!(
+            "lock {template} becomes `{text}` with this run's parameters, which is not KIND:NAME of letters, digits and @._-"
+        ));
+    }
+    Ok(text)
+}
+
 /// Who holds a lock, as the holder writes it into the lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Holder {
@@ -193,6 +241,28 @@ mod tests {
             since: "2026-12-02T05:00:00Z".into(),
             pid: std::process::id(),
         }
+    }
+
+    #[test]
+    fn templates_take_the_run_parameters() {
+        assert_eq!(
+            template_params("unit:{unit}"),
+            Some(vec!["unit".to_string()])
+        );
+        assert_eq!(template_params("unit:{unit}/x"), None);
+        let params = serde_json::json!({"unit": "caddy", "set": "aurora", "bad": "../x"});
+        let params = params.as_object().unwrap();
+        assert_eq!(
+            resolve("unit:{unit}", params).unwrap(),
+            "unit:caddy.service"
+        );
+        assert_eq!(resolve("backups:{set}", params).unwrap(), "backups:aurora");
+        assert!(resolve("files:{bad}", params)
+            .unwrap_err()
+            .contains("not KIND:NAME"));
+        assert!(resolve("files:{nope}", params)
+            .unwrap_err()
+            .contains("`nope`"));
     }
 
     #[test]

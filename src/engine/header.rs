@@ -205,9 +205,9 @@ pub fn parse(source: &str) -> Result<Header, HeaderError> {
             }
             "locks" => {
                 for resource in value.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-                    if !crate::effect::locks::valid_resource(resource) {
+                    if crate::effect::locks::template_params(resource).is_none() {
                         return Err(err(format!(
-                            "lock `{resource}` must be KIND:NAME of letters, digits and @._- (like unit:caddy.service)"
+                            "lock `{resource}` must be KIND:NAME of letters, digits and @._-, or {{param}} for a parameter's value (like unit:caddy.service, unit:{{unit}})"
                         )));
                     }
                     header.locks.push(resource.to_string());
@@ -234,6 +234,18 @@ pub fn parse(source: &str) -> Result<Header, HeaderError> {
             line: 1,
             message: "header has no `//! summary: ...` line".into(),
         });
+    }
+    for lock in &header.locks {
+        for name in crate::effect::locks::template_params(lock).unwrap_or_default() {
+            if header.param(&name).is_none() {
+                return Err(HeaderError {
+                    line: 1,
+                    message: format!(
+                        "lock `{lock}` names `{{{name}}}`, which is not a declared parameter"
+                    ),
+                });
+            }
+        }
     }
     if !seen_mutates {
         return Err(HeaderError {

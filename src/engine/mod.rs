@@ -152,8 +152,38 @@ fn locate(entry: &Entry, pos: rhai::Position, message: String) -> CompileError {
 }
 
 /// Compile a runbook and check the stdlib modules it imports: `runbook check`.
+/// A mutating runbook must state its change table (the guide, §11: time to apply, downtime,
+/// rollback) so that `show` and a plan can present it before anything changes.
+fn missing_change_table(entry: &Entry) -> Option<CompileError> {
+    let h = header::parse(&entry.source).ok()?;
+    let missing = h.change.missing();
+    if !h.mutates || missing.is_empty() {
+        return None;
+    }
+    let (idx, line) = entry
+        .source
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.trim_start().starts_with("//! mutates:"))
+        .unwrap_or((0, ""));
+    let keys: Vec<String> = missing.iter().map(|k| format!("`//! {k}: ...`")).collect();
+    Some(CompileError {
+        file: entry.file.clone(),
+        line: idx + 1,
+        column: 1,
+        message: format!(
+            "a mutating runbook needs a change table: add {} to its header",
+            keys.join(", ")
+        ),
+        source_line: line.to_string(),
+    })
+}
+
 pub fn check_entry(engine: &Engine, catalog: &Catalog, entry: &Entry) -> Vec<CompileError> {
     let mut errors = Vec::new();
+    if let Some(e) = missing_change_table(entry) {
+        errors.push(e);
+    }
     if let Err(e) = header::parse(&entry.source) {
         errors.push(CompileError {
             file: entry.file.clone(),

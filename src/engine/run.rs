@@ -134,6 +134,12 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         std::env::var_os("OPENCLAW_DRY_RUN").as_deref(),
     )?;
     let dry_run = dry_run_reason.is_some();
+    let locks = header
+        .locks
+        .iter()
+        .map(|l| crate::effect::locks::resolve(l, &validated.recorded))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Usage(format!("{}: {e}", entry.file)))?;
     // The run's pieces, none of which touches the machine or the audit store yet.
     let operator = Operator::detect();
     let start = RunStart::now();
@@ -176,7 +182,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     )
     .with_signal(signal_param(&header, &validated.recorded))
     .with_locks(LockRequest {
-        resources: header.locks.clone(),
+        resources: locks,
         dir: crate::effect::locks::dir(),
         wait: req.lock_wait,
         runbook: header.name.clone(),
