@@ -122,7 +122,8 @@ pub enum LockError {
     #[error("{resource} is locked by {}", holder.as_ref().map_or("another run (it has not written its name yet)".to_string(), |h| h.to_string()))]
     Held {
         resource: String,
-        holder: Option<Holder>,
+        /// Boxed: the error stays small on the success path.
+        holder: Option<Box<Holder>>,
         waited: Duration,
     },
     #[error("lock {path}: {source}; set RUNBOOK_LOCK_DIR to a directory this user may write")]
@@ -185,7 +186,7 @@ pub fn acquire(
             if Instant::now() >= deadline {
                 return Err(LockError::Held {
                     resource: resource.clone(),
-                    holder: read_holder(&mut file),
+                    holder: read_holder(&mut file).map(Box::new),
                     waited: started.elapsed(),
                 });
             }
