@@ -29,7 +29,7 @@ use crate::site::backups::BackupSet;
 /// stderr kept from pg_restore.
 const CAP: usize = 64 * 1024;
 
-fn set<'a>(ctx: &'a HostCtx, a: &Args) -> Result<(&'a str, &'a BackupSet), HostError> {
+pub(crate) fn set<'a>(ctx: &'a HostCtx, a: &Args) -> Result<(&'a str, &'a BackupSet), HostError> {
     let name = args::string(a, "set")?;
     ctx.site
         .backups
@@ -73,6 +73,11 @@ pub(crate) fn dump_path(set: &BackupSet, name: &str) -> Result<PathBuf, HostErro
 
 fn list(ctx: &HostCtx, a: &Args) -> HostResult {
     let (_, set) = set(ctx, a)?;
+    list_set(set)
+}
+
+/// The dumps of `set`, newest first (see `backup::list`).
+pub(crate) fn list_set(set: &BackupSet) -> HostResult {
     let entries = std::fs::read_dir(&set.dir)
         .map_err(|e| HostError::Failed(format!("cannot list {}: {e}", set.dir)))?;
     let now = Utc::now();
@@ -215,7 +220,11 @@ fn full_read(ctx: &HostCtx, path: &Path) -> Result<FullRead, HostError> {
 
 fn verify(ctx: &HostCtx, a: &Args) -> HostResult {
     let (_, set) = set(ctx, a)?;
-    let name = args::string(a, "name")?;
+    verify_one(ctx, set, args::string(a, "name")?)
+}
+
+/// Sidecar and full read of dump `name` of `set` (see the module comment).
+pub(crate) fn verify_one(ctx: &HostCtx, set: &BackupSet, name: &str) -> HostResult {
     let path = dump_path(set, name)?;
     let (sha256, size) = sha256_file(&path)?;
     let sidecar_path = PathBuf::from(format!("{}.sha256", path.display()));
@@ -266,6 +275,25 @@ fn plan_dump(ctx: &HostCtx, a: &Args) -> HostResult {
     }))
 }
 
+fn retention(ctx: &HostCtx, a: &Args) -> HostResult {
+    let (name, set) = set(ctx, a)?;
+    super::backup_prune::table(ctx, name, set)
+}
+
+fn prune(ctx: &HostCtx, a: &Args) -> HostResult {
+    let (name, set) = set(ctx, a)?;
+    super::backup_prune::prune(ctx, name, set, &args::strings(a, "names")?)
+}
+
+/// What `prune` would do: the table as it stands, and what it would move and purge.
+fn plan_prune(ctx: &HostCtx, a: &Args) -> HostResult {
+    let (name, set) = set(ctx, a)?;
+    let t = super::backup_prune::table(ctx, name, set)?;
+    Ok(
+        json!({"set": name, "would_trash": t["delete"], "into": t["trash"], "would_purge": t["purge"]}),
+    )
+}
+
 const SET: Param = Param {
     name: "set",
     ty: ParamType::String,
@@ -313,6 +341,37 @@ pub static FNS: &[HostFn] = &[
               complete, the dump last: {set, name, path, size, sha256, dump_ms, bytes_per_sec, manifest, warnings}",
         run: dump,
         plan: Some(plan_dump),
+    },
+    HostFn {
+        module: "backup",
+        name: "retention",
+        params: &[SET],
+        effect: Effect::Read,
+        doc: "Verify every dump of the set and apply its retention (keep_within of the newest verified, \
+              the newest keep_min verified; unverified and future-named dumps kept; nothing deleted when \
+              backups have stopped): {set, dir, stopped, rows: [{name, time, size, verified, problem, sha256, \
+              action: keep|delete, rule, reason}], delete: [name], trash, purge: [name]}",
+        run: retention,
+        plan: None,
+    },
+    HostFn {
+        module: "backup",
+        name: "prune",
+        params: &[
+            SET,
+            Param {
+                name: "names",
+                ty: ParamType::Array,
+                optional: false,
+                doc: "the dumps backup::retention said to delete; refused unless it still says exactly these",
+            },
+        ],
+        effect: Effect::Mutate,
+        doc: "Move the dumps retention deletes (exactly `names`) with their sidecars to the set's trash, each \
+              with a NAME.trashed.json record (sha256, rule, time); purge trash entries older than trash_keep: \
+              {set, trash, trashed: [{name, from, trashed_at, sha256, size, rule, files}], purged: [{name, sha256, trashed_at}]}",
+        run: prune,
+        plan: Some(plan_prune),
     },
 ];
 
@@ -377,12 +436,7 @@ mod tests {
     }
 
     fn ctx_in(dir: &Path) -> (tokio::runtime::Runtime, HostCtx) {
-        let d = dir.display();
-        testutil::ctx(testutil::site(&format!(
-            "containers: {{pg: {{purpose: db}}}}\n\
-             backups:\n  pg_restore: /usr/bin/true\n  sets:\n    db:\n      dir: {d}\n      prefix: db_\n      suffix: .dump\n      \
-             every: 1d\n      keep_within: 30d\n      keep_min: 7\n      postgres: {{container: pg, database: db, user: postgres}}\n"
-        )))
+        testutil::backup_ctx(dir, "30d", 7)
     }
 
     #[test]

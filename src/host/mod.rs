@@ -19,6 +19,7 @@ pub mod allow;
 mod args;
 pub mod backup;
 mod backup_dump;
+mod backup_prune;
 pub mod commands;
 pub mod docker;
 pub mod fail2ban;

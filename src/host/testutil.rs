@@ -28,3 +28,18 @@ pub fn site(yaml: &str) -> Site {
 pub fn args(v: Value) -> Args {
     v.as_object().expect("arguments are a JSON object").clone()
 }
+
+/// A context whose site has one backup set `db` in `dir` (dumps `db_TIME.dump`, daily, kept
+/// `keep_within` and at least `keep_min`), with `/usr/bin/true` as its pg_restore.
+pub fn backup_ctx(
+    dir: &std::path::Path,
+    keep_within: &str,
+    keep_min: u32,
+) -> (tokio::runtime::Runtime, HostCtx) {
+    let d = dir.display();
+    ctx(site(&format!(
+        "containers: {{pg: {{purpose: db}}}}\n\
+         backups:\n  pg_restore: /usr/bin/true\n  sets:\n    db:\n      dir: {d}\n      prefix: db_\n      suffix: .dump\n      \
+         every: 1d\n      keep_within: {keep_within}\n      keep_min: {keep_min}\n      postgres: {{container: pg, database: db, user: postgres}}\n"
+    )))
+}

@@ -90,6 +90,17 @@ pub struct BackupSet {
     pub keep_min: u32,
     /// The database the dumps are of.
     pub postgres: PgSource,
+    /// Where `backups-prune` moves the dumps it deletes (with their sidecars), on the same
+    /// file system as `dir` so the move is a rename; default `DIR/.trash`.
+    #[serde(default)]
+    pub trash: Option<String>,
+    /// How long a dump stays in the trash before a later prune purges it.
+    #[serde(default = "default_trash_keep")]
+    pub trash_keep: Span,
+}
+
+fn default_trash_keep() -> Span {
+    Span(7 * 86_400)
 }
 
 /// A database in a container, and where its credentials are.
@@ -125,6 +136,13 @@ impl BackupSet {
             .strip_prefix(self.prefix.as_str())?
             .strip_suffix(self.suffix.as_str())?;
         parse_stamp(stamp)
+    }
+
+    /// The trash directory of the set.
+    pub fn trash_dir(&self) -> String {
+        self.trash
+            .clone()
+            .unwrap_or_else(|| format!("{}/.trash", self.dir.trim_end_matches('/')))
     }
 
     /// The file name of a dump made at `t`.
@@ -179,6 +197,14 @@ pub(super) fn validate(b: &Backups, containers: &[&str]) -> Result<(), String> {
             return Err(format!(
                 "{at}: prefix and suffix must be non-empty file-name words ([A-Za-z0-9._-])"
             ));
+        }
+        if let Some(t) = &set.trash {
+            if !t.starts_with('/') {
+                return Err(format!("{at}.trash: `{t}` must be an absolute path"));
+            }
+        }
+        if set.trash_keep.0 < 0 {
+            return Err(format!("{at}.trash_keep: must not be negative"));
         }
         if set.every.0 <= 0 || set.keep_within.0 <= 0 {
             return Err(format!("{at}: every and keep_within must be positive"));
