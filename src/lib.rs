@@ -7,6 +7,7 @@
 //! runbooks; `effect` is the one door every host call passes; `host` holds the backends;
 //! `audit` is the hash-chained store; `site` describes the machine.
 
+pub mod approval;
 pub mod audit;
 pub mod cli;
 pub mod effect;

@@ -76,6 +76,28 @@ pub struct Site {
     /// Backup sets, their retention and the restore drill (`backups.rs`).
     #[serde(default)]
     pub backups: backups::Backups,
+    /// Which runbooks need approvals, by whom and how many (`crate::approval`).
+    #[serde(default)]
+    pub approvals: Approvals,
+}
+
+/// Approval rules beyond the units' own (`units.NAME.approvers` for signal-required units).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approvals {
+    /// Runbooks that run for real only with a plan approved by `count` of `by`.
+    #[serde(default)]
+    pub runbooks: BTreeMap<String, ApprovalRule>,
+}
+
+/// `count` distinct approvers among `by` (operators with can_approve); the requester's own
+/// signature never counts. The index's categories are written as numbers: with three
+/// approvers, a supermajority is `count: 2` or `count: 3`, said explicitly.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    pub by: Vec<String>,
+    pub count: u32,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -488,6 +510,10 @@ pub struct Operator {
     /// Keys expected in `~/.ssh/authorized_keys` (type and comment, for the key audit).
     #[serde(default)]
     pub keys: Vec<ExpectedKey>,
+    /// Where this operator's authorized_keys is, when not `~/.ssh/authorized_keys` of the
+    /// account: the keys whose signatures approve in their name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_keys: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -690,6 +716,25 @@ impl Site {
                 if !self.operators.contains_key(a) {
                     return Err(format!("units.{name}.approvers: `{a}` is not in operators"));
                 }
+            }
+        }
+        for (runbook, rule) in &self.approvals.runbooks {
+            for who in &rule.by {
+                match self.operators.get(who) {
+                    Some(op) if op.can_approve => {}
+                    _ => {
+                        return Err(format!(
+                            "approvals.runbooks.{runbook}.by: `{who}` is not an operator who can_approve"
+                        ))
+                    }
+                }
+            }
+            if rule.count == 0 || rule.count as usize > rule.by.len() {
+                return Err(format!(
+                    "approvals.runbooks.{runbook}.count: {} must be from 1 to the {} approvers listed",
+                    rule.count,
+                    rule.by.len()
+                ));
             }
         }
         for e in &self.health.endpoints {

@@ -82,6 +82,8 @@ events! {
     Refused(Refused) = "refused",
     /// The run took (or could not take) the locks its header declares.
     Lock(Lock) = "lock",
+    /// A verified approval of the plan the run carries out (`run --plan`).
+    Approval(Approval) = "approval",
     /// A stdlib module the run loaded (built-in or an override), its source stored by hash.
     Module(Module) = "module",
     /// Output of the runbook itself (`print`).
@@ -343,6 +345,20 @@ pub struct Lock {
     /// Who held it: operator, run id, runbook, since, pid (when known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<Value>,
+}
+
+/// A signature of the run's plan that verified against an operator's authorized_keys, and
+/// counted: recorded before the run's first step.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Approval {
+    pub plan_hash: String,
+    /// The account whose authorized_keys holds the key (never the key's comment).
+    pub principal: String,
+    /// `SHA256:...` of the key.
+    pub fingerprint: String,
+    pub key_type: String,
+    /// Who asked for the plan.
+    pub requester: String,
 }
 
 /// A stdlib module the run imported, recorded when it is first loaded: an override from a

@@ -5,16 +5,18 @@
 //! the error chooses.
 
 mod api;
+mod approve;
 mod audit;
 mod check;
 pub mod complete;
 mod list;
 mod log;
 pub mod pager;
+mod plan;
 mod replay;
 mod report;
 mod run;
-mod show;
+pub mod show;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,6 +92,12 @@ pub enum Command {
     /// Run a runbook
     #[command(after_help = run::RUN_EXAMPLES)]
     Run(run::RunArgs),
+    /// Dry-run a runbook and write the plan an approver signs (change table, effects, challenge)
+    #[command(after_help = plan::PLAN_EXAMPLES)]
+    Plan(plan::PlanArgs),
+    /// Add an approver's SSH signature (ssh-keygen -Y sign) of a plan's challenge to the plan
+    #[command(after_help = approve::APPROVE_EXAMPLES)]
+    Approve(approve::ApproveArgs),
     /// Compile every runbook (or one) and report errors as FILE:LINE:COL
     #[command(after_help = check::CHECK_EXAMPLES)]
     Check(check::CheckArgs),
@@ -265,6 +273,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Show(args) => show::run(&args, &globals),
         Command::Run(args) => run::run(&args, &globals),
         Command::Check(args) => check::run(&args, &globals),
+        Command::Plan(args) => plan::run(&args, &globals),
+        Command::Approve(args) => approve::run(&args, &globals),
         Command::Log(args) => {
             log::run(&args, &globals.audit_db, &runtime()?, globals.no_pager)?;
             Ok(exit::OK)

@@ -591,6 +591,17 @@ impl Timeline {
                     vec![],
                 )
             }
+            Event::Approval(a) => (
+                format!(
+                    "    {} approved by {} ({} {}) for plan {}",
+                    ok.apply_to("✔"),
+                    a.principal,
+                    a.key_type,
+                    a.fingerprint,
+                    &a.plan_hash[..a.plan_hash.len().min(16)]
+                ),
+                vec![],
+            ),
             Event::Lock(lock) => (format!("    {}", lock_line(lock, &ok, &bad)), vec![]),
             Event::Module(m) => (
                 format!(

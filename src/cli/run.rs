@@ -21,6 +21,7 @@ Examples:
   OPENCLAW_DRY_RUN=true runbook run readymode-script -p script=clear_licenses.sh
   runbook run triage --fail-on warn && echo healthy
   runbook run health -q                         the summary line only, for a timer's journal
+  runbook run --plan gateway.plan               an approved plan (runbook plan, runbook approve)
 
 Runbooks whose header declares `locks:` take them before their first change; a run that
 finds one held exits 3 naming the holder, unless --lock-wait lets it wait.
@@ -37,8 +38,12 @@ pub const DEFAULT_SITE: &str = "/etc/runbook/site.yaml";
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The runbook to run (`runbook list` shows them)
-    #[arg(add = super::complete::runbook_names())]
-    pub name: String,
+    #[arg(add = super::complete::runbook_names(), required_unless_present = "plan")]
+    pub name: Option<String>,
+    /// Run an approved plan (`runbook plan`, `runbook approve`): its runbook and parameters,
+    /// refused if it drifted, expired, was used before or lacks its approvals
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["name", "params", "dry_run"])]
+    pub plan: Option<PathBuf>,
     /// A parameter, KEY=VALUE; repeat for more
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE", value_parser = parse_kv,
           add = super::complete::params())]
@@ -99,7 +104,7 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
     tracing::debug!("catalog, site and runtime ready");
     let cancel = watch_sigint(&rt);
     let req = RunRequest {
-        name: args.name.clone(),
+        name: args.name.clone().unwrap_or_default(),
         params: args.params.clone(),
         dry_run_flag: args.dry_run,
         yes: args.yes,
@@ -108,6 +113,8 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         quiet: args.quiet,
         fail_on: args.fail_on,
         lock_wait: args.lock_wait.unwrap_or_default(),
+        collect_facts: false,
+        approved: Vec::new(),
     };
     let env = RunEnv {
         catalog: &catalog,
@@ -116,7 +123,10 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         rt: &rt,
         cancel,
     };
-    let report = execute(&req, &env)?;
+    let report = match &args.plan {
+        Some(plan) => crate::approval::run_plan::run_plan(plan, &req, &env)?,
+        None => execute(&req, &env)?,
+    };
     if args.json {
         print_json(&report);
     }

@@ -71,8 +71,6 @@ pub struct Door {
     gates: Option<Gates>,
     /// The operator's login name, recorded as who answered each gate.
     operator: String,
-    /// The run's `signal` parameter, if the runbook declares one (see policy.rs).
-    signal: Option<String>,
     step: Mutex<Option<String>>,
     prefetched: Mutex<HashMap<String, Pending>>,
     /// Texts of the stdlib modules the run loaded, to store when the run ends.
@@ -81,6 +79,18 @@ pub struct Door {
     locks: Option<LockRequest>,
     /// The locks once taken: held until the door (the run) ends.
     held: Mutex<Option<locks::Held>>,
+    /// Principals whose verified approval this run carries (`run --plan`).
+    approved: Vec<String>,
+    /// The runbook, for the site's approval rules.
+    runbook: String,
+    /// Keep planned effects and reads (a dry run making a plan).
+    collect: bool,
+    collected: Mutex<(
+        Vec<crate::approval::plan::Effect>,
+        Vec<crate::approval::plan::Fact>,
+    )>,
+    /// Whether the runbook's approval rule was checked (at the first real mutation).
+    approval_checked: Mutex<bool>,
 }
 
 /// What the door locks, where, for how long it may wait, and the name it leaves in each
@@ -110,13 +120,56 @@ impl Door {
             allow_mutation: true,
             gates: None,
             operator: String::new(),
-            signal: None,
             step: Mutex::new(None),
             prefetched: Mutex::new(HashMap::new()),
             module_sources: Mutex::new(Vec::new()),
             locks: None,
             held: Mutex::new(None),
+            approved: Vec::new(),
+            runbook: String::new(),
+            collect: false,
+            collected: Mutex::new((Vec::new(), Vec::new())),
+            approval_checked: Mutex::new(false),
         }
+    }
+
+    /// The approvals this run carries, the runbook (for the site's rules), and whether to
+    /// keep what a dry run plans and reads.
+    pub fn with_approvals(mut self, approved: Vec<String>, runbook: String, collect: bool) -> Self {
+        self.approved = approved;
+        self.runbook = runbook;
+        self.collect = collect;
+        self
+    }
+
+    /// The planned effects and reads kept for a plan.
+    pub fn collected(
+        &self,
+    ) -> (
+        Vec<crate::approval::plan::Effect>,
+        Vec<crate::approval::plan::Fact>,
+    ) {
+        std::mem::take(&mut *self.collected.lock().expect("collected lock"))
+    }
+
+    /// A runbook the site's approval rules name runs for real only with those approvals
+    /// (`run --plan`): checked at its first real mutation, so a plain run is refused there.
+    fn check_runbook_approval(&self, name: &str) -> Result<(), DoorError> {
+        let mut checked = self.approval_checked.lock().expect("approval lock");
+        if *checked {
+            return Ok(());
+        }
+        let rules = crate::approval::quorum::rules_for(&self.host.site, &self.runbook, &[]);
+        let unmet = crate::approval::quorum::unmet(&rules, &self.approved, &[]);
+        if let Some(why) = unmet.first() {
+            let err = HostError::Refused(format!(
+                "{why}: make a plan (runbook plan {} -p ...), have it signed and approved (runbook approve), then runbook run --plan PLAN",
+                self.runbook
+            ));
+            return self.refuse(name, None, err).map(drop);
+        }
+        *checked = true;
+        Ok(())
     }
 
     /// The locks to take before the first real mutating call (none when `resources` is empty).
@@ -203,12 +256,6 @@ impl Door {
     pub fn with_gates(mut self, gates: Gates, operator: String) -> Self {
         self.gates = Some(gates);
         self.operator = operator;
-        self
-    }
-
-    /// The run's `signal` parameter (None if the runbook declares none).
-    pub fn with_signal(mut self, signal: Option<String>) -> Self {
-        self.signal = signal;
         self
     }
 
@@ -312,6 +359,7 @@ impl Door {
             if let Some(why) = self.rt.block_on(self.audit.refuses_changes()) {
                 return Err(DoorError::Audit(AuditError::Unavailable(why)));
             }
+            self.check_runbook_approval(&name)?;
             self.take_locks(&name)?;
             let plan = self.describe(f, &args)?;
             self.record(
@@ -337,6 +385,19 @@ impl Door {
                 }
             };
             self.out.read_call(&name, &shown_args, ms);
+            if self.collect {
+                if let Ok(value) = &result {
+                    let mut shown = value.clone();
+                    self.redact(&mut shown);
+                    self.collected.lock().expect("collected lock").1.push(
+                        crate::approval::plan::Fact {
+                            function: name.clone(),
+                            args: shown_args.clone(),
+                            result: shown,
+                        },
+                    );
+                }
+            }
             let call = Call {
                 function: name,
                 args: shown_args,
@@ -359,10 +420,13 @@ impl Door {
         shown_args: &Value,
     ) -> Result<(), DoorError> {
         let site = &self.host.site;
-        let signal = self.signal.as_deref();
-        let gates = policy::check(f, args, site, signal).and_then(|own| {
+        let approval = policy::Approvals {
+            approved: &self.approved,
+            dry_run: self.dry_run,
+        };
+        let gates = policy::check(f, args, site, approval).and_then(|own| {
             let mut gates: Vec<_> = own.into_iter().collect();
-            gates.extend(policy::check_affected(&class.affects, site, signal)?);
+            gates.extend(policy::check_affected(&class.affects, site, approval)?);
             Ok(gates)
         });
         let gates = match gates {
@@ -612,6 +676,17 @@ impl Door {
             Durability::Buffered,
         )?;
         self.out.planned(name, &shown_args, &plan);
+        if self.collect {
+            self.collected
+                .lock()
+                .expect("collected lock")
+                .0
+                .push(crate::approval::plan::Effect {
+                    function: name.to_string(),
+                    args: shown_args.clone(),
+                    plan: plan.clone(),
+                });
+        }
         Ok(
             json!({"planned": true, "dry_run": true, "function": name, "args": shown_args, "plan": plan}),
         )

@@ -8,14 +8,12 @@
 //! | `safe` | lets the call through (the runbook may still confirm) |
 //! | `reload-preferred` | lets `reload` and `start` through; `restart`, `stop`, `reload_or_restart` and mutating execs need a yes (`confirm`) |
 //! | `ask-first` | every mutating call needs the unit (or container) name typed |
-//! | `signal-required` | every mutating call needs the run's `signal` parameter, naming one of the unit's `approvers`, and then the name typed |
+//! | `signal-required` | every mutating call needs an approval signed by one of the unit's `approvers` (`run --plan`, see `crate::approval`); a dry run shows it as a gate and goes on, so a plan can be made |
 //!
-//! Until approvals have their own record, the signal is the calling runbook's `signal`
-//! parameter (`-p signal="miguel: restart after the 14:02 incident"`): a runbook that does not
-//! declare one, or a run that leaves it empty, is refused. The signal is a claim the operator
-//! makes on the record; the typed gate is the human check. Gates raised here go through the
-//! same machinery as a runbook's own (recorded, refused without a terminal, `--yes` never
-//! types a name).
+//! The signal is no longer a claim typed by the operator: it is an SSH signature of the plan by
+//! the approver's own key, verified against their authorized_keys before the run starts, and
+//! recorded as an `approval` event. Gates raised here go through the same machinery as a
+//! runbook's own (recorded, refused without a terminal, `--yes` never types a name).
 
 use crate::host::{systemd, Args, HostError, HostFn};
 use crate::site::{RestartPolicy, Site};
@@ -78,13 +76,27 @@ pub enum Gate {
     Typed { question: String, expected: String },
 }
 
+/// The approvals a run carries, for signal-required units.
+#[derive(Debug, Clone, Copy)]
+pub struct Approvals<'a> {
+    /// Principals whose signature of the run's plan verified (never the requester).
+    pub approved: &'a [String],
+    pub dry_run: bool,
+}
+
+impl Approvals<'_> {
+    pub const NONE: Approvals<'static> = Approvals {
+        approved: &[],
+        dry_run: false,
+    };
+}
+
 /// What the site's policy asks of one mutating call: nothing, a gate, or a refusal.
-/// `signal` is the run's `signal` parameter, if the runbook declares one.
 pub fn check(
     f: &HostFn,
     args: &Args,
     site: &Site,
-    signal: Option<&str>,
+    signal: Approvals,
 ) -> Result<Option<Gate>, HostError> {
     let name = f.qualified_name();
     let Some(&(_, target, action)) = GOVERNED.iter().find(|(n, _, _)| *n == name) else {
@@ -125,7 +137,7 @@ pub fn check(
 pub fn check_affected(
     affects: &[String],
     site: &Site,
-    signal: Option<&str>,
+    signal: Approvals,
 ) -> Result<Vec<Gate>, HostError> {
     let mut gates = Vec::new();
     for name in affects {
@@ -171,7 +183,7 @@ fn governed_container(site: &Site, name: &str) -> Option<Governed> {
     })
 }
 
-fn gate_for(g: Governed, action: Action, signal: Option<&str>) -> Result<Option<Gate>, HostError> {
+fn gate_for(g: Governed, action: Action, signal: Approvals) -> Result<Option<Gate>, HostError> {
     let Governed {
         thing,
         policy,
@@ -194,26 +206,25 @@ fn gate_for(g: Governed, action: Action, signal: Option<&str>) -> Result<Option<
             expected: thing,
         }),
         RestartPolicy::SignalRequired => {
-            let given = signal.map(str::trim).unwrap_or_default();
-            if given.is_empty() {
-                return Err(HostError::Refused(format!(
-                    "{thing} needs an explicit signal before any {verb} (site policy signal-required): \
-                     run a runbook that declares `param signal` with -p signal=\"<who approved, why>\"{}",
-                    named(&approvers)
-                )));
+            if let Some(who) = signal.approved.iter().find(|p| approvers.contains(p)) {
+                // The approval was verified and recorded before the run started.
+                let _ = who;
+                return Ok(None);
             }
-            if !approvers.is_empty() && !names_an_approver(given, &approvers) {
-                return Err(HostError::Refused(format!(
-                    "{thing}: the signal \"{given}\" does not name who approved it{}",
-                    named(&approvers)
-                )));
+            if signal.dry_run {
+                return Ok(Some(Gate::Confirm {
+                    question: format!(
+                        "{thing} is signal-required ({description}): a real {verb} needs an approved plan{}",
+                        named(&approvers)
+                    ),
+                }));
             }
-            Some(Gate::Typed {
-                question: format!(
-                    "{thing} is signal-required ({description}); signal given: \"{given}\". {verb} it?"
-                ),
-                expected: thing,
-            })
+            return Err(HostError::Refused(format!(
+                "{thing} needs an approval before any {verb} (site policy signal-required){}: \
+                 make a plan (runbook plan RUNBOOK -p ...), have the approver sign its challenge with \
+                 ssh-keygen -Y sign and hand it in (runbook approve PLAN SIG), then runbook run --plan PLAN",
+                named(&approvers)
+            )));
         }
     })
 }
@@ -226,13 +237,6 @@ fn named(approvers: &[String]) -> String {
     }
 }
 
-/// Does the signal name one of the approvers as a word ("miguel on call", "ok by Miguel")?
-fn names_an_approver(signal: &str, approvers: &[String]) -> bool {
-    signal
-        .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
-        .any(|w| approvers.iter().any(|a| a.eq_ignore_ascii_case(w)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,10 +246,15 @@ mod tests {
     fn ask(
         f: &str,
         args: serde_json::Value,
-        signal: Option<&str>,
+        approved: Option<&str>,
     ) -> Result<Option<Gate>, HostError> {
         let (m, n) = f.split_once("::").unwrap();
         let f = registry::find(m, n).unwrap();
+        let approved: Vec<String> = approved.into_iter().map(String::from).collect();
+        let signal = Approvals {
+            approved: &approved,
+            dry_run: false,
+        };
         check(f, args.as_object().unwrap(), &Site::openclaw(), signal)
     }
 
@@ -291,33 +300,32 @@ mod tests {
             ask("systemd::restart", unit("caddy"), None).unwrap(),
             Some(Gate::Confirm { .. })
         ));
-        for signal in [None, Some(""), Some("   ")] {
-            let err = ask("systemd::restart", unit("openclaw-gateway"), signal).unwrap_err();
-            assert!(err.to_string().contains("explicit signal"), "{err}");
+        // signal-required: refused without miguel's approval, through with it.
+        for approved in [None, Some("nat"), Some("juanesteban")] {
+            let err = ask("systemd::restart", unit("openclaw-gateway"), approved).unwrap_err();
+            assert!(err.to_string().contains("needs an approval"), "{err}");
+            assert!(err.to_string().contains("approvers: miguel"), "{err}");
         }
-        let err = ask(
-            "systemd::reload",
-            unit("openclaw-gateway"),
-            Some("because I said so"),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("does not name who approved"),
-            "{err}"
+        assert_eq!(
+            ask(
+                "systemd::restart",
+                unit("openclaw-gateway.service"),
+                Some("miguel")
+            )
+            .unwrap(),
+            None
         );
-        match ask(
-            "systemd::restart",
-            unit("openclaw-gateway.service"),
-            Some("Miguel on call"),
-        )
-        .unwrap()
-        {
-            Some(Gate::Typed { expected, question }) => {
-                assert_eq!(expected, "openclaw-gateway.service");
-                assert!(question.contains("Miguel on call"), "{question}");
-            }
-            other => panic!("{other:?}"),
-        }
+        // A dry run shows the approval it would need as a gate, so a plan can be made.
+        let f = registry::find("systemd", "restart").unwrap();
+        let dry = Approvals {
+            approved: &[],
+            dry_run: true,
+        };
+        let args = json!({"unit": "openclaw-gateway"});
+        assert!(matches!(
+            check(f, args.as_object().unwrap(), &Site::openclaw(), dry).unwrap(),
+            Some(Gate::Confirm { .. })
+        ));
     }
 
     #[test]

@@ -31,6 +31,7 @@ use crate::identity::Operator;
 use crate::output::Printer;
 use crate::site::Site;
 
+#[derive(Clone)]
 pub struct RunRequest {
     pub name: String,
     pub params: Vec<(String, String)>,
@@ -44,6 +45,11 @@ pub struct RunRequest {
     pub fail_on: FailOn,
     /// How long to wait for a lock another run holds (zero: fail at once).
     pub lock_wait: std::time::Duration,
+    /// Keep the dry run's planned effects and reads in the report (for a plan).
+    pub collect_facts: bool,
+    /// Verified approvals of the plan this run carries out (recorded first; the door lets
+    /// their principals' signal-required units and approval-gated runbooks through).
+    pub approved: Vec<crate::audit::event::Approval>,
 }
 
 pub struct RunEnv<'a> {
@@ -72,6 +78,13 @@ pub struct RunReport {
     pub duration_ms: u64,
     pub findings: Vec<Value>,
     pub error: Option<String>,
+    /// The runbook's source hash, the planned effects and the reads (with `collect_facts`).
+    #[serde(skip)]
+    pub source_sha256: String,
+    #[serde(skip)]
+    pub planned: Vec<crate::approval::plan::Effect>,
+    #[serde(skip)]
+    pub facts: Vec<crate::approval::plan::Fact>,
 }
 
 /// Dry-run is on with `--dry-run` or with `OPENCLAW_DRY_RUN=true` (or `1`), the server's own
@@ -98,22 +111,6 @@ pub fn dry_run_mode(flag: bool, env: Option<&std::ffi::OsStr>) -> Result<Option<
     } else {
         from_env
     })
-}
-
-/// The run's `signal` parameter, which the door's site policy reads for signal-required units;
-/// None when the runbook declares no such parameter.
-fn signal_param(
-    header: &header::Header,
-    recorded: &serde_json::Map<String, Value>,
-) -> Option<String> {
-    header.params.iter().find(|p| p.name == "signal")?;
-    Some(
-        recorded
-            .get("signal")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-    )
 }
 
 pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
@@ -180,13 +177,17 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         Gates::new(req.yes, env.cancel.clone()),
         operator.login.clone(),
     )
-    .with_signal(signal_param(&header, &validated.recorded))
     .with_locks(LockRequest {
         resources: locks,
         dir: crate::effect::locks::dir(),
         wait: req.lock_wait,
         runbook: header.name.clone(),
-    });
+    })
+    .with_approvals(
+        req.approved.iter().map(|a| a.principal.clone()).collect(),
+        header.name.clone(),
+        req.collect_facts,
+    );
     let budget = harden::operation_budget(std::env::var_os("RUNBOOK_OPERATION_BUDGET").as_deref())
         .map_err(Error::Usage)?;
     let state = Arc::new(RunState::new(door, env.cancel.clone()).with_budget(budget));
@@ -221,6 +222,14 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         Ok(recorder)
     }));
 
+    for approval in &req.approved {
+        if let Err(e) = state
+            .door
+            .record(approval.clone(), crate::audit::Durability::Durable)
+        {
+            tracing::warn!("could not record an approval: {e}");
+        }
+    }
     let run_id = audit.requested_id().to_string();
     let mode = match &dry_run_reason {
         Some(why) => format!(
@@ -296,7 +305,13 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         duration_ms,
     );
     let run_id = recorded_id.unwrap_or(run_id);
+    let (planned, facts) = door.collected();
+    use sha2::Digest;
+    let source_sha256 = hex::encode(sha2::Sha256::digest(entry.source.as_bytes()));
     Ok(RunReport {
+        source_sha256,
+        planned,
+        facts,
         run_id,
         runbook: header.name,
         status: outcome.status().as_str(),

@@ -495,6 +495,16 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
             None,
             "bad",
         ),
+        Event::Approval(a) => (
+            kind,
+            format!(
+                "approved by {} ({} {})",
+                a.principal, a.key_type, a.fingerprint
+            ),
+            format!("plan {} requested by {}", a.plan_hash, a.requester),
+            None,
+            "",
+        ),
         Event::Lock(l) => (
             kind,
             if l.acquired {
