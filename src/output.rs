@@ -145,6 +145,14 @@ impl Printer {
         }
     }
 
+    /// A verified approval the run carries out (`run --plan`).
+    pub fn approval(&self, principal: &str, algorithm: &str, fingerprint: &str) {
+        self.line(format!(
+            "  {} approved by {principal} ({algorithm} {fingerprint})",
+            style("✔").green()
+        ));
+    }
+
     /// The run took the locks its header declares.
     pub fn locked(&self, resources: &[String], waited_ms: u64) {
         let waited = if waited_ms > 0 {

@@ -272,6 +272,8 @@ fn two_distinct_approvers_let_the_plan_run_once_and_the_record_names_them() {
         .to_string();
     assert_eq!(approvals[2]["payload"]["fingerprint"], nat_fp.as_str());
     assert_eq!(approvals[2]["payload"]["plan_hash"], json["plan_hash"]);
+    assert_eq!(approvals[2]["payload"]["algorithm"], "ssh-ed25519");
+    assert_eq!(approvals[0]["payload"]["algorithm"], "ssh-rsa");
 
     // Single use: the same plan, with the same approvals, is refused the second time.
     let out = w.run_plan(&plan).code(3);

@@ -107,7 +107,8 @@ fn add_operator_creates_one_account_after_a_typed_confirmation() {
     );
     assert_ne!(exec(&["id", "jane"]).code, 0, "the dry run created jane");
 
-    // On a pseudo-terminal (util-linux `script`), typing the name approves it.
+    // On a pseudo-terminal, typing the name is not enough: a new account needs two
+    // approvers' signatures (the plan flow is tests/twin_approvals.rs).
     let out = exec(&[
         "sh",
         "-c",
@@ -116,24 +117,16 @@ fn add_operator_creates_one_account_after_a_typed_confirmation() {
             args
         ),
     ]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(exec_ok(&["id", "-u", "jane"]).trim().parse::<u32>().is_ok());
-    assert_eq!(
-        exec_ok(&["stat", "-c", "%a %U", "/home/jane/.ssh/authorized_keys"]).trim(),
-        "600 jane"
+    assert!(
+        out.stdout.contains("needs 2 approval(s)") || out.stderr.contains("needs 2 approval(s)"),
+        "{}",
+        out.all()
     );
-    assert!(exec_ok(&["cat", "/home/jane/.ssh/authorized_keys"]).contains("jane@laptop"));
-    assert_eq!(
-        exec_ok(&["stat", "-c", "%a", "/etc/sudoers.d/90-jane"]).trim(),
-        "440"
+    assert_ne!(
+        exec(&["id", "jane"]).code,
+        0,
+        "jane exists without approvals"
     );
-    exec_ok(&["visudo", "-cf", "/etc/sudoers.d/90-jane"]);
-    // The gate's answer and who gave it are in the trail.
-    let replay = runbook(&["replay", "last", "--json"]);
-    let v = replay.json();
-    let gate = *common::events_of(&v, "gate").first().expect("gate event");
-    assert_eq!(gate["payload"]["approved"], true);
-    assert_eq!(gate["payload"]["answer"], "jane");
     exec(&[
         "sh",
         "-c",

@@ -128,7 +128,7 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
     let _g = lock();
     must("reset", &[]);
 
-    // signal-required without a signal: refused, exit 3, the gateway untouched.
+    // signal-required without an approved plan: refused, exit 3, the gateway untouched.
     let pid_before = main_pid("openclaw-gateway");
     let out = runbook(&[
         "run",
@@ -138,18 +138,7 @@ fn restart_unit_follows_the_site_policy_and_is_audited() {
         "--yes",
     ]);
     assert_eq!(out.code, 3, "{}", out.all());
-    assert!(out.stderr.contains("explicit signal"), "{}", out.stderr);
-    // With a signal, the typed confirmation still cannot be given without a terminal.
-    let out = runbook(&[
-        "run",
-        "restart-unit",
-        "-p",
-        "unit=openclaw-gateway",
-        "-p",
-        "signal=miguel on call",
-        "--yes",
-    ]);
-    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stderr.contains("needs an approval"), "{}", out.stderr);
     let pid_after = main_pid("openclaw-gateway");
     assert_eq!(pid_before, pid_after, "the gateway was restarted");
 

@@ -127,7 +127,7 @@ pub fn run_plan(path: &Path, base: &RunRequest, env: &RunEnv) -> Result<RunRepor
                 plan_hash: plan.plan_hash.clone(),
                 principal: s.principal.clone(),
                 fingerprint: s.fingerprint.clone(),
-                key_type: s.key_type.clone(),
+                algorithm: s.key_type.clone(),
                 requester: plan.requester.login.clone(),
             })
             .collect(),

@@ -356,7 +356,9 @@ pub struct Approval {
     pub principal: String,
     /// `SHA256:...` of the key.
     pub fingerprint: String,
-    pub key_type: String,
+    /// The key's algorithm (`ssh-rsa`, `ssh-ed25519`); not `key_type`, which redaction
+    /// would hide.
+    pub algorithm: String,
     /// Who asked for the plan.
     pub requester: String,
 }

@@ -596,7 +596,7 @@ impl Timeline {
                     "    {} approved by {} ({} {}) for plan {}",
                     ok.apply_to("✔"),
                     a.principal,
-                    a.key_type,
+                    a.algorithm,
                     a.fingerprint,
                     &a.plan_hash[..a.plan_hash.len().min(16)]
                 ),

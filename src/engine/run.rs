@@ -222,14 +222,6 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         Ok(recorder)
     }));
 
-    for approval in &req.approved {
-        if let Err(e) = state
-            .door
-            .record(approval.clone(), crate::audit::Durability::Durable)
-        {
-            tracing::warn!("could not record an approval: {e}");
-        }
-    }
     let run_id = audit.requested_id().to_string();
     let mode = match &dry_run_reason {
         Some(why) => format!(
@@ -243,6 +235,19 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         None => "read-only".to_string(),
     };
     out.run_header(&header.name, &run_id, &operator.login, &mode);
+    for approval in &req.approved {
+        out.approval(
+            &approval.principal,
+            &approval.algorithm,
+            &approval.fingerprint,
+        );
+        if let Err(e) = state
+            .door
+            .record(approval.clone(), crate::audit::Durability::Durable)
+        {
+            tracing::warn!("could not record an approval: {e}");
+        }
+    }
 
     let started = Instant::now();
     let result = engine

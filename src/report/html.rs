@@ -499,7 +499,7 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
             kind,
             format!(
                 "approved by {} ({} {})",
-                a.principal, a.key_type, a.fingerprint
+                a.principal, a.algorithm, a.fingerprint
             ),
             format!("plan {} requested by {}", a.plan_hash, a.requester),
             None,
