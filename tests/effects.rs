@@ -492,15 +492,32 @@ fn a_command_meets_the_policy_of_the_units_its_rule_says_it_acts_on() {
         "{}",
         out.stderr
     );
-    // The openclaw gateway is signal-required, and this runbook has no signal parameter.
+    // The openclaw gateway is signal-required: without an approved plan a real run is
+    // refused; a dry run shows the approval it would need and goes on (so a plan can be made).
     let site = touch_rule(&sb, "      affects: [openclaw-gateway]\n");
+    let out = sb
+        .with_site(&site)
+        .args(["run", "touch-mutating", "-p"])
+        .arg_path("path=", &path)
+        .run()
+        .code(3);
+    assert!(
+        out.stderr.contains("needs an approval") && out.stderr.contains("approvers: miguel"),
+        "{}",
+        out.stderr
+    );
+    assert!(!path.exists());
     let out = sb
         .with_site(&site)
         .args(["run", "touch-mutating", "--dry-run", "-p"])
         .arg_path("path=", &path)
         .run()
-        .code(3);
-    assert!(out.stderr.contains("explicit signal"), "{}", out.stderr);
+        .code(0);
+    assert!(
+        out.stdout.contains("needs an approved plan"),
+        "{}",
+        out.stdout
+    );
     // A safe unit: it runs.
     let site = touch_rule(&sb, "      affects: [openclaw-bg-worker]\n");
     sb.with_site(&site)

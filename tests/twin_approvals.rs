@@ -71,10 +71,14 @@ fn setup() {
     ));
 }
 
+fn restore_site() {
+    sh("cp /usr/local/share/runbook/site.orig /etc/runbook/site.yaml 2>/dev/null; true");
+}
+
 fn teardown() {
+    restore_site();
     sh(&format!(
-        "cp {DIR}/miguel.ak.orig /home/miguel/.ssh/authorized_keys; \
-         cp /usr/local/share/runbook/site.orig /etc/runbook/site.yaml 2>/dev/null; true"
+        "cp {DIR}/miguel.ak.orig /home/miguel/.ssh/authorized_keys"
     ));
 }
 
@@ -178,7 +182,7 @@ fn the_gateway_restarts_only_with_miguels_signature() {
     approve_with(&s, "/etc/twin/keys/miguel", &ns);
     sh("cp /etc/runbook/site.yaml /usr/local/share/runbook/site.orig && sed -i 's/Reverse proxy;/Reverse proxy (edited);/' /etc/runbook/site.yaml");
     let out = run_plan(&s);
-    teardown();
+    restore_site();
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(
         out.stderr.contains("site config sha256 (plan)"),
