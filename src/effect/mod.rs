@@ -283,6 +283,11 @@ impl Door {
         }
     }
 
+    /// Who answers gates: the operator's login name.
+    pub fn operator(&self) -> &str {
+        &self.operator
+    }
+
     /// The step events are attributed to (set by the `step` syntax).
     pub fn set_step(&self, step: Option<String>) {
         *self.step.lock().expect("step lock") = step;
@@ -510,6 +515,24 @@ impl Door {
             self.rt.block_on(recorder.store().store_source(&text))?;
         }
         Ok(())
+    }
+
+    /// Remove, through the door like any call, the drill scratches the runbook made and did
+    /// not remove (a failed step, Ctrl-C): a scratch never outlives its run.
+    pub fn remove_leftover_scratch(&self) {
+        let Some(remove) = crate::host::registry::find("drill", "remove") else {
+            return;
+        };
+        for (set, target) in self.host.leftover_scratch() {
+            let mut args = Args::new();
+            args.insert("set".into(), Value::String(set));
+            args.insert("target".into(), Value::String(target.clone()));
+            if let Err(e) = self.call(remove, args) {
+                self.out.warn(&format!(
+                    "could not remove the drill scratch {target}: {e}; docker rm -fv {target}"
+                ));
+            }
+        }
     }
 
     /// Record the prefetched calls the runbook never used: they ran, so the record has them

@@ -50,6 +50,11 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
 
     let st = state.clone();
     engine.register_fn("dry_run", move || st.door.dry_run);
+    // Who runs it and which run this is, for records a runbook writes itself (the drill log).
+    let st = state.clone();
+    engine.register_fn("operator", move || st.door.operator().to_string());
+    let st = state.clone();
+    engine.register_fn("run_id", move || st.door.audit.requested_id().to_string());
 
     let st = state.clone();
     engine.register_fn(

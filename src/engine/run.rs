@@ -257,6 +257,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     tracing::debug!(duration_ms, "script done");
     // Outside any step: the calls were started by the script, not by one of its steps.
     state.door.set_step(None);
+    state.door.remove_leftover_scratch();
     if let Err(e) = state.door.record_unused_prefetches() {
         tracing::warn!("could not record unused prefetched calls: {e}");
     }

@@ -225,6 +225,7 @@ fn verify(ctx: &HostCtx, a: &Args) -> HostResult {
 
 /// Sidecar and full read of dump `name` of `set` (see the module comment).
 pub(crate) fn verify_one(ctx: &HostCtx, set: &BackupSet, name: &str) -> HostResult {
+    let started = std::time::Instant::now();
     let path = dump_path(set, name)?;
     let (sha256, size) = sha256_file(&path)?;
     let sidecar_path = PathBuf::from(format!("{}.sha256", path.display()));
@@ -255,6 +256,7 @@ pub(crate) fn verify_one(ctx: &HostCtx, set: &BackupSet, name: &str) -> HostResu
         "read_errors": read.errors,
         "read_warnings": read.warnings,
         "verified": sidecar == "ok" && read.ok,
+        "ms": started.elapsed().as_millis() as u64,
     }))
 }
 
@@ -327,7 +329,7 @@ pub static FNS: &[HostFn] = &[
         effect: Effect::Read,
         doc: "Check a dump's sidecar against its sha256 and read every block (pg_restore -f /dev/null): \
               {name, size, sha256, sidecar: ok|missing|mismatch|bad, sidecar_problem, read: ok|corrupt, \
-              read_errors, read_warnings, verified}",
+              read_errors, read_warnings, verified, ms}",
         run: verify,
         plan: None,
     },

@@ -141,7 +141,7 @@ pub(crate) fn normalize_schema(text: &str) -> String {
 }
 
 /// What the drill compares a restore against, read from the live database.
-fn manifest(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &str) -> HostResult {
+pub(crate) fn manifest_of(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &str) -> HostResult {
     let c = &set.postgres.container;
     let version = query(ctx, c, &psql(set, "SHOW server_version"))?;
     let tables = query(
@@ -199,6 +199,10 @@ fn manifest(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &str) -> HostRes
         "-d",
         &pg.database,
         "--schema-only",
+        // Owners and grants differ in a restore made with --no-owner (the drill's): the
+        // schema compared is the objects themselves.
+        "--no-owner",
+        "--no-privileges",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -287,7 +291,7 @@ pub(crate) fn dump(ctx: &HostCtx, set_name: &str, set: &BackupSet) -> HostResult
         )));
     }
     let sha256 = format!("{:x}", hasher.finalize());
-    let manifest = manifest(ctx, set, &name, &sha256)?;
+    let manifest = manifest_of(ctx, set, &name, &sha256)?;
     let mut m = Pending::create(dir, &format!("{name}.manifest.json"))?;
     let text = serde_json::to_string_pretty(&manifest).expect("JSON") + "\n";
     m.write(text.as_bytes())

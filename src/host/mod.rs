@@ -22,6 +22,7 @@ mod backup_dump;
 mod backup_prune;
 pub mod commands;
 pub mod docker;
+pub mod drill;
 pub mod fail2ban;
 #[cfg(test)]
 mod fake_systemd;
@@ -190,6 +191,8 @@ pub struct HostCtx {
     bus: tokio::sync::Mutex<Option<zbus::Connection>>,
     /// Docker Engine client (version negotiated), created on the first docker call.
     docker: tokio::sync::Mutex<Option<bollard::Docker>>,
+    /// Drill scratch containers made in this run and not yet removed (see `drill`).
+    scratch: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl HostCtx {
@@ -199,7 +202,27 @@ impl HostCtx {
             site,
             bus: tokio::sync::Mutex::new(None),
             docker: tokio::sync::Mutex::new(None),
+            scratch: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// A drill scratch was created: it must be removed before the run ends.
+    pub(crate) fn remember_scratch(&self, set: &str, name: &str) {
+        let mut list = self.scratch.lock().expect("scratch lock");
+        list.push((set.to_string(), name.to_string()));
+    }
+
+    pub(crate) fn forget_scratch(&self, name: &str) {
+        self.scratch
+            .lock()
+            .expect("scratch lock")
+            .retain(|(_, n)| n != name);
+    }
+
+    /// Scratches still there, as (set, name): the runbook failed or was canceled before it
+    /// removed them.
+    pub fn leftover_scratch(&self) -> Vec<(String, String)> {
+        self.scratch.lock().expect("scratch lock").clone()
     }
 
     /// Backends whose connection [`HostCtx::warm_up`] can open ahead of the first call.

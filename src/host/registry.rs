@@ -15,6 +15,7 @@ const TABLES: &[&[HostFn]] = &[
     super::commands::FNS,
     super::fail2ban::FNS,
     super::backup::FNS,
+    super::drill::FNS,
 ];
 
 /// Every host function, grouped by module.
@@ -42,7 +43,7 @@ mod tests {
         let mut seen = HashSet::new();
         let modules = [
             "site", "systemd", "journal", "docker", "host", "net", "files", "users", "cmd",
-            "fail2ban", "backup",
+            "fail2ban", "backup", "drill",
         ];
         for f in all() {
             assert!(

@@ -126,6 +126,10 @@ pub struct Drill {
     pub scratch_memory_mib: u32,
     /// Free disk the drill needs in the scratch's data directory, MiB.
     pub scratch_disk_mib: u32,
+    /// Name of the scratch container (default `runbook-drill`); the drill refuses a name that
+    /// is production's or any site container's.
+    #[serde(default)]
+    pub scratch_name: Option<String>,
 }
 
 impl BackupSet {

@@ -1,0 +1,332 @@
+//! `restore-drill` in the twin, against real pg_dump dumps of its Postgres 15 and a scratch
+//! container made from the exact image of `aurora-postgres` on the host's engine:
+//! - a clean drill appends exactly one drill-log row (pass, RTO > 0), leaves no scratch behind,
+//!   and production keeps its start time and row counts;
+//! - a drill aimed at production, by parameter or by the site's scratch name, is refused with
+//!   exit 3 before anything runs (no row, no container);
+//! - a dump truncated to 40%, one with a flipped byte, one with a wrong sidecar, one missing a
+//!   table, one whose manifest lists a migration it lacks and one whose schema differs from its
+//!   manifest are each caught by their own finding, the drill failing and logging it;
+//! - Ctrl-C (SIGINT) during the drill removes the scratch container.
+
+mod common;
+
+use std::time::Duration;
+
+use common::twin::{available, exec, exec_ok, lock, poll, runbook, seed_messages};
+use serde_json::Value;
+
+const DIR: &str = "/opt/aurora-infra/backups";
+const LOG: &str = "/opt/aurora-infra/backups/drill-log.jsonl";
+const SCRATCH: &str = "runbook-drill";
+
+fn sh(script: &str) -> String {
+    exec_ok(&["bash", "-euo", "pipefail", "-c", script])
+}
+
+fn log_rows() -> Vec<Value> {
+    exec(&["cat", LOG])
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("drill log rows are JSON"))
+        .collect()
+}
+
+fn scratch_exists() -> bool {
+    !sh(&format!(
+        "docker ps -aq --filter name=^/{SCRATCH}$ --filter label=runbook.drill"
+    ))
+    .trim()
+    .is_empty()
+}
+
+/// Production's start time and every table's exact count.
+fn production_state() -> (String, String) {
+    let started = sh("docker inspect -f '{{.State.StartedAt}}' aurora-postgres");
+    let counts = sh(
+        "docker exec aurora-postgres psql -U postgres -d aurora -tAc \"SELECT string_agg(t, ',' ORDER BY t) FROM \
+         (SELECT tablename || '=' || (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM public.' || quote_ident(tablename), false, true, '')))[1]::text AS t \
+         FROM pg_tables WHERE schemaname = 'public') s\"",
+    );
+    (started, counts)
+}
+
+fn crit_summaries(v: &Value, subject: &str) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["subject"] == subject && f["severity"] == "crit")
+        .map(|f| f["summary"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A fresh dump made by the `backup` runbook (with its manifest): its name.
+fn fresh_dump() -> String {
+    let out = runbook(&["run", "backup", "--json", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let v = out.json();
+    let outcome = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "ok")
+        .expect("the backup verified");
+    outcome["subject"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_clean_drill_passes_logs_one_row_and_leaves_production_alone() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    seed_messages();
+    let dump = fresh_dump();
+    let before = production_state();
+    let rows = log_rows().len();
+    let out = runbook(&[
+        "run",
+        "restore-drill",
+        "--json",
+        "--yes",
+        "-p",
+        &format!("dump={dump}"),
+    ]);
+    let v = out.json();
+    let after_rows = log_rows();
+    let result = || {
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert_eq!(after_rows.len(), rows + 1, "exactly one drill-log row");
+        let row = after_rows.last().unwrap();
+        assert_eq!(row["result"], "pass", "{row}");
+        assert_eq!(row["dump"], dump.as_str());
+        assert!(row["rto_ms"].as_i64().unwrap() > 0, "{row}");
+        assert!(row["phases"]["restore_ms"].as_i64().unwrap() > 0, "{row}");
+        assert!(row["rows"].as_i64().unwrap() >= 200_000, "{row}");
+        assert_eq!(row["run"], v["run_id"], "{row}");
+        let ok = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["subject"] == "drill aurora")
+            .unwrap();
+        assert_eq!(ok["severity"], "ok", "{ok}");
+        assert!(!scratch_exists(), "the scratch is gone");
+        assert_eq!(production_state(), before, "production changed");
+        // The scratch was made from production's exact image, with no network.
+        let replay = runbook(&["replay", "last", "--json"]).json();
+        let start = common::events_of(&replay, "outcome")
+            .into_iter()
+            .find(|e| e["payload"]["function"] == "drill::start")
+            .expect("drill::start outcome");
+        let image = sh("docker inspect -f '{{.Image}}' aurora-postgres");
+        assert_eq!(start["payload"]["result"]["image"], image.trim());
+        assert_eq!(start["payload"]["result"]["network_mode"], "none");
+    };
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(result));
+    exec(&["bash", "-c", &format!("cd {DIR} && rm -f {dump}*")]);
+    if let Err(e) = caught {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn a_drill_aimed_at_production_is_refused_before_anything_runs() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    let rows = log_rows().len();
+    let before = production_state();
+    for target in ["aurora-postgres", "aurora-pgadmin"] {
+        let out = runbook(&[
+            "run",
+            "restore-drill",
+            "--yes",
+            "-p",
+            &format!("target={target}"),
+        ]);
+        assert_eq!(out.code, 3, "{target}: {}", out.all());
+        assert!(
+            out.all().contains("a drill restores only into a scratch"),
+            "{}",
+            out.all()
+        );
+    }
+    // By a site entry: the site names production as the scratch.
+    sh("sed 's#^    scratch_disk_mib: 2048$#    scratch_disk_mib: 2048\\n    scratch_name: aurora-postgres#' /etc/runbook/site.yaml > /tmp/drill-site.yaml \
+        && grep -q 'scratch_name: aurora-postgres' /tmp/drill-site.yaml");
+    let out = runbook(&[
+        "--site",
+        "/tmp/drill-site.yaml",
+        "run",
+        "restore-drill",
+        "--yes",
+    ]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    let replay = runbook(&["replay", "last", "--json"]).json();
+    assert!(
+        common::events_of(&replay, "intent").is_empty(),
+        "nothing ran before the refusal"
+    );
+    assert_eq!(log_rows().len(), rows, "a refused drill logs no row");
+    assert_eq!(production_state(), before);
+    exec(&["rm", "-f", "/tmp/drill-site.yaml"]);
+}
+
+#[test]
+fn each_corrupt_or_wrong_dump_is_caught_by_its_own_finding() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    seed_messages();
+    let good = fresh_dump();
+    let size: u64 = sh(&format!("stat -c %s {DIR}/{good}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let names: Vec<String> = (1..=6)
+        .map(|i| format!("aurora_2026110{i}T000000Z.dump"))
+        .collect();
+    let [truncated, flipped, sidecar, dropped, migration, schema] =
+        <[String; 6]>::try_from(names.clone()).unwrap();
+    let cleanup = format!(
+        "cd {DIR} && rm -f {good}* {}",
+        names
+            .iter()
+            .map(|n| format!("{n}*"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    // `manifest NAME JQ`: NAME gets the good dump's manifest, edited by a python expression.
+    let manifest = |name: &str, edit: &str| {
+        sh(&format!(
+            "cd {DIR} && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); m[\"dump\"]=sys.argv[2]; {edit}; json.dump(m, open(sys.argv[2] + \".manifest.json\", \"w\"))' {good}.manifest.json {name}"
+        ));
+    };
+    let sidecar_of = |name: &str| sh(&format!("cd {DIR} && sha256sum {name} > {name}.sha256"));
+    sh(&format!(
+        "cd {DIR} && cp {good} {truncated} && truncate -s {} {truncated}",
+        size * 40 / 100
+    ));
+    sidecar_of(&truncated);
+    manifest(&truncated, "pass");
+    sh(&format!(
+        "cd {DIR} && cp {good} {flipped} && sed 's/{good}/{flipped}/' {good}.sha256 > {flipped}.sha256 \
+         && python3 -c 'import sys; f=open(sys.argv[1],\"r+b\"); f.seek({mid}); b=f.read(1); f.seek({mid}); f.write(bytes([b[0]^255]))' {flipped}",
+        mid = size / 2
+    ));
+    manifest(&flipped, "pass");
+    sh(&format!("cd {DIR} && cp {good} {sidecar} && echo \"$(printf '0%.0s' $(seq 64))  {sidecar}\" > {sidecar}.sha256"));
+    manifest(&sidecar, "pass");
+    // A table missing from the dump (as if dropped before it), against the manifest of the
+    // database that had it.
+    sh(&format!(
+        "cd {DIR} && docker exec aurora-postgres pg_dump -U postgres -d aurora --format=custom -T '\"Message\"' > {dropped}"
+    ));
+    sidecar_of(&dropped);
+    manifest(&dropped, "pass");
+    // The manifest lists a migration the dump does not have.
+    sh(&format!("cd {DIR} && cp {good} {migration}"));
+    sidecar_of(&migration);
+    manifest(
+        &migration,
+        "m[\"prisma_migrations\"].append(\"20261101000000_missing\")",
+    );
+    // The manifest's schema is another one.
+    sh(&format!("cd {DIR} && cp {good} {schema}"));
+    sidecar_of(&schema);
+    manifest(&schema, "m[\"schema_sha256\"]=\"0\"*64");
+
+    let result = || {
+        let expect = [
+            (&truncated, "corrupt: pg_restore: error:"),
+            (&flipped, ""),
+            (&sidecar, "sidecar mismatch"),
+            (
+                &dropped,
+                "manifest mismatch: table public.Message is missing",
+            ),
+            (
+                &migration,
+                "manifest mismatch: migration 20261101000000_missing is missing",
+            ),
+            (&schema, "manifest mismatch: schema differs"),
+        ];
+        for (name, want) in expect {
+            let rows = log_rows().len();
+            let out = runbook(&[
+                "run",
+                "restore-drill",
+                "--json",
+                "--yes",
+                "-p",
+                &format!("dump={name}"),
+            ]);
+            assert_eq!(out.code, 5, "{name}: {}", out.all());
+            let v = out.json();
+            let found = crit_summaries(&v, name);
+            assert!(
+                found.iter().any(|s| s.contains(want)),
+                "{name}: want {want:?} in {found:?}"
+            );
+            if want.is_empty() {
+                assert!(
+                    found
+                        .iter()
+                        .any(|s| s.contains("corrupt") || s.contains("sidecar mismatch")),
+                    "{name}: {found:?}"
+                );
+            }
+            let rows_after = log_rows();
+            assert_eq!(rows_after.len(), rows + 1, "{name}: one row");
+            assert_eq!(rows_after.last().unwrap()["result"], "fail", "{name}");
+            assert!(!scratch_exists(), "{name}: the scratch is gone");
+        }
+    };
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(result));
+    exec(&["bash", "-c", &cleanup]);
+    if let Err(e) = caught {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn ctrl_c_during_the_drill_removes_the_scratch() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    seed_messages();
+    let dump = fresh_dump();
+    exec(&["rm", "-f", "/tmp/drill-tty.out", "/tmp/drill.pid"]);
+    let cmd = format!(
+        "script -qfc 'echo $$ > /tmp/drill.pid; exec env NO_COLOR=1 runbook run restore-drill --yes -p dump={dump}' \
+         /tmp/drill-tty.out >/dev/null 2>&1 </dev/null &"
+    );
+    exec_ok(&["sh", "-c", &cmd]);
+    let up = poll(Duration::from_secs(60), scratch_exists);
+    // Ctrl-C, as the terminal would send it, to the drill's own process.
+    exec(&["sh", "-c", "kill -INT \"$(cat /tmp/drill.pid)\""]);
+    let gone = poll(Duration::from_secs(60), || {
+        exec(&["sh", "-c", "kill -0 \"$(cat /tmp/drill.pid)\" 2>/dev/null"]).code != 0
+    });
+    let shown = exec(&["cat", "/tmp/drill-tty.out"]).stdout;
+    let leftover = scratch_exists();
+    if leftover {
+        exec(&["docker", "rm", "-fv", SCRATCH]);
+    }
+    exec(&["bash", "-c", &format!("cd {DIR} && rm -f {dump}*")]);
+    assert!(up, "the scratch never appeared: {shown}");
+    assert!(gone, "the drill did not stop: {shown}");
+    assert!(!leftover, "the scratch outlived a Ctrl-C: {shown}");
+    let replay = runbook(&["replay", "last", "--json"]).json();
+    assert!(
+        common::events_of(&replay, "outcome")
+            .iter()
+            .any(|e| e["payload"]["function"] == "drill::remove"),
+        "the removal went through the door"
+    );
+}
