@@ -123,6 +123,12 @@ fn a_clean_drill_passes_logs_one_row_and_leaves_production_alone() {
         let image = sh("docker inspect -f '{{.Image}}' aurora-postgres");
         assert_eq!(start["payload"]["result"]["image"], image.trim());
         assert_eq!(start["payload"]["result"]["network_mode"], "none");
+        // The typed drill event carries the row's result and RTO.
+        let drill = common::events_of(&replay, "drill");
+        assert_eq!(drill.len(), 1, "one drill event");
+        assert_eq!(drill[0]["payload"]["result"], "pass");
+        assert_eq!(drill[0]["payload"]["rto_ms"], row["rto_ms"]);
+        assert_eq!(drill[0]["payload"]["log"], LOG);
     };
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(result));
     exec(&["bash", "-c", &format!("cd {DIR} && rm -f {dump}*")]);
@@ -329,4 +335,72 @@ fn ctrl_c_during_the_drill_removes_the_scratch() {
             .any(|e| e["payload"]["function"] == "drill::remove"),
         "the removal went through the door"
     );
+}
+
+/// The "restore drill" finding of a run's JSON: (severity, summary).
+fn drill_finding(out: &common::Run) -> (String, String) {
+    let v = out.json();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subject"] == "restore drill")
+        .unwrap_or_else(|| panic!("no restore drill finding: {}", out.all()))
+        .clone();
+    (
+        f["severity"].as_str().unwrap().to_string(),
+        f["summary"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn triage_and_health_warn_when_the_last_good_drill_is_older_than_92_days() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    let dump = fresh_dump();
+    let drill = runbook(&[
+        "run",
+        "restore-drill",
+        "--json",
+        "--yes",
+        "-p",
+        &format!("dump={dump}"),
+    ]);
+    exec(&["bash", "-c", &format!("cd {DIR} && rm -f {dump}*")]);
+    assert_eq!(drill.code, 0, "{}", drill.all());
+    for rb in ["triage", "health"] {
+        let (sev, summary) = drill_finding(&runbook(&["run", rb, "--json"]));
+        assert_eq!(sev, "ok", "{rb}: {summary}");
+    }
+    // The same log, every row's time moved 100 days back; and a log with no row at all.
+    sh(&format!(
+        "python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; \
+         [r.update(epoch=r[\"epoch\"]-100*86400) for r in rows]; \
+         open(\"/tmp/old-drill-log.jsonl\",\"w\").write(\"\".join(json.dumps(r)+\"\\n\" for r in rows))' {LOG} \
+         && for f in old none; do sed \"s#^    log: {LOG}\\$#    log: /tmp/$f-drill-log.jsonl#\" /etc/runbook/site.yaml > /tmp/$f-drill-site.yaml \
+         && grep -q \"log: /tmp/$f-drill-log.jsonl\" /tmp/$f-drill-site.yaml; done && rm -f /tmp/none-drill-log.jsonl"
+    ));
+    for rb in ["triage", "health"] {
+        let out = runbook(&["--site", "/tmp/old-drill-site.yaml", "run", rb, "--json"]);
+        let (sev, summary) = drill_finding(&out);
+        assert_eq!(sev, "warn", "{rb}: {summary}");
+        assert!(
+            summary.contains("is 100d") && summary.contains("limit 92d"),
+            "{rb}: {summary}"
+        );
+        let out = runbook(&["--site", "/tmp/none-drill-site.yaml", "run", rb, "--json"]);
+        let (sev, summary) = drill_finding(&out);
+        assert_eq!(sev, "info", "{rb}: {summary}");
+        assert!(
+            summary.starts_with("no successful restore drill recorded"),
+            "{rb}: {summary}"
+        );
+    }
+    exec(&[
+        "bash",
+        "-c",
+        "rm -f /tmp/old-drill-log.jsonl /tmp/old-drill-site.yaml /tmp/none-drill-site.yaml",
+    ]);
 }

@@ -89,6 +89,8 @@ events! {
     /// Output of the runbook itself (`print`).
     Log(Log) = "log",
     Finding(Finding) = "finding",
+    /// A restore drill's result, as the row it appended to the drill log.
+    Drill(Drill) = "drill",
     RunEnd(RunEnd) = "run-end",
     /// Appended by recovery to a run whose process is gone and that recorded no end.
     Interrupted(Interrupted) = "interrupted",
@@ -397,6 +399,31 @@ pub struct Finding {
     pub evidence: Value,
     #[serde(default)]
     pub next_step: String,
+}
+
+/// A restore drill's result: the dump, how old it was, how long each phase took, and what
+/// did not match its manifest. Recorded when the drill appends its row to the drill log.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Drill {
+    pub set: String,
+    pub dump: String,
+    #[serde(default)]
+    pub sha256: String,
+    /// Age of the dump when drilled (the recovery point), seconds.
+    #[serde(default)]
+    pub rpo_secs: Option<i64>,
+    /// Start, restore, compare and teardown together, milliseconds.
+    pub rto_ms: i64,
+    /// Milliseconds per phase: `{preflight_ms, start_ms, restore_ms, compare_ms, teardown_ms}`.
+    #[serde(default)]
+    pub phases: Value,
+    /// `pass` or `fail`.
+    pub result: String,
+    #[serde(default)]
+    pub mismatches: Vec<String>,
+    /// The drill log the row went to.
+    #[serde(default)]
+    pub log: String,
 }
 
 /// The last event of a finished run.

@@ -635,6 +635,26 @@ impl Timeline {
                 ),
                 vec![],
             ),
+            Event::Drill(d) => (
+                format!(
+                    "    {} drill {} of {} (RPO {} s, RTO {} ms){}",
+                    if d.result == "pass" {
+                        ok.apply_to("✓")
+                    } else {
+                        bad.apply_to("✗")
+                    },
+                    d.result,
+                    d.dump,
+                    d.rpo_secs.map_or("?".into(), |s| s.to_string()),
+                    d.rto_ms,
+                    if d.mismatches.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", self.fold_line(&d.mismatches.join("; ")))
+                    }
+                ),
+                vec![],
+            ),
             Event::RunEnd(end) => {
                 let state = crate::audit::RunState::from_end_status(&end.status);
                 let (text, style) = status_cell(state, false);

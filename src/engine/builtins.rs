@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::gates::GateKind;
 use super::host_fns::runtime;
 use super::state::{RunState, Stop};
-use crate::audit::event::{Finding, Log, Refused, StepEnd, StepStart, StepStatus};
+use crate::audit::event::{Drill, Finding, Log, Refused, StepEnd, StepStart, StepStatus};
 use crate::audit::Durability;
 use crate::effect::DoorError;
 use crate::host::HostError;
@@ -104,6 +104,34 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
                 .record(finding, Durability::Buffered)
                 .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
             st.findings.lock().expect("findings lock").push(shown);
+            Ok(())
+        },
+    );
+
+    // A restore drill's result as a typed event, beside the row `drill::log` appended (the
+    // door records that call; this is what replay and reports read). A dry run appended no
+    // row, so it records none.
+    let st = state.clone();
+    engine.register_fn(
+        "record_drill",
+        move |ctx: NativeCallContext, row: Map| -> Result<(), Box<EvalAltResult>> {
+            st.admit(ctx.call_position())?;
+            if st.door.dry_run {
+                return Ok(());
+            }
+            let v: Value = rhai::serde::from_dynamic(&Dynamic::from_map(row))
+                .map_err(|e| runtime(e.to_string(), ctx.call_position()))?;
+            let drill: Drill = serde_json::from_value(v).map_err(|e| {
+                runtime(
+                    format!(
+                        "record_drill(): not a drill row ({e}): it needs set, dump, rto_ms, result"
+                    ),
+                    ctx.call_position(),
+                )
+            })?;
+            st.door
+                .record(drill, Durability::Durable)
+                .map_err(|e| st.stop(Stop::Audit(e.to_string()), ctx.call_position()))?;
             Ok(())
         },
     );

@@ -542,6 +542,23 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
                 _ => "",
             },
         ),
+        Event::Drill(d) => (
+            kind,
+            format!(
+                "drill {} of {}: {}",
+                d.result,
+                d.dump,
+                d.mismatches.join("; ")
+            ),
+            format!(
+                "RPO {} s, RTO {} ms, sha256 {}",
+                d.rpo_secs.map_or("?".into(), |s| s.to_string()),
+                d.rto_ms,
+                d.sha256
+            ),
+            None,
+            if d.result == "pass" { "" } else { "bad" },
+        ),
         Event::RunEnd(r) => (
             kind,
             format!("{}, exit {}", r.status, r.exit_code),
