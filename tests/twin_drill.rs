@@ -24,6 +24,15 @@ fn sh(script: &str) -> String {
     exec_ok(&["bash", "-euo", "pipefail", "-c", script])
 }
 
+/// Run `checks`, then the `cleanup` script in the twin whether they passed or not.
+fn checked_then(cleanup: &str, checks: impl FnOnce()) {
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(checks));
+    exec(&["bash", "-c", cleanup]);
+    if let Err(e) = caught {
+        std::panic::resume_unwind(e);
+    }
+}
+
 fn log_rows() -> Vec<Value> {
     exec(&["cat", LOG])
         .stdout
@@ -61,6 +70,18 @@ fn crit_summaries(v: &Value, subject: &str) -> Vec<String> {
         .collect()
 }
 
+/// `restore-drill` of one dump, with JSON output.
+fn drill_of(dump: &str) -> common::Run {
+    runbook(&[
+        "run",
+        "restore-drill",
+        "--json",
+        "--yes",
+        "-p",
+        &format!("dump={dump}"),
+    ])
+}
+
 /// A fresh dump made by the `backup` runbook (with its manifest): its name.
 fn fresh_dump() -> String {
     let out = runbook(&["run", "backup", "--json", "--yes"]);
@@ -85,14 +106,7 @@ fn a_clean_drill_passes_logs_one_row_and_leaves_production_alone() {
     let dump = fresh_dump();
     let before = production_state();
     let rows = log_rows().len();
-    let out = runbook(&[
-        "run",
-        "restore-drill",
-        "--json",
-        "--yes",
-        "-p",
-        &format!("dump={dump}"),
-    ]);
+    let out = drill_of(&dump);
     let v = out.json();
     let after_rows = log_rows();
     let result = || {
@@ -130,11 +144,7 @@ fn a_clean_drill_passes_logs_one_row_and_leaves_production_alone() {
         assert_eq!(drill[0]["payload"]["rto_ms"], row["rto_ms"]);
         assert_eq!(drill[0]["payload"]["log"], LOG);
     };
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(result));
-    exec(&["bash", "-c", &format!("cd {DIR} && rm -f {dump}*")]);
-    if let Err(e) = caught {
-        std::panic::resume_unwind(e);
-    }
+    checked_then(&format!("cd {DIR} && rm -f {dump}*"), result);
 }
 
 #[test]
@@ -263,14 +273,7 @@ fn each_corrupt_or_wrong_dump_is_caught_by_its_own_finding() {
         ];
         for (name, want) in expect {
             let rows = log_rows().len();
-            let out = runbook(&[
-                "run",
-                "restore-drill",
-                "--json",
-                "--yes",
-                "-p",
-                &format!("dump={name}"),
-            ]);
+            let out = drill_of(name);
             assert_eq!(out.code, 5, "{name}: {}", out.all());
             let v = out.json();
             let found = crit_summaries(&v, name);
@@ -292,11 +295,7 @@ fn each_corrupt_or_wrong_dump_is_caught_by_its_own_finding() {
             assert!(!scratch_exists(), "{name}: the scratch is gone");
         }
     };
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(result));
-    exec(&["bash", "-c", &cleanup]);
-    if let Err(e) = caught {
-        std::panic::resume_unwind(e);
-    }
+    checked_then(&cleanup, result);
 }
 
 #[test]
@@ -360,14 +359,7 @@ fn triage_and_health_warn_when_the_last_good_drill_is_older_than_92_days() {
     }
     let _g = lock();
     let dump = fresh_dump();
-    let drill = runbook(&[
-        "run",
-        "restore-drill",
-        "--json",
-        "--yes",
-        "-p",
-        &format!("dump={dump}"),
-    ]);
+    let drill = drill_of(&dump);
     exec(&["bash", "-c", &format!("cd {DIR} && rm -f {dump}*")]);
     assert_eq!(drill.code, 0, "{}", drill.all());
     for rb in ["triage", "health"] {
