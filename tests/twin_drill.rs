@@ -3,7 +3,8 @@
 //! - a clean drill appends exactly one drill-log row (pass, RTO > 0), leaves no scratch behind,
 //!   and production keeps its start time and row counts;
 //! - a drill aimed at production, by parameter or by the site's scratch name, is refused with
-//!   exit 3 before anything runs (no row, no container);
+//!   exit 3 before anything runs (no row, no container); a scratch larger than the free memory
+//!   fails the preflight before any container starts;
 //! - a dump truncated to 40%, one with a flipped byte, one with a wrong sidecar, one missing a
 //!   table, one whose manifest lists a migration it lacks and one whose schema differs from its
 //!   manifest are each caught by their own finding, the drill failing and logging it;
@@ -188,6 +189,33 @@ fn a_drill_aimed_at_production_is_refused_before_anything_runs() {
     );
     assert_eq!(log_rows().len(), rows, "a refused drill logs no row");
     assert_eq!(production_state(), before);
+    // A scratch larger than the free memory: the preflight fails the drill, nothing starts.
+    sh("sed 's#^    scratch_memory_mib: 1024$#    scratch_memory_mib: 100000000#' /etc/runbook/site.yaml > /tmp/drill-site.yaml \
+        && grep -q 'scratch_memory_mib: 100000000' /tmp/drill-site.yaml");
+    let out = runbook(&[
+        "--site",
+        "/tmp/drill-site.yaml",
+        "run",
+        "restore-drill",
+        "--json",
+        "--yes",
+    ]);
+    assert_eq!(out.code, 5, "{}", out.all());
+    let crit = crit_summaries(&out.json(), "drill aurora");
+    assert!(
+        crit.iter()
+            .any(|s| s.starts_with("not enough free memory for the scratch")),
+        "{crit:?}"
+    );
+    let replay = runbook(&["replay", "last", "--json"]).json();
+    assert!(
+        !common::events_of(&replay, "intent")
+            .iter()
+            .any(|e| e["payload"]["function"] == "drill::start"),
+        "no scratch was started"
+    );
+    assert_eq!(log_rows().len(), rows + 1, "the failed drill is logged");
+    assert_eq!(log_rows().last().unwrap()["result"], "fail");
     exec(&["rm", "-f", "/tmp/drill-site.yaml"]);
 }
 
