@@ -262,6 +262,16 @@ impl Statement {
         unsafe { sys::sqlite3_column_int64(self.ptr(), col) }
     }
 
+    /// The storage class of column `col` of the current row (`sys::SQLITE_INTEGER`, ...), as
+    /// stored: read before any conversion of the column.
+    ///
+    /// # Safety
+    /// The statement must be on a row.
+    pub(crate) unsafe fn column_type(&self, col: i32) -> i32 {
+        // SAFETY: per the function's contract.
+        unsafe { sys::sqlite3_column_type(self.ptr(), col) }
+    }
+
     /// Whether column `col` of the current row is NULL.
     ///
     /// # Safety

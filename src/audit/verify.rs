@@ -190,7 +190,11 @@ pub async fn verify(store: &AuditStore, opts: &VerifyOptions) -> Result<VerifyRe
     };
 
     let head = checker.head.to_string();
-    check_column_types(&mut tx).await?;
+    // The scan noted whether any column had another type; only then is the table searched
+    // for the first such row, to name it and its columns.
+    if checker.wrong_type_seen {
+        check_column_types(&mut tx).await?;
+    }
 
     // 2. Truncation.
     let highest: Option<i64> =
@@ -459,6 +463,9 @@ mod raw {
         pub head: Hash,
         pub head_id: Option<i64>,
         pub expect_id: Option<i64>,
+        /// Some row had a column of another storage type than the store writes (see
+        /// [`super::EXPECTED_TYPES`]).
+        pub wrong_type_seen: bool,
     }
 
     /// The result of checking one batch.
@@ -531,6 +538,7 @@ mod raw {
         let mut result = Ok(());
         let mut head = Hash::GENESIS;
         let mut head_id = None;
+        let mut wrong_type_seen = false;
         let prepared = prepared.map_err(|e| result = Err(e)).ok();
         if let Some(mut stmt) = prepared {
             let mut index = 0u64;
@@ -547,7 +555,10 @@ mod raw {
                 }
                 // SAFETY: stmt is positioned on a row; column pointers are valid until the
                 // next step, and we copy the bytes before that.
-                unsafe { copy_row(&stmt, &mut batch) };
+                unsafe {
+                    wrong_type_seen |= !types_expected(&stmt);
+                    copy_row(&stmt, &mut batch);
+                }
                 if batch.rows.len() == BATCH_ROWS {
                     batch.last_hash(&mut head, &mut head_id);
                     index += 1;
@@ -583,6 +594,7 @@ mod raw {
             head,
             head_id,
             expect_id: None,
+            wrong_type_seen,
         };
         for o in outcomes {
             if let Some(b) = o.error {
@@ -592,6 +604,32 @@ mod raw {
             summary.expect_id = summary.expect_id.or(o.expect_id);
         }
         Ok(summary)
+    }
+
+    /// Whether every column of the current row has the storage type the store writes, in the
+    /// order of the events query: the same rule as [`super::EXPECTED_TYPES`] (a NULL step is
+    /// allowed), checked here because the type is free to read while the row is current.
+    ///
+    /// # Safety
+    /// `stmt` must be positioned on a row of the events query.
+    unsafe fn types_expected(stmt: &Statement) -> bool {
+        use libsqlite3_sys::{SQLITE_BLOB, SQLITE_INTEGER, SQLITE_NULL, SQLITE_TEXT};
+        const EXPECTED: [i32; 9] = [
+            SQLITE_INTEGER, // id
+            SQLITE_TEXT,    // run
+            SQLITE_INTEGER, // seq
+            SQLITE_TEXT,    // time
+            SQLITE_TEXT,    // kind
+            SQLITE_TEXT,    // step (or NULL)
+            SQLITE_TEXT,    // payload
+            SQLITE_BLOB,    // prev_hash
+            SQLITE_BLOB,    // hash
+        ];
+        EXPECTED.iter().enumerate().all(|(col, &want)| {
+            // SAFETY: the caller guarantees a current row.
+            let got = unsafe { stmt.column_type(col as i32) };
+            got == want || (col == 5 && got == SQLITE_NULL)
+        })
     }
 
     /// # Safety
