@@ -1,6 +1,8 @@
 //! Dynamic completion, asked the way the shells ask it: bash through the function that
 //! `runbook completions bash` registers (with COMP_WORDS split at `=` as bash splits them),
-//! fish through `COMPLETE=fish runbook -- WORDS...` as its registration does.
+//! fish through `COMPLETE=fish runbook -- WORDS...` as its registration does, zsh through the
+//! function that `runbook completions zsh` defines (with `words` and `CURRENT` as zsh's
+//! completion system sets them, and `_describe` replaced by one that prints what it is given).
 
 mod common;
 
@@ -56,6 +58,48 @@ fn bash_complete(db: &std::path::Path, words: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// What zsh's completion function offers for `words` (zsh passes them whole; the last one is
+/// being completed): the values it hands to `_describe`, without their descriptions. Needs zsh.
+fn zsh_complete(db: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    // `_describe -V TAG ARRAY [options]` is what the function calls to offer candidates; the
+    // stand-in prints the named array. `compdef` needs compinit, which is not what is tested.
+    let script = format!(
+        "compdef() {{ :; }}\n\
+         _describe() {{ print -rl -- \"${{(@P)3}}\"; }}\n\
+         eval \"$(runbook completions zsh)\" || exit 9\n\
+         (( $+functions[_clap_dynamic_completer_runbook] )) || exit 8\n\
+         words=({words})\nCURRENT={current}\n\
+         _clap_dynamic_completer_runbook\n",
+        words = quoted.join(" "),
+        current = words.len(),
+    );
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_runbook"))
+        .parent()
+        .unwrap();
+    let out = Command::new("zsh")
+        .args(["-f", "-c", &script])
+        .env(
+            "PATH",
+            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("RUNBOOK_AUDIT_DB", db)
+        .env_remove("RUNBOOK_PATH")
+        .env_remove("RUNBOOK_SITE")
+        .output()
+        .expect("zsh runs (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "zsh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(':').next().unwrap_or("").to_string())
+        .collect()
+}
+
 /// What fish's registration gets back for the words (fish passes them whole).
 fn fish_complete(db: &std::path::Path, words: &[&str]) -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_runbook"))
@@ -96,6 +140,30 @@ fn runbook_names_for_run_show_and_log_u() {
     assert_eq!(
         fish_complete(&sb.db(), &["runbook", "run", "tri"]),
         ["triage"]
+    );
+}
+
+#[test]
+fn zsh_offers_runbooks_keys_and_choices() {
+    let sb = Sandbox::new();
+    assert_eq!(
+        zsh_complete(&sb.db(), &["runbook", "run", "tri"]),
+        ["triage"]
+    );
+    assert_eq!(
+        zsh_complete(&sb.db(), &["runbook", "show", "restart-"]),
+        ["restart-safe-units", "restart-unit"]
+    );
+    assert_eq!(
+        zsh_complete(&sb.db(), &["runbook", "run", "diagnose", "-p", "sy"]),
+        ["symptom="]
+    );
+    assert_eq!(
+        zsh_complete(
+            &sb.db(),
+            &["runbook", "run", "diagnose", "-p", "symptom=aur"]
+        ),
+        ["symptom=aurora-502", "symptom=aurora-db-unreachable"]
     );
 }
 
