@@ -1075,11 +1075,18 @@ impl Site {
                 run_from.push((format!("commands.allow[{i}].script_dir"), d, true));
             }
         }
+        // Each path is resolved once: resolving is a realpath (a readlink per component), and
+        // doing it per pair cost a few milliseconds of every run's start.
+        let run_from: Vec<_> = run_from
+            .into_iter()
+            .map(|(what, path, is_dir)| (what, path, is_dir, spellings(path)))
+            .collect();
         for root in &self.files.roots {
-            for (what, path, is_dir) in &run_from {
-                let hit = spellings(root)
+            let root_spellings = spellings(root);
+            for (what, path, is_dir, path_spellings) in &run_from {
+                let hit = root_spellings
                     .iter()
-                    .any(|r| spellings(path).iter().any(|p| overlaps(r, p, *is_dir)));
+                    .any(|r| path_spellings.iter().any(|p| overlaps(r, p, *is_dir)));
                 if hit {
                     return Err(format!(
                         "files.roots: `{root}` overlaps {what} `{path}`, from which commands are run: a runbook could write a program there and run it; narrow the root (or move the commands)"
