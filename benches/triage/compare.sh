@@ -7,6 +7,15 @@ n=$1; db=$2; target=${3:-50}
 script() { bash /tmp/guide-triage.sh; }
 triage() { RUNBOOK_AUDIT_DB=$db runbook run triage; }
 for _ in 1 2 3; do script >/dev/null 2>&1 || true; triage >/dev/null 2>&1 || true; done
+# A triage that fails before it checks anything (a site file this build does not read, a
+# missing runbook) is fast and would look like a win: only runs that checked the server
+# (exit 0, or 5 for findings) count.
+code=0; triage >/tmp/compare-triage.out 2>&1 || code=$?
+if [ "$code" != 0 ] && [ "$code" != 5 ]; then
+    echo "runbook run triage exited $code, so it did not check the server: not timing it" >&2
+    tail -n 5 /tmp/compare-triage.out >&2
+    exit 1
+fi
 a=(); b=()
 for _ in $(seq "$n"); do
     for which in script triage; do
