@@ -92,7 +92,10 @@ fn a_second_run_is_refused_naming_the_holder_and_sigkill_frees_the_lock() {
         "{}",
         second.stderr
     );
-    let second_id = second.json()["run_id"].as_str().unwrap().to_string();
+    let second_json = second.json();
+    assert_eq!(second_json["locks"]["acquired"], false);
+    assert_eq!(second_json["locks"]["holder"]["run_id"], first_id.as_str());
+    let second_id = second_json["run_id"].as_str().unwrap().to_string();
     let replay = sb
         .cmd()
         .args(["replay", &second_id, "--json"])

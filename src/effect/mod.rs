@@ -91,6 +91,8 @@ pub struct Door {
     )>,
     /// Whether the runbook's approval rule was checked (at the first real mutation).
     approval_checked: Mutex<bool>,
+    /// The `lock` event recorded, for `run --json`.
+    lock_event: Mutex<Option<Lock>>,
 }
 
 /// What the door locks, where, for how long it may wait, and the name it leaves in each
@@ -130,6 +132,7 @@ impl Door {
             collect: false,
             collected: Mutex::new((Vec::new(), Vec::new())),
             approval_checked: Mutex::new(false),
+            lock_event: Mutex::new(None),
         }
     }
 
@@ -140,6 +143,18 @@ impl Door {
         self.runbook = runbook;
         self.collect = collect;
         self
+    }
+
+    /// The locks the run took, or the one it found held (None: it declared none, or made no
+    /// real change).
+    pub fn lock_event(&self) -> Option<Lock> {
+        self.lock_event.lock().expect("lock event").clone()
+    }
+
+    /// Record a `lock` event durably, and keep it for the report.
+    fn record_lock(&self, event: Lock) -> Result<(), AuditError> {
+        *self.lock_event.lock().expect("lock event") = Some(event.clone());
+        self.record(event, Durability::Durable)
     }
 
     /// The planned effects and reads kept for a plan.
@@ -197,16 +212,13 @@ impl Door {
         };
         match locks::acquire(&request.dir, &request.resources, &holder, request.wait) {
             Ok(taken) => {
-                self.record(
-                    Lock {
-                        resources: taken.resources.clone(),
-                        acquired: true,
-                        waited_ms: taken.waited.as_millis() as u64,
-                        blocked_on: None,
-                        holder: None,
-                    },
-                    Durability::Durable,
-                )?;
+                self.record_lock(Lock {
+                    resources: taken.resources.clone(),
+                    acquired: true,
+                    waited_ms: taken.waited.as_millis() as u64,
+                    blocked_on: None,
+                    holder: None,
+                })?;
                 self.out
                     .locked(&taken.resources, taken.waited.as_millis() as u64);
                 *held = Some(taken);
@@ -224,18 +236,15 @@ impl Door {
                 let mut sorted = request.resources.clone();
                 sorted.sort();
                 sorted.dedup();
-                self.record(
-                    Lock {
-                        resources: sorted,
-                        acquired: false,
-                        waited_ms: waited.as_millis() as u64,
-                        blocked_on: Some(resource.clone()),
-                        holder: holder
-                            .as_ref()
-                            .map(|h| serde_json::to_value(h).expect("a holder serializes")),
-                    },
-                    Durability::Durable,
-                )?;
+                self.record_lock(Lock {
+                    resources: sorted,
+                    acquired: false,
+                    waited_ms: waited.as_millis() as u64,
+                    blocked_on: Some(resource.clone()),
+                    holder: holder
+                        .as_ref()
+                        .map(|h| serde_json::to_value(h).expect("a holder serializes")),
+                })?;
                 let why = HostError::Refused(format!(
                     "{err}: wait until that run ends, or pass --lock-wait DURATION to wait for it"
                 ));

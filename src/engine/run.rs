@@ -78,6 +78,10 @@ pub struct RunReport {
     pub duration_ms: u64,
     pub findings: Vec<Value>,
     pub error: Option<String>,
+    /// The verified approvals of the plan the run carried out (`run --plan`).
+    pub approvals: Vec<crate::audit::event::Approval>,
+    /// The locks the run took, or the one it found held.
+    pub locks: Option<crate::audit::event::Lock>,
     /// The runbook's source hash, the planned effects and the reads (with `collect_facts`).
     #[serde(skip)]
     pub source_sha256: String,
@@ -314,7 +318,10 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let (planned, facts) = door.collected();
     use sha2::Digest;
     let source_sha256 = hex::encode(sha2::Sha256::digest(entry.source.as_bytes()));
+    let locks = door.lock_event();
     Ok(RunReport {
+        approvals: req.approved.clone(),
+        locks,
         source_sha256,
         planned,
         facts,
