@@ -391,11 +391,11 @@ fn a_plan_whose_file_changed_has_drifted_and_shows_the_diff() {
 #[test]
 fn an_expired_plan_is_refused() {
     let w = world();
-    let plan = w.plan("old", "approved", &["--expires-in", "1s"]);
+    let plan = w.plan("old", "approved", &["--expires-in", "3s"]);
     w.sign_and_approve(&plan, &w.miguel_rsa).code(0);
     w.sign_and_approve(&plan, &w.juan).code(0);
     // Past its expiry (a wait, not a timing assertion).
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(std::time::Duration::from_millis(4100));
     let out = w.run_plan(&plan).code(3);
     assert!(out.stderr.contains("expired"), "{}", out.stderr);
 }

@@ -155,10 +155,10 @@ fn the_gateway_restarts_only_with_miguels_signature() {
     assert_eq!(main_pid(), pid);
 
     // Expired.
-    let old = plan("old", &format!("{args} --expires-in 1s"));
+    let old = plan("old", &format!("{args} --expires-in 5s"));
     let out = approve_with(&old, "/etc/twin/keys/miguel", &ns);
     assert_eq!(out.code, 0, "{}", out.all());
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(std::time::Duration::from_millis(6100));
     let out = run_plan(&old);
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(out.stderr.contains("expired"), "{}", out.stderr);

@@ -41,12 +41,23 @@ pub fn plan_of(
         host: op.hostname.clone(),
         run_id: report.run_id.clone(),
         created: rfc3339(now),
-        expires: rfc3339(now + valid_for),
+        expires: rfc3339(ceil_second(now + valid_for)),
         nonce: plan::nonce(),
         plan_hash: String::new(),
         approvals: Vec::new(),
     }
     .seal()
+}
+
+/// Times are written to the second; an expiry is rounded up, so a plan is valid at least as
+/// long as asked (truncating could leave a `1s` plan a millisecond).
+fn ceil_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{SubsecRound, Timelike};
+    if t.nanosecond() == 0 {
+        t
+    } else {
+        t.trunc_subsecs(0) + chrono::Duration::seconds(1)
+    }
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
