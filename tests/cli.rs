@@ -215,6 +215,17 @@ fn api_lists_every_host_function_with_its_effect() {
     assert_eq!(find("systemd::status")["effect"], "read");
     assert_eq!(find("systemd::restart")["effect"], "mutate");
     assert_eq!(find("files::replace")["effect"], "mutate");
+    // The shell equivalent from the registration: the pattern, arguments in capitals.
+    assert_eq!(
+        find("systemd::restart")["shell"],
+        serde_json::json!(["sudo systemctl restart UNIT"])
+    );
+    assert_eq!(
+        find("host::disk")["shell"],
+        serde_json::json!(["df -h PATH"])
+    );
+    let text = Runbook::new().args(["api"]).run().code(0).stdout;
+    assert!(text.contains("    $ sudo docker ps\n"), "{text}");
     for f in ["cmd::run", "docker::exec"] {
         assert_eq!(
             find(f)["effect"],

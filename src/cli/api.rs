@@ -40,6 +40,7 @@ pub fn run(args: &ApiArgs, globals: &Globals) -> Result<i32> {
                     "effect": f.effect.describe(),
                     "rules": rules(f),
                     "doc": f.doc,
+                    "shell": (f.shell)(&site, &Default::default()),
                 })
             })
             .collect();
@@ -69,6 +70,9 @@ pub fn run(args: &ApiArgs, globals: &Globals) -> Result<i32> {
             effect
         );
         println!("    {}", f.doc);
+        for command in (f.shell)(&site, &Default::default()) {
+            println!("    $ {command}");
+        }
         for rule in rules(f) {
             println!("      {}", console::style(rule).dim());
         }

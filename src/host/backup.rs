@@ -313,6 +313,7 @@ pub static FNS: &[HostFn] = &[
               sidecar: present|missing, manifest: bool}]",
         run: list,
         plan: None,
+        shell: super::shell::backup_list,
     },
     HostFn {
         module: "backup",
@@ -332,6 +333,7 @@ pub static FNS: &[HostFn] = &[
               read_errors, read_warnings, verified, ms}",
         run: verify,
         plan: None,
+        shell: super::shell::backup_verify,
     },
     HostFn {
         module: "backup",
@@ -343,6 +345,7 @@ pub static FNS: &[HostFn] = &[
               complete, the dump last: {set, name, path, size, sha256, dump_ms, bytes_per_sec, manifest, warnings}",
         run: dump,
         plan: Some(plan_dump),
+        shell: super::shell::backup_dump,
     },
     HostFn {
         module: "backup",

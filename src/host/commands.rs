@@ -462,6 +462,7 @@ pub static FNS: &[HostFn] = &[HostFn {
           output capped at 64 KiB per stream",
     run,
     plan: Some(plan_run),
+    shell: super::shell::cmd_run,
 }];
 
 #[cfg(test)]

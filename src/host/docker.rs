@@ -732,6 +732,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Containers like docker ps: [{name, id, image, state, status, health, ports: [{private, public, ip, proto}]}]",
         run: containers,
         plan: None,
+        shell: super::shell::docker_containers,
     },
     HostFn {
         module: "docker",
@@ -742,6 +743,7 @@ pub static FNS: &[HostFn] = &[
               finished_at, health, exit_code, oom_killed, error}",
         run: container,
         plan: None,
+        shell: super::shell::docker_container,
     },
     HostFn {
         module: "docker",
@@ -751,6 +753,7 @@ pub static FNS: &[HostFn] = &[
         doc: "One stats sample like docker stats --no-stream: {name, cpu_percent, mem_usage, mem_limit (bytes), mem_percent}",
         run: stats,
         plan: None,
+        shell: super::shell::docker_stats,
     },
     HostFn {
         module: "docker",
@@ -768,6 +771,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Recent container output like docker logs --tail N: {name, stdout, stderr, truncated}",
         run: logs,
         plan: None,
+        shell: super::shell::docker_logs,
     },
     HostFn {
         module: "docker",
@@ -793,6 +797,7 @@ pub static FNS: &[HostFn] = &[
               {exit_code, stdout, stderr, truncated, withheld_env}; output capped at 64 KiB",
         run: exec,
         plan: Some(plan_exec),
+        shell: super::shell::docker_exec,
     },
     HostFn {
         module: "docker",
@@ -802,6 +807,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Restart a site-listed container: {name, action, changed, state, health}",
         run: restart,
         plan: Some(plan_lifecycle),
+        shell: super::shell::docker_restart,
     },
     HostFn {
         module: "docker",
@@ -811,6 +817,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Start a site-listed container (changed: false if it was running)",
         run: start,
         plan: Some(plan_lifecycle),
+        shell: super::shell::docker_start,
     },
     HostFn {
         module: "docker",
@@ -820,6 +827,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Stop a site-listed container (changed: false if it was stopped)",
         run: stop,
         plan: Some(plan_lifecycle),
+        shell: super::shell::docker_stop,
     },
 ];
 

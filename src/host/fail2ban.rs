@@ -80,6 +80,7 @@ pub static FNS: &[HostFn] = &[HostFn {
     doc: "{jail, known, enabled, currently_banned, banned: [{ip, since, bantime}], database} from fail2ban's state database",
     run: jail,
     plan: None,
+    shell: super::shell::fail2ban_jail,
 }];
 
 #[cfg(test)]

@@ -687,6 +687,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Whether the path exists (true/false)",
         run: exists,
         plan: None,
+        shell: super::shell::files_exists,
     },
     HostFn {
         module: "files",
@@ -697,6 +698,7 @@ pub static FNS: &[HostFn] = &[
               symlink, secret}; only {path, exists: false} if missing",
         run: stat,
         plan: None,
+        shell: super::shell::files_stat,
     },
     HostFn {
         module: "files",
@@ -706,6 +708,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Directory entries: {path, entries: [{name, kind, mode, owner, group, size, mtime, age_secs}], truncated}",
         run: list,
         plan: None,
+        shell: super::shell::files_list,
     },
     HostFn {
         module: "files",
@@ -716,6 +719,7 @@ pub static FNS: &[HostFn] = &[
               {path, secret: true, keys: [KEY names]}",
         run: read,
         plan: None,
+        shell: super::shell::files_read,
     },
     HostFn {
         module: "files",
@@ -725,6 +729,7 @@ pub static FNS: &[HostFn] = &[
         doc: "A JSON file parsed into a value (refused for secret files)",
         run: read_json,
         plan: None,
+        shell: super::shell::files_read_json,
     },
     HostFn {
         module: "files",
@@ -744,6 +749,7 @@ pub static FNS: &[HostFn] = &[
               plan gives the diff",
         run: replace,
         plan: Some(plan_replace),
+        shell: super::shell::files_replace,
     },
     HostFn {
         module: "files",
@@ -753,6 +759,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Append a line unless an identical line is present: {path, changed}; the file must exist",
         run: append_line,
         plan: Some(plan_append_line),
+        shell: super::shell::files_append_line,
     },
     HostFn {
         module: "files",
@@ -762,6 +769,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Remove a file by renaming it to PATH.bak-<UTC>: {path, removed, backup}; plan gives its stat",
         run: remove,
         plan: Some(plan_remove),
+        shell: super::shell::files_remove,
     },
 ];
 

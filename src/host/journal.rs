@@ -343,6 +343,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Journal entries, oldest first: [{time, unit, priority, identifier, pid, message}]",
         run: entries,
         plan: None,
+        shell: super::shell::journal_entries,
     },
     HostFn {
         module: "journal",
@@ -352,6 +353,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Entries of priority err or worse per unit (or syslog identifier): {since, total, by_unit, reader, unreadable_files} (reader: sd-journal when counted in process, else journalctl); fails as unreachable when there are no journal files or none may be read",
         run: error_counts,
         plan: None,
+        shell: super::shell::journal_error_counts,
     },
 ];
 

@@ -428,6 +428,7 @@ pub static FNS: &[HostFn] = &[
               used_percent, inodes_total, inodes_used, inodes_used_percent}",
         run: disk,
         plan: None,
+        shell: super::shell::host_disk,
     },
     HostFn {
         module: "host",
@@ -438,6 +439,7 @@ pub static FNS: &[HostFn] = &[
               swap_total, swap_used, swap_percent}",
         run: memory,
         plan: None,
+        shell: super::shell::host_memory,
     },
     HostFn {
         module: "host",
@@ -447,6 +449,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Load averages: {load1, load5, load15, running, processes, cpus, load1_percent}",
         run: load,
         plan: None,
+        shell: super::shell::host_load,
     },
     HostFn {
         module: "host",
@@ -462,6 +465,7 @@ pub static FNS: &[HostFn] = &[
             "CPU use over a short sample, all CPUs: {used_percent, iowait_percent, cpus, sample_ms}",
         run: cpu,
         plan: None,
+        shell: super::shell::host_cpu,
     },
     HostFn {
         module: "host",
@@ -471,6 +475,7 @@ pub static FNS: &[HostFn] = &[
         doc: "{uptime_secs, boot_time}",
         run: uptime,
         plan: None,
+        shell: super::shell::host_uptime,
     },
     HostFn {
         module: "host",
@@ -480,6 +485,7 @@ pub static FNS: &[HostFn] = &[
         doc: "{hostname, expected (site host.hostname), matches}",
         run: hostname,
         plan: None,
+        shell: super::shell::host_hostname,
     },
     HostFn {
         module: "host",
@@ -489,6 +495,7 @@ pub static FNS: &[HostFn] = &[
         doc: "{source (psi or loadavg), percent, ...}: share of the last 10 s tasks waited for a CPU (PSI), else load per CPU; no waiting",
         run: cpu_pressure,
         plan: None,
+        shell: super::shell::host_cpu_pressure,
     },
     HostFn {
         module: "host",
@@ -498,6 +505,7 @@ pub static FNS: &[HostFn] = &[
         doc: "{container (\"docker\", \"lxc\", ... or \"\" on bare metal or a VM), in_container}",
         run: virtualization,
         plan: None,
+        shell: super::shell::host_virtualization,
     },
     HostFn {
         module: "host",
@@ -521,6 +529,7 @@ pub static FNS: &[HostFn] = &[
               rss_bytes, mem_percent}]",
         run: top_processes,
         plan: None,
+        shell: super::shell::host_top_processes,
     },
 ];
 

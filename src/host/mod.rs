@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod net;
 pub mod registry;
 pub mod retention;
+pub mod shell;
 pub mod site_fns;
 pub mod systemd;
 #[cfg(test)]
@@ -171,6 +172,10 @@ pub struct HostFn {
     /// For mutating functions: a read-only description of what `run` would do (a diff, the
     /// unit's current state). The door calls it in dry-run and records it with the intent.
     pub plan: Option<fn(&HostCtx, &Args) -> HostResult>,
+    /// What an operator would type for the same effect ([`shell`]): from the call's
+    /// (redacted) arguments to command lines. `runbook api` shows the pattern, `runbook
+    /// learn` the command of each call.
+    pub shell: shell::ShellFn,
 }
 
 impl HostFn {

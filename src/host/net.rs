@@ -285,6 +285,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Can a TCP connection be opened? {host, port, open, latency_ms, error}",
         run: tcp_check,
         plan: None,
+        shell: super::shell::net_tcp_check,
     },
     HostFn {
         module: "net",
@@ -304,6 +305,7 @@ pub static FNS: &[HostFn] = &[
               a refused connection or timeout gives status () and error",
         run: http_get,
         plan: None,
+        shell: super::shell::net_http_get,
     },
 ];
 

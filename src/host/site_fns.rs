@@ -38,6 +38,7 @@ pub static FNS: &[HostFn] = &[
               commands, operators, symptoms, hardening, origin",
         run: config,
         plan: None,
+        shell: super::shell::none,
     },
     HostFn {
         module: "site",
@@ -53,6 +54,7 @@ pub static FNS: &[HostFn] = &[
               refused for units the site does not list",
         run: unit,
         plan: None,
+        shell: super::shell::none,
     },
 ];
 

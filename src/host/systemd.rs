@@ -583,7 +583,7 @@ const TIMEOUT: Param = Param {
 const JOB_PARAMS: &[Param] = &[UNIT, TIMEOUT];
 
 macro_rules! job {
-    ($name:literal, $f:ident, $doc:literal) => {
+    ($name:literal, $f:ident, $shell:ident, $doc:literal) => {
         HostFn {
             module: "systemd",
             name: $name,
@@ -592,6 +592,7 @@ macro_rules! job {
             doc: $doc,
             run: $f,
             plan: Some(plan_job),
+            shell: super::shell::$shell,
         }
     };
 }
@@ -618,6 +619,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Loaded units matching a pattern: [{name, description, load_state, active_state, sub_state}]",
         run: list_units,
         plan: None,
+        shell: super::shell::systemd_list_units,
     },
     HostFn {
         module: "systemd",
@@ -627,6 +629,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Units in the failed state (systemctl --failed), same fields as list_units",
         run: failed,
         plan: None,
+        shell: super::shell::systemd_failed,
     },
     HostFn {
         module: "systemd",
@@ -637,6 +640,7 @@ pub static FNS: &[HostFn] = &[
               can_reload, active_since, main_pid, n_restarts, result, fragment_path}",
         run: status,
         plan: None,
+        shell: super::shell::systemd_status,
     },
     HostFn {
         module: "systemd",
@@ -653,31 +657,22 @@ pub static FNS: &[HostFn] = &[
               loaded services; state_since/state_secs for units activating, deactivating or reloading)",
         run: statuses,
         plan: None,
+        shell: super::shell::systemd_statuses,
     },
-    job!(
-        "restart",
-        restart,
+    job!("restart", restart, systemd_restart,
         "Restart a unit listed in the site policy and wait for the job: {unit, job, result, active_state}; \
          result is systemd's done/failed/timeout/canceled/dependency/skipped"
     ),
-    job!(
-        "reload",
-        reload,
+    job!("reload", reload, systemd_reload,
         "Reload a unit (graceful); fails clearly if the unit has no ExecReload. Returns {unit, job, result, active_state}"
     ),
-    job!(
-        "reload_or_restart",
-        reload_or_restart,
+    job!("reload_or_restart", reload_or_restart, systemd_reload_or_restart,
         "Reload if the unit supports it, else restart. Returns {unit, job, result, active_state}"
     ),
-    job!(
-        "start",
-        start,
+    job!("start", start, systemd_start,
         "Start a unit and wait for the job: {unit, job, result, active_state}"
     ),
-    job!(
-        "stop",
-        stop,
+    job!("stop", stop, systemd_stop,
         "Stop a unit and wait for the job: {unit, job, result, active_state}"
     ),
 ];

@@ -424,6 +424,7 @@ pub static FNS: &[HostFn] = &[
         doc: "An account: {name, uid, gid, gecos, home, shell, login_shell, groups}, or () if none",
         run: user,
         plan: None,
+        shell: super::shell::users_user,
     },
     HostFn {
         module: "users",
@@ -433,6 +434,7 @@ pub static FNS: &[HostFn] = &[
         doc: "A group: {name, gid, members}, or () if none",
         run: group,
         plan: None,
+        shell: super::shell::users_group,
     },
     HostFn {
         module: "users",
@@ -443,6 +445,7 @@ pub static FNS: &[HostFn] = &[
               authorized_keys {path, exists, keys: [{type, comment, fingerprint, options}], invalid_lines, error}",
         run: login_accounts,
         plan: None,
+        shell: super::shell::users_login_accounts,
     },
     HostFn {
         module: "users",
@@ -452,6 +455,7 @@ pub static FNS: &[HostFn] = &[
         doc: "sudoers lines naming the account or one of its %groups: {user, grants: [{file, active, line, via_group}], unreadable}",
         run: sudoers,
         plan: None,
+        shell: super::shell::users_sudoers,
     },
 ];
 
