@@ -107,6 +107,7 @@ fn new_run(name: &str) -> NewRun {
         host: "bench".into(),
         dry_run: false,
         dry_run_reason: None,
+        kind: None,
     }
 }
 

@@ -46,6 +46,7 @@ fn build(db: &Path, events: u64) -> String {
                 host: "bench".into(),
                 dry_run: false,
                 dry_run_reason: None,
+                kind: None,
             })
             .await
             .unwrap();

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod host;
 pub mod identity;
+pub mod learn;
 pub mod output;
 pub mod report;
 pub mod site;

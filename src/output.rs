@@ -21,6 +21,8 @@ pub struct Printer {
     pub quiet: bool,
     /// The run's redactor (it learns the run's secrets as they are marked).
     pub redactor: Redactor,
+    /// ASCII marks only (`runbook learn`, which must work on any terminal over SSH).
+    pub ascii: bool,
 }
 
 /// `text` with control characters (and the Unicode controls that reorder text) written as
@@ -78,6 +80,15 @@ pub fn compact_value(v: &Value, max: usize) -> String {
 }
 
 impl Printer {
+    /// A mark: the Unicode one, or its ASCII stand-in.
+    fn mark(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
+        if self.ascii {
+            ascii
+        } else {
+            unicode
+        }
+    }
+
     /// Text from the runbook or the host, made safe to show: redacted, controls escaped.
     fn clean(&self, text: &str) -> String {
         escape_controls(&self.redactor.redact_str(text), false)
@@ -117,7 +128,11 @@ impl Printer {
 
     pub fn step_start(&self, name: &str) {
         let name = self.clean(name);
-        self.line(format!("{} {}", style("▸").cyan(), style(name).bold()));
+        self.line(format!(
+            "{} {}",
+            style(self.mark("▸", ">")).cyan(),
+            style(name).bold()
+        ));
     }
 
     /// The end of a step: nothing when it went well (unless verbose); when it failed, why,
@@ -127,11 +142,11 @@ impl Printer {
         if let Some(why) = failed {
             self.line(format!(
                 "  {} step \"{name}\" failed after {ms} ms: {}",
-                style("✗").red(),
+                style(self.mark("✗", "x")).red(),
                 one_line(why)
             ));
         } else if self.verbose {
-            self.line(format!("  {} {ms} ms", style("✓").green()));
+            self.line(format!("  {} {ms} ms", style(self.mark("✓", "ok")).green()));
         }
     }
 
@@ -139,7 +154,7 @@ impl Printer {
         if self.verbose {
             self.line(format!(
                 "  {} {name} {} ({ms} ms)",
-                style("·").dim(),
+                style(self.mark("·", ".")).dim(),
                 compact_args(&self.clean_value(args))
             ));
         }
@@ -170,16 +185,16 @@ impl Printer {
     pub fn mutation(&self, name: &str, args: &Value) {
         self.line(format!(
             "  {} {name} {}",
-            style("→").yellow().bold(),
+            style(self.mark("→", "->")).yellow().bold(),
             compact_args(&self.clean_value(args))
         ));
     }
 
     pub fn outcome(&self, name: &str, ok: bool, value: &Value) {
         let mark = if ok {
-            style("✓").green()
+            style(self.mark("✓", "ok")).green()
         } else {
-            style("✗").red()
+            style(self.mark("✗", "x")).red()
         };
         self.line(format!(
             "    {mark} {name}: {}",

@@ -79,6 +79,9 @@ pub struct Site {
     /// Which runbooks need approvals, by whom and how many (`crate::approval`).
     #[serde(default)]
     pub approvals: Approvals,
+    /// The runbooks a new operator learns, in order (`runbook learn`).
+    #[serde(default)]
+    pub curriculum: Vec<Lesson>,
 }
 
 /// Approval rules beyond the units' own (`units.NAME.approvers` for signal-required units).
@@ -98,6 +101,19 @@ pub struct Approvals {
 pub struct ApprovalRule {
     pub by: Vec<String>,
     pub count: u32,
+}
+
+/// One lesson of the curriculum: a runbook, the parameters it is learned with, and why.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lesson {
+    pub runbook: String,
+    /// `-p KEY=VALUE` for the lesson, as text.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// What the lesson teaches, shown with it.
+    #[serde(default)]
+    pub about: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

@@ -55,6 +55,7 @@ fn new_run(name: &str, dry_run: bool) -> NewRun {
         host: "openclaw".into(),
         dry_run,
         dry_run_reason: dry_run.then(|| "--dry-run".to_string()),
+        kind: None,
     }
 }
 

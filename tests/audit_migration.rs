@@ -153,6 +153,7 @@ async fn an_old_chain_converts_and_new_runs_continue_it() {
             host: "h".into(),
             dry_run: false,
             dry_run_reason: None,
+            kind: None,
         })
         .await
         .unwrap();

@@ -27,6 +27,7 @@ fn new_run(name: &str) -> NewRun {
         host: "testhost".into(),
         dry_run: false,
         dry_run_reason: None,
+        kind: None,
     }
 }
 

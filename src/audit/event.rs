@@ -88,6 +88,8 @@ events! {
     Module(Module) = "module",
     /// Output of the runbook itself (`print`).
     Log(Log) = "log",
+    /// A learner's answer to a step's check of understanding (`runbook learn`).
+    Answer(Answer) = "answer",
     Finding(Finding) = "finding",
     /// A restore drill's result, as the row it appended to the drill log.
     Drill(Drill) = "drill",
@@ -196,6 +198,9 @@ pub struct RunStart {
     /// The version of runbook that recorded it.
     #[serde(default)]
     pub version: Option<String>,
+    /// `learn` for a `runbook learn` session; absent for a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// A `step "name" { ... }` began; the name is also the event's `step`.
@@ -211,6 +216,8 @@ pub struct StepStart {
 pub enum StepStatus {
     Ok,
     Failed,
+    /// Not run: the learner skipped it (`runbook learn`).
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -386,6 +393,16 @@ pub struct Log {
 
 fn info() -> String {
     "info".into()
+}
+
+/// One answer to a check of understanding: the question, what was typed, whether it was
+/// right, and which try it was (a wrong answer shows the hint and may be tried again).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Answer {
+    pub question: String,
+    pub answer: String,
+    pub correct: bool,
+    pub attempt: u32,
 }
 
 /// A finding the runbook reported (`report(#{...})`).

@@ -77,6 +77,7 @@
 //!         host: runbook::audit::hostname(),
 //!         dry_run: false,
 //!         dry_run_reason: None,
+//!         kind: None,
 //!     })
 //!     .await?;
 //! let step = Some("Restart");

@@ -50,6 +50,12 @@ pub struct RunSummary {
     pub counts: Option<Value>,
     /// From the `run-end` event, or the reason of the `interrupted` event.
     pub error: Option<String>,
+    /// `learn` for a `runbook learn` session (from the `run-start` event); absent for a run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The SHA-256 of the source that ran (in `replay --json` as the detail's field).
+    #[serde(skip)]
+    pub source_sha256: String,
 }
 
 /// Everything `replay` prints about a run before its events.
@@ -63,7 +69,9 @@ pub struct RunDetail {
 }
 
 const RUN_SELECT: &str = "SELECT r.id, r.runbook, r.operator, r.host, r.dry_run, r.started_at, \
-     e.kind, e.time, e.payload, r.source_sha256, r.params \
+     e.kind, e.time, e.payload, r.source_sha256, r.params, \
+     (SELECT json_extract(s.payload, '$.kind') FROM events s \
+        WHERE s.run = r.id AND s.seq = 1 AND s.kind = 'run-start') \
      FROM runs r LEFT JOIN events e ON e.id = ( \
         SELECT x.id FROM events x WHERE x.run = r.id AND x.kind IN ('run-end', 'interrupted') \
         ORDER BY x.kind = 'run-end' DESC, x.id LIMIT 1)";
@@ -151,6 +159,8 @@ fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, sqlx::Error> {
         worst,
         counts,
         error,
+        kind: row.try_get(11)?,
+        source_sha256: row.try_get(9)?,
     })
 }
 

@@ -53,6 +53,8 @@ pub struct NewRun {
     pub dry_run: bool,
     /// Why this is a dry run (`--dry-run`, site policy, ...), if it is one.
     pub dry_run_reason: Option<String>,
+    /// `learn` for a `runbook learn` session, None for a run.
+    pub kind: Option<String>,
 }
 
 /// When a run starts and the id it asks for: chosen before the store is open, so the run's
@@ -330,6 +332,7 @@ impl AuditStore {
             boot_id: me.boot_id.clone(),
             pid_ns: me.pid_ns.clone(),
             version: Some(env!("CARGO_PKG_VERSION").into()),
+            kind: run.kind,
         });
         let mut payload = start_event.payload();
         redactor.redact_json(&mut payload);

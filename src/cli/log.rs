@@ -190,7 +190,10 @@ fn table(runs: &[RunSummary], out: &mut dyn Write) -> Result<()> {
         .map(|r| {
             [
                 r.id.clone(),
-                r.runbook.clone(),
+                match r.kind.as_deref() {
+                    Some(kind) => format!("{} ({kind})", r.runbook),
+                    None => r.runbook.clone(),
+                },
                 status_cell(r.status, r.dry_run).0,
                 r.worst.clone().unwrap_or_else(|| "-".into()),
                 r.operator.clone(),

@@ -9,6 +9,7 @@ mod approve;
 mod audit;
 mod check;
 pub mod complete;
+mod learn;
 mod list;
 mod log;
 pub mod pager;
@@ -98,6 +99,9 @@ pub enum Command {
     /// Add an approver's SSH signature (ssh-keygen -Y sign) of a plan's challenge to the plan
     #[command(after_help = approve::APPROVE_EXAMPLES)]
     Approve(approve::ApproveArgs),
+    /// Learn a runbook step by step on this server, with the shell behind every step
+    #[command(after_help = learn::LEARN_EXAMPLES)]
+    Learn(learn::LearnArgs),
     /// Compile every runbook (or one) and report errors as FILE:LINE:COL
     #[command(after_help = check::CHECK_EXAMPLES)]
     Check(check::CheckArgs),
@@ -151,7 +155,7 @@ pub fn main() -> i32 {
     };
     crate::output::init_colors();
     init_tracing(cli.verbose);
-    if !matches!(cli.command, Command::Run(_)) {
+    if !matches!(cli.command, Command::Run(_) | Command::Learn(_)) {
         exit_quietly_on_closed_pipe();
     }
     match dispatch(cli) {
@@ -272,6 +276,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(args) => list::run(&args, &globals),
         Command::Show(args) => show::run(&args, &globals),
         Command::Run(args) => run::run(&args, &globals),
+        Command::Learn(args) => learn::run(&args, &globals),
         Command::Check(args) => check::run(&args, &globals),
         Command::Plan(args) => plan::run(&args, &globals),
         Command::Approve(args) => approve::run(&args, &globals),

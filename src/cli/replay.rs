@@ -470,7 +470,12 @@ impl Timeline {
         let (line, blocks): (String, Vec<String>) = match &event {
             Event::RunStart(start) => (
                 format!(
-                    "start{}",
+                    "start{}{}",
+                    if start.kind.as_deref() == Some("learn") {
+                        " (learn session)"
+                    } else {
+                        ""
+                    },
                     if start.dry_run {
                         format!(
                             " (dry run{})",
@@ -505,6 +510,9 @@ impl Timeline {
                             .unwrap_or_default()
                     ),
                     (StepStatus::Ok, _) => format!("{} step ok{took}", ok.apply_to("✓")),
+                    (StepStatus::Skipped, _) => {
+                        format!("{} step skipped by the learner", dim.apply_to("-"))
+                    }
                 };
                 (format!("  {text}"), vec![])
             }
@@ -610,6 +618,17 @@ impl Timeline {
                     m.name,
                     m.origin,
                     &m.source_sha256[..m.source_sha256.len().min(12)]
+                ),
+                vec![],
+            ),
+            Event::Answer(a) => (
+                format!(
+                    "    {} {} -> {} ({}, try {})",
+                    dim.apply_to("answer:"),
+                    self.fold_line(&a.question),
+                    self.fold_line(&a.answer),
+                    if a.correct { "right" } else { "wrong" },
+                    a.attempt
                 ),
                 vec![],
             ),

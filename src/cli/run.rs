@@ -115,6 +115,7 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         lock_wait: args.lock_wait.unwrap_or_default(),
         collect_facts: false,
         approved: Vec::new(),
+        learn: None,
     };
     let env = RunEnv {
         catalog: &catalog,

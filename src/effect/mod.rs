@@ -33,6 +33,7 @@ use serde_json::{json, Value};
 use crate::audit::event::{Call, Event, Intent, Lock, Module, Outcome, Planned, Refused};
 use crate::audit::{AuditError, Durability, RunAudit};
 use crate::engine::gates::{Decision, GateKind, Gates};
+use crate::engine::walker::Walker;
 use crate::host::{Args, HostCtx, HostError, HostFn};
 use crate::output::Printer;
 use classify::Class;
@@ -93,6 +94,8 @@ pub struct Door {
     approval_checked: Mutex<bool>,
     /// The `lock` event recorded, for `run --json`.
     lock_event: Mutex<Option<Lock>>,
+    /// Who watches the steps and calls of a `runbook learn` session.
+    pub walker: Option<Arc<dyn Walker>>,
 }
 
 /// What the door locks, where, for how long it may wait, and the name it leaves in each
@@ -133,6 +136,7 @@ impl Door {
             collected: Mutex::new((Vec::new(), Vec::new())),
             approval_checked: Mutex::new(false),
             lock_event: Mutex::new(None),
+            walker: None,
         }
     }
 
@@ -256,6 +260,12 @@ impl Door {
         }
     }
 
+    /// A learner watches this run: each call is shown before it is made and after.
+    pub fn with_walker(mut self, walker: Option<Arc<dyn Walker>>) -> Self {
+        self.walker = walker;
+        self
+    }
+
     pub fn with_mutation_allowed(mut self, allowed: bool) -> Self {
         self.allow_mutation = allowed;
         self
@@ -332,6 +342,32 @@ impl Door {
     /// Perform (or, in dry-run, plan) one host call. `args` are already type-checked against
     /// the function's declared parameters.
     pub fn call(&self, f: &'static HostFn, args: Args) -> Result<Value, DoorError> {
+        let Some(walker) = &self.walker else {
+            return self.call_once(f, args);
+        };
+        let mut shown = Value::Object(args.clone());
+        self.redact(&mut shown);
+        // The effect the function declares; a site-classified call says "may change" until
+        // its rule is known.
+        let mutates = !matches!(f.effect, crate::host::Effect::Read);
+        walker.before_call(f, &shown, mutates, self.dry_run);
+        let result = self.call_once(f, args);
+        match &result {
+            Ok(value) => {
+                let mut v = value.clone();
+                self.redact(&mut v);
+                walker.after_call(f, Ok(&v));
+            }
+            Err(e) => {
+                let mut v = Value::String(e.to_string());
+                self.redact(&mut v);
+                walker.after_call(f, Err(v.as_str().unwrap_or_default()));
+            }
+        }
+        result
+    }
+
+    fn call_once(&self, f: &'static HostFn, args: Args) -> Result<Value, DoorError> {
         let name = f.qualified_name();
         let mut shown_args = Value::Object(args.clone());
         self.redact(&mut shown_args);

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::gates::GateKind;
 use super::host_fns::runtime;
 use super::state::{RunState, Stop};
+use super::walker::{StepChoice, StepDone};
 use crate::audit::event::{Drill, Finding, Log, Refused, StepEnd, StepStart, StepStatus};
 use crate::audit::Durability;
 use crate::effect::DoorError;
@@ -225,12 +226,36 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
                 let name = inputs[0].get_string_value().unwrap_or_default().to_string();
                 let pos = inputs[0].position();
                 st.admit(pos)?;
+                let choice = st
+                    .door
+                    .walker
+                    .as_ref()
+                    .map_or(StepChoice::Run, |w| w.before_step(&name));
+                if choice == StepChoice::Stop {
+                    return Err(st.stop(Stop::Canceled, pos));
+                }
                 let previous = st.door.step();
                 st.door.set_step(Some(name.clone()));
                 st.door.out.step_start(&name);
                 st.door
                     .record(StepStart { name: name.clone() }, Durability::Buffered)
                     .map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+                if choice == StepChoice::Skip {
+                    let end = StepEnd {
+                        name: name.clone(),
+                        status: StepStatus::Skipped,
+                        duration_ms: Some(0),
+                        error: None,
+                    };
+                    let recorded = st
+                        .door
+                        .record(end, Durability::Buffered)
+                        .and_then(|_| st.door.flush());
+                    st.door.set_step(previous);
+                    recorded.map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
+                    return Ok(Dynamic::UNIT);
+                }
+                let findings_before = st.findings.lock().expect("findings lock").len();
                 let started = Instant::now();
                 let result = ctx.eval_expression_tree(&inputs[1]);
                 let ms = started.elapsed().as_millis() as u64;
@@ -239,7 +264,9 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
                     // The cause, redacted like everything shown, on the step's own line.
                     let mut shown = Value::String(match st.stopped() {
                         Some(Stop::Refused(m)) => format!("refused: {m}"),
-                        Some(Stop::Canceled) => "canceled by the operator (SIGINT)".into(),
+                        Some(Stop::Canceled) => {
+                            "canceled by the operator (Ctrl-C, or q in a lesson)".into()
+                        }
                         Some(Stop::Audit(m)) => format!("audit store: {m}"),
                         Some(Stop::Budget) => "the run used up its operation budget".into(),
                         None => cause(e),
@@ -262,10 +289,25 @@ fn register_step(engine: &mut Engine, state: &Arc<RunState>) {
                     }),
                 };
                 st.door.out.step_end(&name, why.as_deref(), ms);
-                let recorded = st
-                    .door
-                    .record(end, Durability::Buffered)
-                    .and_then(|_| st.door.flush());
+                let mut recorded = st.door.record(end, Durability::Buffered);
+                if let Some(walker) = &st.door.walker {
+                    // Not after a stop (refusal, Ctrl-C, `q`): the learner is told by the run's end.
+                    if st.stopped().is_none() {
+                        let findings =
+                            st.findings.lock().expect("findings lock")[findings_before..].to_vec();
+                        let done = StepDone {
+                            name: &name,
+                            error: why.as_deref(),
+                            findings: &findings,
+                            duration_ms: ms,
+                        };
+                        for answer in walker.after_step(&done) {
+                            recorded =
+                                recorded.and_then(|_| st.door.record(answer, Durability::Buffered));
+                        }
+                    }
+                }
+                let recorded = recorded.and_then(|_| st.door.flush());
                 st.door.set_step(previous);
                 recorded.map_err(|e| st.stop(Stop::Audit(e.to_string()), pos))?;
                 result

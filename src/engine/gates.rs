@@ -137,24 +137,30 @@ impl Gates {
         }
     }
 
-    /// Read one line from stdin while watching for Ctrl-C, which the runtime turns into the
-    /// cancel flag rather than killing the process.
+    /// A line, "" at the end of input (a refusal); None on Ctrl-C.
     fn read_line(&self) -> Option<String> {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let n = std::io::stdin().lock().read_line(&mut line).unwrap_or(0);
-            let _ = tx.send(if n == 0 { None } else { Some(line) });
-        });
-        loop {
-            if self.cancel.load(Ordering::SeqCst) {
-                return None;
-            }
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => return Some(line.unwrap_or_default()),
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-            }
+        read_line(&self.cancel).map(Option::unwrap_or_default)
+    }
+}
+
+/// Read one line from stdin while watching for Ctrl-C, which the runtime turns into the
+/// cancel flag rather than killing the process. None on Ctrl-C; Some(None) at the end of
+/// input.
+pub fn read_line(cancel: &AtomicBool) -> Option<Option<String>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let n = std::io::stdin().lock().read_line(&mut line).unwrap_or(0);
+        let _ = tx.send(if n == 0 { None } else { Some(line) });
+    });
+    loop {
+        if cancel.load(Ordering::SeqCst) {
+            return None;
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => return Some(line),
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod params;
 pub mod resolver;
 pub mod run;
 pub mod state;
+pub mod walker;
 
 use std::sync::{Arc, OnceLock};
 

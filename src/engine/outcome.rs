@@ -177,7 +177,7 @@ impl Outcome {
             Ending::Completed => None,
             Ending::Failed(m) | Ending::Refused(m) => Some(m.clone()),
             Ending::Audit(m) => Some(format!("audit store: {m}")),
-            Ending::Canceled => Some("canceled by the operator (SIGINT)".into()),
+            Ending::Canceled => Some("canceled by the operator (Ctrl-C, or q in a lesson)".into()),
         }
     }
 

@@ -19,6 +19,7 @@ use super::catalog::{backends_named, Catalog, Entry};
 use super::gates::Gates;
 use super::outcome::{Counts, Ending, FailOn, Outcome, Severity};
 use super::state::{RunState, Stop};
+use super::walker::Walker;
 use super::{
     build_engine_with, check_imports, compile, harden, header, initial_scope, params, resolver,
 };
@@ -50,7 +51,22 @@ pub struct RunRequest {
     /// Verified approvals of the plan this run carries out (recorded first; the door lets
     /// their principals' signal-required units and approval-gated runbooks through).
     pub approved: Vec<crate::audit::event::Approval>,
+    /// A `runbook learn` session: who walks the learner through the steps, and whether it
+    /// may change the host.
+    pub learn: Option<Lesson>,
 }
+
+/// A run that is a lesson (`runbook learn`).
+#[derive(Clone)]
+pub struct Lesson {
+    pub walker: Arc<dyn Walker>,
+    /// `--live`: a mutating runbook really changes the host (every gate still asks).
+    /// Without it a lesson of a mutating runbook is a dry run.
+    pub live: bool,
+}
+
+/// Why a lesson is a dry run, in the run header and the record.
+pub const LESSON_DRY_RUN: &str = "learn without --live";
 
 pub struct RunEnv<'a> {
     pub catalog: &'a Catalog,
@@ -134,6 +150,12 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         req.dry_run_flag,
         std::env::var_os("OPENCLAW_DRY_RUN").as_deref(),
     )?;
+    let dry_run_reason = match &req.learn {
+        Some(lesson) if header.mutates && !lesson.live && dry_run_reason.is_none() => {
+            Some(LESSON_DRY_RUN.to_string())
+        }
+        _ => dry_run_reason,
+    };
     let dry_run = dry_run_reason.is_some();
     let locks = header
         .locks
@@ -167,6 +189,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         verbose: req.verbose,
         quiet: req.quiet,
         redactor: redactor.clone(),
+        ascii: req.learn.is_some(),
     });
     let host = Arc::new(HostCtx::new(env.rt.handle().clone(), env.site.clone()));
     let door = Door::new(
@@ -191,7 +214,8 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         req.approved.iter().map(|a| a.principal.clone()).collect(),
         header.name.clone(),
         req.collect_facts,
-    );
+    )
+    .with_walker(req.learn.as_ref().map(|l| l.walker.clone()));
     let budget = harden::operation_budget(std::env::var_os("RUNBOOK_OPERATION_BUDGET").as_deref())
         .map_err(Error::Usage)?;
     let state = Arc::new(RunState::new(door, env.cancel.clone()).with_budget(budget));
@@ -216,6 +240,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         host: operator.hostname.clone(),
         dry_run,
         dry_run_reason: dry_run_reason.clone(),
+        kind: req.learn.as_ref().map(|_| "learn".to_string()),
     };
     let path = env.audit_db.clone();
     audit.begin(env.rt.spawn(async move {

@@ -358,6 +358,7 @@ pub static FNS: &[HostFn] = &[
               action: keep|delete, rule, reason}], delete: [name], trash, purge: [name]}",
         run: retention,
         plan: None,
+        shell: super::shell::backup_retention,
     },
     HostFn {
         module: "backup",
@@ -377,6 +378,7 @@ pub static FNS: &[HostFn] = &[
               {set, trash, trashed: [{name, from, trashed_at, sha256, size, rule, files}], purged: [{name, sha256, trashed_at}]}",
         run: prune,
         plan: Some(plan_prune),
+        shell: super::shell::backup_prune,
     },
 ];
 

@@ -565,6 +565,7 @@ pub static FNS: &[HostFn] = &[
               production's volume: {target, production, memory_mib}",
         run: check,
         plan: None,
+        shell: super::shell::drill_check,
     },
     HostFn {
         module: "drill",
@@ -575,6 +576,7 @@ pub static FNS: &[HostFn] = &[
               the site's memory limit, trust auth; wait until healthy: {target, image, network_mode, memory_mib, ms}",
         run: start,
         plan: Some(plan),
+        shell: super::shell::drill_start,
     },
     HostFn {
         module: "drill",
@@ -585,6 +587,7 @@ pub static FNS: &[HostFn] = &[
               classified from stderr and the exit code: {target, dump, ok, errors, warnings, ms}",
         run: restore,
         plan: Some(plan),
+        shell: super::shell::drill_restore,
     },
     HostFn {
         module: "drill",
@@ -595,6 +598,7 @@ pub static FNS: &[HostFn] = &[
               dump's manifest: {target, manifest, tables, rows, restored, mismatches, ms}",
         run: compare,
         plan: None,
+        shell: super::shell::drill_compare,
     },
     HostFn {
         module: "drill",
@@ -604,6 +608,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Remove the scratch (forced, with its anonymous volumes) and check it is gone: {target, gone, ms}",
         run: remove,
         plan: Some(plan),
+        shell: super::shell::drill_remove,
     },
     HostFn {
         module: "drill",
@@ -621,6 +626,7 @@ pub static FNS: &[HostFn] = &[
         doc: "Append one row to the site's drill log (backups.drill.log, JSON lines), fsynced: {log, bytes}",
         run: log,
         plan: Some(plan),
+        shell: super::shell::drill_log,
     },
     HostFn {
         module: "drill",
@@ -630,6 +636,7 @@ pub static FNS: &[HostFn] = &[
         doc: "The drill log: {log, rows, unreadable, last_pass, last_pass_age_secs, max_age_secs}",
         run: history,
         plan: None,
+        shell: super::shell::drill_history,
     },
 ];
 

@@ -456,6 +456,50 @@ pub fn backup_verify(site: &Site, a: &Args) -> Vec<String> {
     ]
 }
 
+/// Retention is decided from the verified dumps by name and time: the listing, and each
+/// dump's sidecar checked.
+pub fn backup_retention(site: &Site, a: &Args) -> Vec<String> {
+    let dir = set_dir(site, a);
+    vec![
+        line(["sudo", "ls", "-lt", &dir]),
+        format!("cd {} && {}", quote(&dir), "sudo sha256sum -c -- *.sha256"),
+    ]
+}
+
+/// Each dump (and its sidecars) moved to the set's trash.
+pub fn backup_prune(site: &Site, a: &Args) -> Vec<String> {
+    let dir = set_dir(site, a);
+    let trash = site
+        .backups
+        .sets
+        .get(&arg(a, "set"))
+        .and_then(|s| s.trash.clone())
+        .unwrap_or_else(|| format!("{dir}/.trash"));
+    let names = list(a, "names");
+    let names = if names.is_empty() {
+        vec!["NAMES...".to_string()]
+    } else {
+        names
+    };
+    names
+        .iter()
+        .map(|n| {
+            format!(
+                "cd {} && {}",
+                quote(&dir),
+                line([
+                    "sudo",
+                    "mv",
+                    n,
+                    &format!("{n}.sha256"),
+                    &format!("{n}.manifest.json"),
+                    &format!("{trash}/")
+                ])
+            )
+        })
+        .collect()
+}
+
 pub fn backup_dump(site: &Site, a: &Args) -> Vec<String> {
     let set = arg(a, "set");
     let Some(s) = site.backups.sets.get(&set) else {
@@ -480,6 +524,102 @@ pub fn backup_dump(site: &Site, a: &Args) -> Vec<String> {
         quote(&s.dir),
         quote(&s.name_at(chrono::Utc::now()))
     )]
+}
+
+/// The restore drill's scratch container (`backups.drill.scratch_name`, default runbook-drill).
+fn scratch(a: &Args) -> String {
+    arg(a, "target")
+}
+
+fn drill_log_path(site: &Site) -> String {
+    site.backups
+        .drill
+        .as_ref()
+        .map_or_else(|| "DRILL_LOG".to_string(), |d| d.log.clone())
+}
+
+pub fn drill_check(_: &Site, a: &Args) -> Vec<String> {
+    vec![line(["sudo", "docker", "inspect", &scratch(a)])]
+}
+
+pub fn drill_start(site: &Site, a: &Args) -> Vec<String> {
+    let set = arg(a, "set");
+    let image = site.backups.sets.get(&set).map_or_else(
+        || "PRODUCTION_IMAGE".to_string(),
+        |s| {
+            format!(
+                "$(sudo docker inspect -f '{{{{.Image}}}}' {})",
+                s.postgres.container
+            )
+        },
+    );
+    vec![format!(
+        "{} {image}",
+        line([
+            "sudo",
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            &scratch(a),
+            "--network",
+            "none",
+            "-e",
+            "POSTGRES_HOST_AUTH_METHOD=trust",
+        ])
+    )]
+}
+
+pub fn drill_restore(site: &Site, a: &Args) -> Vec<String> {
+    let dir = set_dir(site, a);
+    let dump = arg(a, "dump");
+    vec![format!(
+        "{} < {}",
+        line([
+            "sudo",
+            "docker",
+            "exec",
+            "-i",
+            &scratch(a),
+            "pg_restore",
+            "--exit-on-error",
+            "--no-owner",
+            "-U",
+            "postgres",
+            "-d",
+            "DATABASE",
+        ]),
+        quote(&format!("{dir}/{dump}"))
+    )]
+}
+
+pub fn drill_compare(_: &Site, a: &Args) -> Vec<String> {
+    vec![line([
+        "sudo",
+        "docker",
+        "exec",
+        &scratch(a),
+        "psql",
+        "-U",
+        "postgres",
+        "-c",
+        "\\dt+",
+    ])]
+}
+
+pub fn drill_remove(_: &Site, a: &Args) -> Vec<String> {
+    vec![line(["sudo", "docker", "rm", "-f", "-v", &scratch(a)])]
+}
+
+pub fn drill_log(site: &Site, _: &Args) -> Vec<String> {
+    vec![format!(
+        "echo ROW | {} > /dev/null",
+        line(["sudo", "tee", "-a", &drill_log_path(site)])
+    )]
+}
+
+pub fn drill_history(site: &Site, _: &Args) -> Vec<String> {
+    vec![line(["sudo", "cat", &drill_log_path(site)])]
 }
 
 #[cfg(test)]

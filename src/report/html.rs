@@ -401,10 +401,10 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
             let failed = s.status == StepStatus::Failed;
             (
                 kind,
-                if failed {
-                    "failed: ".into()
-                } else {
-                    "ok".into()
+                match s.status {
+                    StepStatus::Failed => "failed: ".into(),
+                    StepStatus::Ok => "ok".into(),
+                    StepStatus::Skipped => "skipped by the learner".into(),
                 },
                 s.error.clone().unwrap_or_default(),
                 s.duration_ms,
@@ -531,6 +531,18 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
             },
         ),
         Event::Log(l) => ("print".into(), String::new(), l.message.clone(), None, ""),
+        Event::Answer(a) => (
+            "answer".into(),
+            format!(
+                "{} answered {} (try {}): ",
+                a.question,
+                if a.correct { "right" } else { "wrong" },
+                a.attempt
+            ),
+            a.answer.clone(),
+            None,
+            if a.correct { "" } else { "bad" },
+        ),
         Event::Finding(f) => (
             "finding".into(),
             format!("{} {} — {}", f.severity, f.subject, f.summary),

@@ -75,6 +75,7 @@ fn section(m: &mut String, run: &RunSection) {
                 (StepStatus::Ok, _) => "ok".to_string(),
                 (StepStatus::Failed, Some(err)) => format!("**failed**: {}", cell(err)),
                 (StepStatus::Failed, None) => "**failed**".to_string(),
+                (StepStatus::Skipped, _) => "skipped by the learner".to_string(),
             };
             let _ = writeln!(
                 m,

@@ -234,6 +234,12 @@ impl Runbook {
         pty::run(cmd)
     }
 
+    /// Start on a new pseudo-terminal, to type into and read from as an operator would.
+    pub fn session(mut self) -> pty::Session {
+        let cmd = std::mem::replace(&mut self.cmd, Command::new("true"));
+        pty::Session::spawn(cmd)
+    }
+
     pub fn run(mut self) -> Run {
         let Output {
             status,
