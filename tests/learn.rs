@@ -4,45 +4,9 @@
 
 mod common;
 
-use common::pty::Session;
+use common::lesson::{walk, END, PROMPT};
 use common::Sandbox;
 use serde_json::Value;
-
-const PROMPT: &str = "[Enter] run   s skip   q stop   ? source  > ";
-const END: &str = "`runbook learn --status` shows what you have learned.";
-
-/// Walk a whole lesson: Enter at every step, and at each check of understanding the answer
-/// `answer` gives for its question (None: Enter alone, going on). Returns the exit code and
-/// the screen.
-fn walk(mut s: Session, answer: impl Fn(&str) -> Option<String>) -> (i32, String) {
-    const ASK: &str = "your answer (Enter alone goes on): ";
-    let mut question = String::new();
-    loop {
-        let next = [PROMPT, "Check: ", ASK, END]
-            .into_iter()
-            .filter_map(|n| s.unread().find(n).map(|at| (at, n)))
-            .min();
-        match next {
-            Some((_, PROMPT)) => {
-                s.expect(PROMPT);
-                s.line("");
-            }
-            Some((_, "Check: ")) => {
-                s.expect("Check: ");
-                question = s.expect("\n").trim().to_string();
-            }
-            Some((_, ASK)) => {
-                s.expect(ASK);
-                s.line(&answer(&question).unwrap_or_default());
-            }
-            Some(_) => {
-                s.expect(END);
-                return s.finish();
-            }
-            None => s.wait_for_more(),
-        }
-    }
-}
 
 fn status_json(sb: &Sandbox, dir: Option<&std::path::Path>) -> Value {
     let mut cmd = sb.cmd();
@@ -84,20 +48,21 @@ fn without_a_terminal_it_refuses_with_exit_2_and_changes_nothing() {
 fn a_triage_lesson_is_recorded_as_a_learn_run_and_learned() {
     let sb = Sandbox::new();
     let s = sb.cmd().args(["learn", "triage"]).session();
-    let (code, screen) = walk(s, |q| {
+    let answer = |q: &str| {
         // The first try at the signal question is wrong on purpose: the hint must show.
         if q.contains("explicit signal") {
-            Some(if !HINTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if !HINTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 "caddy".into()
             } else {
                 "openclaw-gateway".into()
-            })
+            }
         } else if q.contains("Which command") {
-            Some("df -h /".into())
+            "df -h /".into()
         } else {
-            None
+            String::new()
         }
-    });
+    };
+    let (code, screen) = walk(s, answer, "n");
     // 0, or 5 when this machine has crit findings (no systemd here): a completed lesson.
     assert!(code == 0 || code == 5, "exit {code}:\n{screen}");
     for step in [
@@ -214,7 +179,7 @@ fn a_mutating_lesson_is_a_dry_run_unless_live_and_live_keeps_the_gate() {
     let dir = sb.tree(&[("note", WRITER)], &[]);
 
     let s = sb.in_tree(&dir, &site).args(["learn", "note"]).session();
-    let (code, screen) = walk(s, |_| None);
+    let (code, screen) = walk(s, |_| String::new(), "n");
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("DRY RUN"), "{screen}");
     assert!(
@@ -288,7 +253,7 @@ step \"Disk\" {
     let dir = sb.tree(&[("disk", source)], &[]);
     let site = without_curriculum(&sb.site(&[]));
     let s = sb.in_tree(&dir, &site).args(["learn", "disk"]).session();
-    let (code, screen) = walk(s, |_| None);
+    let (code, screen) = walk(s, |_| String::new(), "n");
     assert_eq!(code, 0, "{screen}");
     let status = |sb: &Sandbox| {
         sb.cmd()

@@ -71,7 +71,7 @@ pub fn steps(source: &str, catalog: &Catalog) -> Vec<StepInfo> {
         let offset: usize = lines[..i].iter().map(|l| l.len() + 1).sum();
         let text = block(&source[offset..]);
         let mut reach = Reach::new(catalog);
-        reach.scan(&text, &aliases(source), None);
+        reach.scan(text, &aliases(source), None);
         out.push(StepInfo {
             name: m[1].to_string(),
             doc,
