@@ -103,7 +103,12 @@ impl Printer {
 
     fn line(&self, text: impl std::fmt::Display) {
         if !self.json && !self.quiet {
-            self.always(text);
+            if self.ascii {
+                let text = text.to_string().replace('⏎', "\\n").replace('…', "...");
+                self.always(text);
+            } else {
+                self.always(text);
+            }
         }
     }
 

@@ -187,6 +187,7 @@ fn a_mutating_lesson_is_a_dry_run_unless_live_and_live_keeps_the_gate() {
         "{screen}"
     );
     assert!(screen.contains("# dry run: not done"), "{screen}");
+    assert!(screen.is_ascii(), "non-ASCII output:\n{screen}");
     assert_eq!(std::fs::read_to_string(&note).unwrap(), "before\n");
 
     let mut s = sb

@@ -203,7 +203,8 @@ impl Session {
         let start = std::time::Instant::now();
         let len = self.output.len();
         while self.output.len() == len {
-            if !self.pump() || start.elapsed() > STALL {
+            let open = self.pump();
+            if self.output.len() == len && (!open || start.elapsed() > STALL) {
                 panic!("nothing more shown:\n{}", self.output);
             }
         }
