@@ -394,6 +394,10 @@ fn triage_and_health_warn_when_the_last_good_drill_is_older_than_92_days() {
         let (sev, summary) = drill_finding(&runbook(&["run", rb, "--json"]));
         assert_eq!(sev, "ok", "{rb}: {summary}");
     }
+    // The weekly timer's check, as its unit runs it (--fail-on warn): 0 after a good drill.
+    let due = runbook(&["run", "drill-due", "--fail-on", "warn", "--json"]);
+    assert_eq!(due.code, 0, "{}", due.all());
+    assert_eq!(drill_finding(&due).0, "ok");
     // The same log, every row's time moved 100 days back; and a log with no row at all.
     sh(&format!(
         "python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; \
@@ -417,6 +421,29 @@ fn triage_and_health_warn_when_the_last_good_drill_is_older_than_92_days() {
             summary.starts_with("no successful restore drill recorded"),
             "{rb}: {summary}"
         );
+    }
+    // drill-due: overdue and never drilled are both due (a warning, exit 5 with --fail-on
+    // warn), where triage only notes the latter.
+    for (site, says) in [
+        ("/tmp/old-drill-site.yaml", "is 100d"),
+        (
+            "/tmp/none-drill-site.yaml",
+            "no successful restore drill recorded",
+        ),
+    ] {
+        let out = runbook(&[
+            "--site",
+            site,
+            "run",
+            "drill-due",
+            "--fail-on",
+            "warn",
+            "--json",
+        ]);
+        assert_eq!(out.code, 5, "{site}: {}", out.all());
+        let (sev, summary) = drill_finding(&out);
+        assert_eq!(sev, "warn", "{site}: {summary}");
+        assert!(summary.contains(says), "{site}: {summary}");
     }
     exec(&[
         "bash",

@@ -19,6 +19,8 @@ const UNITS: &[&str] = &[
     "runbook-backup.timer",
     "runbook-prune.service",
     "runbook-prune.timer",
+    "runbook-drill-due.service",
+    "runbook-drill-due.timer",
 ];
 
 fn deb() -> Option<PathBuf> {
@@ -170,17 +172,14 @@ fn package_installs_works_and_purges_in_the_twin() {
         verified.all()
     );
 
-    // Timers: health enabled and waiting, backup and prune installed but disabled.
+    // Timers: the read-only ones (health, drill-due) enabled and waiting, backup and prune
+    // installed but disabled.
     let timers = exec_ok(&["systemctl", "list-timers", "--all", "--no-pager"]);
-    assert!(timers.contains("runbook-health.timer"), "{timers}");
-    assert_eq!(
-        exec_ok(&["systemctl", "is-enabled", "runbook-health.timer"]),
-        "enabled\n"
-    );
-    assert_eq!(
-        exec_ok(&["systemctl", "is-active", "runbook-health.timer"]),
-        "active\n"
-    );
+    for t in ["runbook-health.timer", "runbook-drill-due.timer"] {
+        assert!(timers.contains(t), "{timers}");
+        assert_eq!(exec_ok(&["systemctl", "is-enabled", t]), "enabled\n", "{t}");
+        assert_eq!(exec_ok(&["systemctl", "is-active", t]), "active\n", "{t}");
+    }
     for t in ["runbook-backup.timer", "runbook-prune.timer"] {
         assert_eq!(
             exec(&["systemctl", "is-enabled", t]).stdout,
@@ -264,12 +263,37 @@ fn package_installs_works_and_purges_in_the_twin() {
         "systemd saw the run's exit code {code}: {result}"
     );
 
+    // The weekly drill check, started as its timer starts it: a due drill fails the unit with
+    // the run's exit code, and the run names the drill finding.
+    exec(&["systemctl", "start", "runbook-drill-due.service"]);
+    let result = exec_ok(&[
+        "systemctl",
+        "show",
+        "-p",
+        "ExecMainStatus",
+        "runbook-drill-due.service",
+    ]);
+    let logged = exec_ok(&[
+        "/usr/bin/runbook",
+        "log",
+        "-n",
+        "1",
+        "-u",
+        "drill-due",
+        "--json",
+    ]);
+    let runs: serde_json::Value = serde_json::from_str(&logged).expect("log --json");
+    let code = runs[0]["exit_code"].as_i64().unwrap_or(-1);
+    assert!(code == 0 || code == 5, "drill-due: {logged}");
+    assert_eq!(result.trim(), format!("ExecMainStatus={code}"), "{logged}");
+
     // Purge: units and binary gone, the audit trail kept.
     let purged = purge();
     assert_eq!(purged.code, 0, "{}", purged.all());
     for gone in [
         "/usr/bin/runbook",
         "/usr/lib/systemd/system/runbook-health.timer",
+        "/usr/lib/systemd/system/runbook-drill-due.timer",
     ] {
         assert_ne!(exec(&["test", "-e", gone]).code, 0, "{gone} is still there");
     }

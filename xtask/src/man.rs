@@ -50,7 +50,8 @@ const FILES: &[(&str, &str)] = &[
     ("/var/lib/runbook/audit.db", "The audit trail when run as root (0600, in a 0700 directory); audit.db.reserve beside it. Kept when the package is purged."),
     ("~/.local/state/runbook/audit.db", "The audit trail of a non-root user."),
     ("/lib/systemd/system/runbook-health.timer", "Runs runbook run health every 5 minutes; a crit finding fails the service (status 5)."),
-    ("/lib/systemd/system/runbook-backup.timer, runbook-prune.timer", "Daily backup and weekly prune, shipped disabled."),
+    ("/lib/systemd/system/runbook-backup.timer, runbook-prune.timer", "Daily backup and a weekly prune dry run (the table of what a prune would move to the trash), shipped disabled."),
+    ("/lib/systemd/system/runbook-drill-due.timer", "Runs runbook run drill-due weekly: a restore drill older than 92 days, or none, fails the service (status 5)."),
 ];
 
 /// Write every page (uncompressed) to `dir`; returns their paths.
