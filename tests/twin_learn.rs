@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::lesson::walk;
+use common::lesson::{walk, ASK, PROMPT};
 use common::pty::Session;
 use common::twin::{self, available, exec, exec_ok, lock, must};
 use serde_json::Value;
@@ -221,6 +221,27 @@ fn the_triage_lesson_shows_every_guide_command_and_is_learned() {
         .find(|r| r["operator"] == log[0]["operator"])
         .unwrap_or_else(|| panic!("{status}"));
     assert_eq!(me["lessons"]["triage"]["state"], "learned", "{status}");
+
+    // One byte added to the installed runbook: the lesson is stale; put back, learned again.
+    let path = "/usr/local/share/runbook/runbooks/triage.rhai";
+    exec_ok(&[
+        "sh",
+        "-c",
+        &format!("cp {path} /tmp/triage.rhai.orig && printf ' ' >> {path}"),
+    ]);
+    let stale = runbook_json(&["learn", "--status", "--json"]);
+    exec_ok(&["cp", "/tmp/triage.rhai.orig", path]);
+    let state = |status: &Value| {
+        status["operators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["operator"] == log[0]["operator"])
+            .map(|r| r["lessons"]["triage"]["state"].clone())
+    };
+    assert_eq!(state(&stale), Some(Value::from("stale")), "{stale}");
+    let back = runbook_json(&["learn", "--status", "--json"]);
+    assert_eq!(state(&back), Some(Value::from("learned")), "{back}");
 }
 
 #[test]
@@ -291,4 +312,58 @@ fn without_a_terminal_a_lesson_refuses_with_exit_2() {
         "{}",
         out.stderr
     );
+}
+
+/// On the twin's terminal: a wrong answer shows the hint and lets the learner try again, and
+/// `q` at the next step ends the lesson as canceled, recorded with both tries.
+#[test]
+fn a_wrong_answer_shows_the_hint_and_q_ends_the_lesson_canceled() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    fresh_db();
+    let mut s = lesson(&["triage"]);
+    s.expect(": Units ==");
+    s.expect(PROMPT);
+    s.line("");
+    s.expect("explicit signal");
+    s.expect(ASK);
+    s.line("caddy");
+    s.expect("not quite. hint: ");
+    s.expect(ASK);
+    s.line("openclaw-gateway");
+    s.expect("right.");
+    s.expect(": Root disk ==");
+    s.expect(PROMPT);
+    s.line("q");
+    s.expect("recorded as canceled");
+    let (code, screen) = s.finish();
+    assert_eq!(code, 130, "{screen}");
+
+    let log = runbook_json(&["log", "--json"]);
+    assert_eq!(log[0]["runbook"], "triage", "{log}");
+    assert_eq!(log[0]["kind"], "learn", "{log}");
+    assert_eq!(log[0]["status"], "canceled", "{log}");
+    let replay = runbook_json(&["replay", "last", "--json"]);
+    let tries: Vec<(bool, u64)> = common::events_of(&replay, "answer")
+        .iter()
+        .map(|a| {
+            (
+                a["payload"]["correct"].as_bool().unwrap(),
+                a["payload"]["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(tries, [(false, 1), (true, 2)], "{replay}");
+    // A canceled lesson is not learned.
+    let status = runbook_json(&["learn", "--status", "--json"]);
+    let me = status["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["operator"] == log[0]["operator"])
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_ne!(me["lessons"]["triage"]["state"], "learned", "{status}");
 }
