@@ -17,14 +17,13 @@ use serde_json::Value;
 /// The lessons' own audit database in the twin, so other tests' runs do not mix in.
 const DB: &str = "/var/lib/runbook/learn-test.db";
 
+/// The server operations guide, the runbooks' specification, as the repository keeps it.
 fn guide() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/seeds/server-operations-guide.txt"
+        "/tests/fixtures/server-operations-guide.txt"
     );
-    std::fs::read_to_string(path)
-        .or_else(|_| std::fs::read_to_string("/work/shared/seeds/server-operations-guide.txt"))
-        .expect("the operations guide")
+    std::fs::read_to_string(path).expect("the operations guide")
 }
 
 /// The text of the guide between the line `from` and the next line `to`.
