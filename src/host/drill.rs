@@ -29,6 +29,17 @@ use super::args;
 use super::backup::{classify_read, dump_path, set};
 use super::backup_dump::manifest_of;
 use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType};
+
+/// The restore command run in the scratch, before the database name; the shell equivalent
+/// (`host::shell`) shows the same words, so what a learner is told is what runs.
+pub(crate) const RESTORE_ARGV: [&str; 6] = [
+    "pg_restore",
+    "--exit-on-error",
+    "--no-owner",
+    "-U",
+    "postgres",
+    "-d",
+];
 use crate::site::backups::BackupSet;
 
 /// The label every scratch carries; only labelled containers may be removed.
@@ -338,15 +349,8 @@ fn restore(ctx: &HostCtx, a: &Args) -> HostResult {
             err.trim()
         )));
     }
-    let argv = [
-        "pg_restore",
-        "--exit-on-error",
-        "--no-owner",
-        "-U",
-        "postgres",
-        "-d",
-        db,
-    ];
+    let mut argv = RESTORE_ARGV.to_vec();
+    argv.push(db);
     let (code, _, stderr) = ctx.block_on(run_in(ctx, name, &argv, Some(&dump)))?;
     let read = classify_read(code.map(|c| c as i32), &stderr);
     Ok(json!({

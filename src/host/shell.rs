@@ -575,20 +575,12 @@ pub fn drill_restore(site: &Site, a: &Args) -> Vec<String> {
     let dump = arg(a, "dump");
     vec![format!(
         "{} < {}",
-        line([
-            "sudo",
-            "docker",
-            "exec",
-            "-i",
-            &scratch(a),
-            "pg_restore",
-            "--exit-on-error",
-            "--no-owner",
-            "-U",
-            "postgres",
-            "-d",
-            "DATABASE",
-        ]),
+        line(
+            ["sudo", "docker", "exec", "-i", &scratch(a)]
+                .into_iter()
+                .chain(super::drill::RESTORE_ARGV)
+                .chain(["DATABASE"])
+        ),
         quote(&format!("{dir}/{dump}"))
     )]
 }
