@@ -31,12 +31,17 @@ fn bash_complete(db: &std::path::Path, words: &[&str]) -> Vec<String> {
         words = quoted.join(" "),
         prev = if cword > 0 { words[cword - 1] } else { "" },
     );
+    shell_lines(&["bash", "-c", &script], db)
+}
+
+/// The non-empty lines `argv` (a shell running a script) prints, with the built runbook first
+/// on PATH and the audit database `db`; the shell must succeed.
+fn shell_lines(argv: &[&str], db: &std::path::Path) -> Vec<String> {
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_runbook"))
         .parent()
         .unwrap();
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
         .env(
             "PATH",
             format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
@@ -45,10 +50,11 @@ fn bash_complete(db: &std::path::Path, words: &[&str]) -> Vec<String> {
         .env_remove("RUNBOOK_PATH")
         .env_remove("RUNBOOK_SITE")
         .output()
-        .expect("bash runs");
+        .unwrap_or_else(|e| panic!("{} runs (scripts/test installs it): {e}", argv[0]));
     assert!(
         out.status.success(),
-        "bash: {}",
+        "{}: {}",
+        argv[0],
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout)
@@ -74,28 +80,8 @@ fn zsh_complete(db: &std::path::Path, words: &[&str]) -> Vec<String> {
         words = quoted.join(" "),
         current = words.len(),
     );
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_runbook"))
-        .parent()
-        .unwrap();
-    let out = Command::new("zsh")
-        .args(["-f", "-c", &script])
-        .env(
-            "PATH",
-            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("RUNBOOK_AUDIT_DB", db)
-        .env_remove("RUNBOOK_PATH")
-        .env_remove("RUNBOOK_SITE")
-        .output()
-        .expect("zsh runs (scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "zsh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
+    shell_lines(&["zsh", "-f", "-c", &script], db)
+        .iter()
         .map(|l| l.split(':').next().unwrap_or("").to_string())
         .collect()
 }

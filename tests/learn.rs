@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lesson::{walk, END, PROMPT};
+use common::lesson::{answer_tries, walk, END, PROMPT};
 use common::Sandbox;
 use serde_json::Value;
 
@@ -100,17 +100,11 @@ fn a_triage_lesson_is_recorded_as_a_learn_run_and_learned() {
         .run()
         .code(0)
         .json();
-    let answers = common::events_of(&replay, "answer");
-    let tries: Vec<(bool, u64)> = answers
-        .iter()
-        .map(|a| {
-            (
-                a["payload"]["correct"].as_bool().unwrap(),
-                a["payload"]["attempt"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(tries, [(false, 1), (true, 2), (true, 1)], "{answers:?}");
+    assert_eq!(
+        answer_tries(&replay),
+        [(false, 1), (true, 2), (true, 1)],
+        "{replay}"
+    );
 
     let status = status_json(&sb, None);
     assert_eq!(cell(&status, "triage")["state"], "learned", "{status}");

@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::lesson::{walk, ASK, PROMPT};
+use common::lesson::{answer_tries, walk, ASK, PROMPT};
 use common::pty::Session;
 use common::twin::{self, available, exec, exec_ok, lock, must};
 use serde_json::Value;
@@ -148,6 +148,19 @@ fn runbook_json(args: &[&str]) -> Value {
     out.json()
 }
 
+/// The state of `operator`'s triage lesson in `learn --status --json`, and the whole status.
+fn triage_state(operator: &Value) -> (Value, Value) {
+    let status = runbook_json(&["learn", "--status", "--json"]);
+    let state = status["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| &r["operator"] == operator)
+        .unwrap_or_else(|| panic!("{status}"))["lessons"]["triage"]["state"]
+        .clone();
+    (state, status)
+}
+
 fn main_pid(unit: &str) -> String {
     exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", unit])
 }
@@ -212,14 +225,8 @@ fn the_triage_lesson_shows_every_guide_command_and_is_learned() {
     let log = runbook_json(&["log", "--json"]);
     assert_eq!(log[0]["runbook"], "triage");
     assert_eq!(log[0]["kind"], "learn");
-    let status = runbook_json(&["learn", "--status", "--json"]);
-    let me = status["operators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["operator"] == log[0]["operator"])
-        .unwrap_or_else(|| panic!("{status}"));
-    assert_eq!(me["lessons"]["triage"]["state"], "learned", "{status}");
+    let (state, status) = triage_state(&log[0]["operator"]);
+    assert_eq!(state, "learned", "{status}");
 
     // One byte added to the installed runbook: the lesson is stale; put back, learned again.
     let path = "/usr/local/share/runbook/runbooks/triage.rhai";
@@ -228,19 +235,11 @@ fn the_triage_lesson_shows_every_guide_command_and_is_learned() {
         "-c",
         &format!("cp {path} /tmp/triage.rhai.orig && printf ' ' >> {path}"),
     ]);
-    let stale = runbook_json(&["learn", "--status", "--json"]);
+    let (stale, status) = triage_state(&log[0]["operator"]);
     exec_ok(&["cp", "/tmp/triage.rhai.orig", path]);
-    let state = |status: &Value| {
-        status["operators"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["operator"] == log[0]["operator"])
-            .map(|r| r["lessons"]["triage"]["state"].clone())
-    };
-    assert_eq!(state(&stale), Some(Value::from("stale")), "{stale}");
-    let back = runbook_json(&["learn", "--status", "--json"]);
-    assert_eq!(state(&back), Some(Value::from("learned")), "{back}");
+    assert_eq!(stale, "stale", "{status}");
+    let (back, status) = triage_state(&log[0]["operator"]);
+    assert_eq!(back, "learned", "{status}");
 }
 
 #[test]
@@ -346,23 +345,8 @@ fn a_wrong_answer_shows_the_hint_and_q_ends_the_lesson_canceled() {
     assert_eq!(log[0]["kind"], "learn", "{log}");
     assert_eq!(log[0]["status"], "canceled", "{log}");
     let replay = runbook_json(&["replay", "last", "--json"]);
-    let tries: Vec<(bool, u64)> = common::events_of(&replay, "answer")
-        .iter()
-        .map(|a| {
-            (
-                a["payload"]["correct"].as_bool().unwrap(),
-                a["payload"]["attempt"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(tries, [(false, 1), (true, 2)], "{replay}");
+    assert_eq!(answer_tries(&replay), [(false, 1), (true, 2)], "{replay}");
     // A canceled lesson is not learned.
-    let status = runbook_json(&["learn", "--status", "--json"]);
-    let me = status["operators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["operator"] == log[0]["operator"])
-        .unwrap_or_else(|| panic!("{status}"));
-    assert_ne!(me["lessons"]["triage"]["state"], "learned", "{status}");
+    let (state, status) = triage_state(&log[0]["operator"]);
+    assert_ne!(state, "learned", "{status}");
 }

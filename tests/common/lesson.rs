@@ -9,6 +9,20 @@ pub const END: &str = "`runbook learn --status` shows what you have learned.";
 const CHECK: &str = "Check: ";
 const GATE: &str = "[y/N] ";
 
+/// The checks of understanding a replay (`replay --json`) recorded, in order: (correct,
+/// attempt) of each `answer` event.
+pub fn answer_tries(replay: &serde_json::Value) -> Vec<(bool, u64)> {
+    super::events_of(replay, "answer")
+        .iter()
+        .map(|a| {
+            (
+                a["payload"]["correct"].as_bool().unwrap(),
+                a["payload"]["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Enter at every step; at each check of understanding, what `answer` gives for its
 /// question (empty: Enter alone, going on); `gate` typed at each y/N gate. Returns the exit
 /// code and the whole screen.
