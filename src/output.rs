@@ -173,6 +173,16 @@ impl Printer {
         ));
     }
 
+    /// The plan runs on its operator's own word (`--break-glass`): loud, and red.
+    pub fn break_glass(&self, glass: &crate::audit::event::BreakGlass) {
+        self.line(format!(
+            "  {} by {}: {} (not co-signed: a second operator co-signs with runbook approve PLAN SIGFILE)",
+            style("BREAK-GLASS").red().bold(),
+            glass.principal,
+            self.clean(&glass.reason)
+        ));
+    }
+
     /// The run took the locks its header declares.
     pub fn locked(&self, resources: &[String], waited_ms: u64) {
         let waited = if waited_ms > 0 {

@@ -101,6 +101,11 @@ pub struct Approvals {
 pub struct ApprovalRule {
     pub by: Vec<String>,
     pub count: u32,
+    /// Whether one of `by` may, in an emergency, run a plan with their own word instead of
+    /// the signatures (`run --plan PLAN --break-glass REASON`): recorded as `break-glass`
+    /// and shown red until a second operator co-signs. Off unless said.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
 }
 
 /// One lesson of the curriculum: a runbook, the parameters it is learned with, and why.
@@ -154,6 +159,11 @@ pub struct UnitPolicy {
     /// Who may give the signal for a `signal-required` unit (operator names).
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// For a `signal-required` unit: whether one of `approvers` may run a plan on their own
+    /// word in an emergency (`--break-glass REASON`), as for `approvals.runbooks`. Off unless
+    /// said.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
     /// The state triage expects the unit in (default: active).
     #[serde(default)]
     pub expect: ExpectedState,
@@ -732,6 +742,11 @@ impl Site {
                 if !self.operators.contains_key(a) {
                     return Err(format!("units.{name}.approvers: `{a}` is not in operators"));
                 }
+            }
+            if unit.break_glass && unit.policy != RestartPolicy::SignalRequired {
+                return Err(format!(
+                    "units.{name}.break_glass: only a signal-required unit needs approvals to go around; remove it or make the unit's policy signal-required"
+                ));
             }
         }
         for (runbook, rule) in &self.approvals.runbooks {

@@ -65,6 +65,8 @@ struct World {
     site: PathBuf,
     tree: PathBuf,
     keys: Keys,
+    /// In the authorized_keys of the tests' own login (break-glass world only).
+    own_key: PathBuf,
     miguel_rsa: PathBuf,
     miguel_ed: PathBuf,
     juan: PathBuf,
@@ -74,6 +76,22 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(None)
+}
+
+/// The login this test's runs are recorded under (no login uid here: the effective user).
+fn own_login() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A world whose approved-write rule allows break-glass, with the tests' own login among
+/// its approvers, holding `own_key` in its authorized_keys (`self_key` names it).
+fn break_glass_world() -> World {
+    world_with(Some(own_login()))
+}
+
+fn world_with(break_glass_by: Option<String>) -> World {
     let sb = Sandbox::new();
     let keys = Keys {
         dir: sb.path().join("keys"),
@@ -111,8 +129,42 @@ fn world() -> World {
             }
         }
         if line == "  runbooks:" {
-            text.push_str("    approved-write: {by: [miguel, juanesteban, nat], count: 2}\n");
+            match &break_glass_by {
+                None => text
+                    .push_str("    approved-write: {by: [miguel, juanesteban, nat], count: 2}\n"),
+                Some(me) => text.push_str(&format!(
+                    "    approved-write: {{by: [miguel, juanesteban, nat, {me}], count: 2, break_glass: true}}\n"
+                )),
+            }
         }
+    }
+    let own_key = keys.make("own", "ed25519", "own@workstation");
+    if let Some(me) = &break_glass_by {
+        let own_ak = ak("own", keys.public(&own_key));
+        let entry = format!(
+            "  {me}:\n    role: operator\n    can_approve: true\n    authorized_keys: {}\n",
+            own_ak.display()
+        );
+        // The shipped site lists root as a service account: the tests' login becomes an
+        // operator who can approve (replacing its entry, or added).
+        let mut out = String::new();
+        let mut skipping = false;
+        for line in text.lines() {
+            if line == format!("  {me}:") {
+                skipping = true;
+                continue;
+            }
+            if skipping && line.starts_with("    ") {
+                continue;
+            }
+            skipping = false;
+            out.push_str(line);
+            out.push('\n');
+            if line == "operators:" {
+                out.push_str(&entry);
+            }
+        }
+        text = out;
     }
     assert!(
         text.contains("approved-write:"),
@@ -126,6 +178,7 @@ fn world() -> World {
         site,
         tree,
         keys,
+        own_key,
         miguel_rsa,
         miguel_ed,
         juan,
@@ -185,7 +238,29 @@ impl World {
         self.approve(plan, &sig)
     }
 
+    fn run_plan_break_glass(&self, plan: &Path, reason: &str) -> Run {
+        self.run_plan_with(plan, &["--break-glass", reason])
+    }
+
+    /// `runbook replay RUN` as text (not a terminal, so without colour).
+    fn replay_text(&self, run: &str) -> String {
+        self.sb.cmd().args(["replay", run]).run().code(0).stdout
+    }
+
+    fn replay_json(&self, run: &str) -> serde_json::Value {
+        self.sb
+            .cmd()
+            .args(["replay", run, "--json"])
+            .run()
+            .code(0)
+            .json()
+    }
+
     fn run_plan(&self, plan: &Path) -> Run {
+        self.run_plan_with(plan, &[])
+    }
+
+    fn run_plan_with(&self, plan: &Path, extra: &[&str]) -> Run {
         self.runbook()
             .args([
                 "run".as_ref(),
@@ -193,6 +268,7 @@ impl World {
                 "--plan".as_ref(),
                 plan.as_os_str(),
             ])
+            .args(extra)
             .run()
     }
 }
@@ -463,4 +539,174 @@ fn verdicts_agree_with_ssh_keygen_verify() {
     assert_eq!(agreed, 4);
     // Both good signatures were accepted by both sides.
     assert_eq!(w.plan_json(&plan)["approvals"].as_array().unwrap().len(), 2);
+}
+
+/// Every signature handed in and every refused `run --plan` is a record of its own: `log`
+/// lists it by kind, `replay` shows who tried what and why it did not count.
+#[test]
+fn refusals_and_approvals_are_audit_events_that_log_and_replay_show() {
+    let w = world();
+    let plan = w.plan("rec", "approved", &[]);
+    let hash = w.plan_json(&plan)["plan_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // run --plan without approvals: refused before any run, and recorded.
+    w.run_plan(&plan).code(3);
+    let log = w.sb.cmd().args(["log"]).run().code(0).stdout;
+    assert!(log.contains("approved-write (run-plan)"), "{log}");
+    let replay = w.replay_text("last");
+    assert!(
+        replay.contains("run --plan refused (quorum)") && replay.contains("needs 2 approval(s)"),
+        "{replay}"
+    );
+    let refused = w.replay_json("last");
+    assert_eq!(refused["run"]["status"], "refused");
+    let ev = common::events_of(&refused, "plan-refused");
+    assert_eq!(ev.len(), 1, "{refused}");
+    assert_eq!(ev[0]["payload"]["plan_hash"], hash.as_str());
+    assert_eq!(ev[0]["payload"]["check"], "quorum");
+
+    // A signature by a key in nobody's authorized_keys: rejected, recorded with its key.
+    w.sign_and_approve(&plan, &w.impostor).code(3);
+    let rejected = w.replay_json("last");
+    let sig = common::events_of(&rejected, "signature");
+    assert_eq!(sig.len(), 1, "{rejected}");
+    assert_eq!(sig[0]["payload"]["verdict"], "rejected");
+    assert!(sig[0]["payload"]["principal"].is_null(), "{rejected}");
+    assert!(sig[0]["payload"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("SHA256:"));
+    assert!(w.replay_text("last").contains("signature by no operator"));
+    // Under git's namespace: the namespace is in the record.
+    let git = sign(&w.miguel_rsa, "git", &w.challenge(&plan));
+    w.approve(&plan, &git).code(3);
+    let sig = w.replay_json("last");
+    let sig = common::events_of(&sig, "signature")[0]["payload"].clone();
+    assert_eq!(
+        (sig["namespace"].as_str(), sig["verdict"].as_str()),
+        (Some("git"), Some("rejected"))
+    );
+
+    // Miguel's real signature: accepted, with principal, key and namespace.
+    w.sign_and_approve(&plan, &w.miguel_rsa).code(0);
+    let accepted = w.replay_json("last");
+    assert_eq!(accepted["run"]["kind"], "approve");
+    let sig = common::events_of(&accepted, "signature")[0]["payload"].clone();
+    assert_eq!(sig["verdict"], "accepted");
+    assert_eq!(sig["principal"], "miguel");
+    assert_eq!(sig["algorithm"], "ssh-rsa");
+    assert_eq!(sig["namespace"], w.namespace(&plan).as_str());
+    assert_eq!(sig["plan_hash"], hash.as_str());
+    let text = w.replay_text("last");
+    assert!(
+        text.contains("signature by miguel (ssh-rsa SHA256:") && text.contains("accepted"),
+        "{text}"
+    );
+    let log = w.sb.cmd().args(["log"]).run().code(0).stdout;
+    assert!(log.contains("approved-write (approve)"), "{log}");
+
+    // A plan file edited after it was made: refused, recorded with the hash it claims.
+    let mut edited = w.plan_json(&plan);
+    edited["params"]["content"] = "approvee".into();
+    std::fs::write(&plan, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    w.run_plan(&plan).code(3);
+    let r = w.replay_json("last");
+    let ev = common::events_of(&r, "plan-refused")[0]["payload"].clone();
+    assert_eq!(ev["check"], "plan");
+    assert_eq!(ev["plan_hash"], hash.as_str());
+    assert!(!w.target().exists());
+}
+
+/// Break-glass needs a reason (exit 2), and a rule whose site entry allows it (exit 3,
+/// naming the field that would); nothing is written either way.
+#[test]
+fn break_glass_where_the_site_does_not_allow_it_is_refused_naming_the_field() {
+    let w = world();
+    let plan = w.plan("bg-off", "approved", &[]);
+    let out = w.run_plan_break_glass(&plan, " ").code(2);
+    assert!(
+        out.stderr.contains("--break-glass needs a reason"),
+        "{}",
+        out.stderr
+    );
+    let out = w.run_plan_break_glass(&plan, "site down").code(3);
+    assert!(
+        out.stderr
+            .contains("`approvals.runbooks.approved-write.break_glass: true`"),
+        "{}",
+        out.stderr
+    );
+    let r = w.replay_json("last");
+    assert_eq!(
+        common::events_of(&r, "plan-refused")[0]["payload"]["check"],
+        "break-glass"
+    );
+    assert!(!w.target().exists());
+}
+
+/// Where the site allows it, break-glass runs the plan on the operator's own word, recorded
+/// loudly and shown as not co-signed until a second operator signs; the operator's own
+/// signature is no co-sign.
+#[test]
+fn break_glass_runs_and_shows_uncosigned_until_a_second_operator_co_signs() {
+    let w = break_glass_world();
+    let me = own_login();
+    let plan = w.plan("bg", "broken glass", &[]);
+    assert_eq!(w.plan_json(&plan)["requester"]["login"], me.as_str());
+    let out = w
+        .run_plan_break_glass(&plan, "site down, approvers asleep")
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(w.target()).unwrap(),
+        "broken glass\n"
+    );
+    let json = out.json();
+    assert_eq!(json["break_glass"]["principal"], me.as_str());
+    assert_eq!(json["break_glass"]["reason"], "site down, approvers asleep");
+    assert_eq!(json["break_glass"]["co_signed"], false);
+    let run_id = json["run_id"].as_str().unwrap().to_string();
+
+    let text = w.replay_text(&run_id);
+    assert!(text.contains("BREAK-GLASS by"), "{text}");
+    assert!(text.contains("not co-signed"), "{text}");
+    let replay = w.replay_json(&run_id);
+    assert_eq!(common::events_of(&replay, "break-glass").len(), 1);
+    assert_eq!(replay["run"]["break_glass"]["co_signed"], false);
+
+    // The operator who broke the glass signing it: refused, still not co-signed.
+    let out = w.sign_and_approve(&plan, &w.own_key).code(3);
+    assert!(
+        out.stderr.contains("must be by a second operator"),
+        "{}",
+        out.stderr
+    );
+    assert!(w.replay_text(&run_id).contains("not co-signed"));
+
+    // Juanesteban co-signs: the run is co-signed from then on.
+    let out = w.sign_and_approve(&plan, &w.juan).code(0);
+    assert!(
+        out.stdout.contains("co-signed by juanesteban"),
+        "{}",
+        out.stdout
+    );
+    let cosign = w.replay_json("last");
+    assert_eq!(
+        common::events_of(&cosign, "co-sign")[0]["payload"]["run"],
+        run_id.as_str()
+    );
+    let text = w.replay_text(&run_id);
+    assert!(text.contains("co-signed by juanesteban"), "{text}");
+    assert!(!text.contains("not co-signed"), "{text}");
+    let replay = w.replay_json(&run_id);
+    assert_eq!(replay["run"]["break_glass"]["co_signed"], true);
+    assert_eq!(
+        replay["run"]["break_glass"]["co_signs"][0]["principal"],
+        "juanesteban"
+    );
+    // The plan ran once: break-glass does not make it reusable.
+    let out = w.run_plan_break_glass(&plan, "again").code(3);
+    assert!(out.stderr.contains("already used"), "{}", out.stderr);
 }

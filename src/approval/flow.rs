@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::plan::{self, Approval, Effect, Plan, Requester};
 use super::quorum;
-use super::verify::{self, Signer};
+use super::verify::{self, Rejection, Signer};
 use crate::engine::run::RunReport;
 use crate::identity::Operator;
 use crate::site::Site;
@@ -66,12 +66,23 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// Refuse a plan that has expired or is for another host.
 pub fn check_usable(plan: &Plan, host: &str, now: DateTime<Utc>) -> Result<(), String> {
+    check_host(plan, host)?;
+    check_expiry(plan, now)
+}
+
+/// Refuse a plan made on another host.
+pub fn check_host(plan: &Plan, host: &str) -> Result<(), String> {
     if plan.host != host {
         return Err(format!(
             "the plan is for host {}, this is {host}: approvals for one host never count on another",
             plan.host
         ));
     }
+    Ok(())
+}
+
+/// Refuse a plan past its expiry.
+pub fn check_expiry(plan: &Plan, now: DateTime<Utc>) -> Result<(), String> {
     let expires = DateTime::parse_from_rfc3339(&plan.expires)
         .map_err(|e| format!("the plan's expiry `{}` is not a time: {e}", plan.expires))?;
     if now >= expires {
@@ -89,7 +100,7 @@ pub fn add_approval(
     pem: &str,
     site: &Site,
     now: DateTime<Utc>,
-) -> Result<Signer, String> {
+) -> Result<Signer, Rejection> {
     let signer = verify::verify(pem, &plan.challenge_bytes(), &plan.namespace(), site)?;
     if !plan
         .approvals
@@ -112,7 +123,7 @@ pub fn check_approvals(
     plan: &Plan,
     site: &Site,
     executor: &Operator,
-) -> (Vec<Signer>, Vec<String>, Vec<String>) {
+) -> (Vec<Signer>, Vec<quorum::Unmet>, Vec<String>) {
     let mut signers = Vec::new();
     let mut problems = Vec::new();
     for a in &plan.approvals {
@@ -123,7 +134,7 @@ pub fn check_approvals(
             site,
         ) {
             Ok(s) => signers.push(s),
-            Err(e) => problems.push(e),
+            Err(e) => problems.push(e.reason),
         }
     }
     let rules = quorum::rules_for(site, &plan.runbook, &units_of(&plan.effects));

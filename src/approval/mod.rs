@@ -8,6 +8,14 @@
 //! runbook approve PLAN SIG     verify.rs: SSHSIG against the operators' authorized_keys
 //! runbook run --plan PLAN      approvals verified again, quorum.rs, expiry, nonce (single use),
 //!                               a fresh dry run compared with the plan (drift), then the run
+//!   [--break-glass REASON]      an approver's own word instead, where the site allows it
+//! runbook approve PLAN SIG      after a break-glass run: a second operator's co-sign
+//! ```
+//!
+//! Every approve and every refused `run --plan` is recorded as a short run of its own
+//! (record.rs), so `log` and `replay` show who tried what and why it was refused.
+//!
+//! ```text
 //! ```
 //!
 //! The plan file holds the approvals, but nothing in it is trusted: the hash is recomputed,
@@ -17,5 +25,6 @@
 pub mod flow;
 pub mod plan;
 pub mod quorum;
+pub mod record;
 pub mod run_plan;
 pub mod verify;

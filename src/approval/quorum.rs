@@ -18,6 +18,16 @@ pub struct Rule {
     pub what: String,
     pub by: Vec<String>,
     pub count: usize,
+    /// Whether the site allows break-glass for it, and the site field that says so.
+    pub break_glass: bool,
+    pub break_glass_field: String,
+}
+
+/// A rule the approvals do not meet, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    pub rule: Rule,
+    pub why: String,
 }
 
 /// The rules that apply to a plan of `runbook` whose effects touch `units`.
@@ -28,6 +38,8 @@ pub fn rules_for(site: &Site, runbook: &str, units: &[String]) -> Vec<Rule> {
             what: format!("runbook {runbook}"),
             by: r.by.clone(),
             count: r.count as usize,
+            break_glass: r.break_glass,
+            break_glass_field: format!("approvals.runbooks.{runbook}.break_glass"),
         });
     }
     let mut seen = BTreeSet::new();
@@ -38,6 +50,8 @@ pub fn rules_for(site: &Site, runbook: &str, units: &[String]) -> Vec<Rule> {
                     what: format!("unit {key} (signal-required)"),
                     by: p.approvers.clone(),
                     count: 1,
+                    break_glass: p.break_glass,
+                    break_glass_field: format!("units.{key}.break_glass"),
                 });
             }
         }
@@ -46,7 +60,7 @@ pub fn rules_for(site: &Site, runbook: &str, units: &[String]) -> Vec<Rule> {
 }
 
 /// The rules not met by `signers` (principals), with why; empty when every rule is met.
-pub fn unmet(rules: &[Rule], signers: &[String], excluded: &[&str]) -> Vec<String> {
+pub fn unmet(rules: &[Rule], signers: &[String], excluded: &[&str]) -> Vec<Unmet> {
     let counted: BTreeSet<&str> = signers
         .iter()
         .map(String::as_str)
@@ -60,8 +74,9 @@ pub fn unmet(rules: &[Rule], signers: &[String], excluded: &[&str]) -> Vec<Strin
                 .copied()
                 .filter(|s| rule.by.iter().any(|b| b == s))
                 .collect();
-            (have.len() < rule.count).then(|| {
-                format!(
+            (have.len() < rule.count).then(|| Unmet {
+                rule: rule.clone(),
+                why: format!(
                     "{} needs {} approval(s) by {} (never the requester's own), has {}{}",
                     rule.what,
                     rule.count,
@@ -72,7 +87,7 @@ pub fn unmet(rules: &[Rule], signers: &[String], excluded: &[&str]) -> Vec<Strin
                     } else {
                         format!(" ({})", have.join(", "))
                     }
-                )
+                ),
             })
         })
         .collect()
@@ -87,6 +102,8 @@ mod tests {
             what: "runbook add-operator".into(),
             by: vec!["miguel".into(), "juanesteban".into(), "nat".into()],
             count,
+            break_glass: false,
+            break_glass_field: "approvals.runbooks.add-operator.break_glass".into(),
         }
     }
 

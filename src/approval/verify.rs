@@ -23,6 +23,36 @@ pub struct Signer {
     pub key_type: String,
 }
 
+/// A signature that does not count, with what it says about itself (for the record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The namespace, fingerprint and algorithm the signature names; None when it is not
+    /// an SSH signature at all.
+    pub key: Option<KeyInfo>,
+    /// The account whose authorized_keys holds the key, when exactly one does.
+    pub principal: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub namespace: String,
+    pub fingerprint: String,
+    pub algorithm: String,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl From<Rejection> for String {
+    fn from(r: Rejection) -> String {
+        r.reason
+    }
+}
+
 /// Where an operator's authorized_keys is: the site's path for them, else their home's.
 fn authorized_keys_path(site: &Site, login: &str) -> Option<std::path::PathBuf> {
     let op = site.operators.get(login)?;
@@ -35,16 +65,34 @@ fn authorized_keys_path(site: &Site, login: &str) -> Option<std::path::PathBuf> 
 }
 
 /// Verify `pem` over `message` under `namespace`, and name its signer.
-pub fn verify(pem: &str, message: &[u8], namespace: &str, site: &Site) -> Result<Signer, String> {
-    let sig = SshSig::from_pem(pem.trim())
-        .map_err(|e| format!("not an SSH signature (ssh-keygen -Y sign writes one): {e}"))?;
+pub fn verify(
+    pem: &str,
+    message: &[u8],
+    namespace: &str,
+    site: &Site,
+) -> Result<Signer, Rejection> {
+    let sig = SshSig::from_pem(pem.trim()).map_err(|e| Rejection {
+        key: None,
+        principal: None,
+        reason: format!("not an SSH signature (ssh-keygen -Y sign writes one): {e}"),
+    })?;
+    let fingerprint = sig.public_key().fingerprint(HashAlg::Sha256).to_string();
+    let info = KeyInfo {
+        namespace: sig.namespace().to_string(),
+        fingerprint: fingerprint.clone(),
+        algorithm: sig.public_key().algorithm().to_string(),
+    };
+    let reject = |principal: Option<&str>, reason: String| Rejection {
+        key: Some(info.clone()),
+        principal: principal.map(str::to_string),
+        reason,
+    };
     if sig.namespace() != namespace {
-        return Err(format!(
+        return Err(reject(None, format!(
             "the signature is for namespace `{}`, not `{namespace}`: sign with ssh-keygen -Y sign -n {namespace}",
             sig.namespace()
-        ));
+        )));
     }
-    let fingerprint = sig.public_key().fingerprint(HashAlg::Sha256).to_string();
     let mut owners = Vec::new();
     for (login, op) in &site.operators {
         if op.role != crate::site::Role::Operator {
@@ -66,25 +114,25 @@ pub fn verify(pem: &str, message: &[u8], namespace: &str, site: &Site) -> Result
     let principal = match owners.as_slice() {
         [one] => one.clone(),
         [] => {
-            return Err(format!(
+            return Err(reject(None, format!(
                 "key {fingerprint} is in no operator's authorized_keys (site operators: {}), so it approves nothing",
                 site.operators.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
+            )))
         }
         many => {
-            return Err(format!(
+            return Err(reject(None, format!(
                 "key {fingerprint} is in the authorized_keys of {}: a shared key names no one",
                 many.join(" and ")
-            ))
+            )))
         }
     };
     let key = ssh_key::PublicKey::from(sig.public_key().clone());
     key.verify(namespace, message, &sig).map_err(|e| {
-        format!("the signature by {principal}'s key {fingerprint} does not verify over this plan's challenge: {e}")
+        reject(Some(&principal), format!("the signature by {principal}'s key {fingerprint} does not verify over this plan's challenge: {e}"))
     })?;
     Ok(Signer {
         principal,
         fingerprint,
-        key_type: sig.public_key().algorithm().to_string(),
+        key_type: info.algorithm,
     })
 }

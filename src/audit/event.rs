@@ -84,6 +84,14 @@ events! {
     Lock(Lock) = "lock",
     /// A verified approval of the plan the run carries out (`run --plan`).
     Approval(Approval) = "approval",
+    /// A signature handed in with `runbook approve`, and whether it was accepted.
+    Signature(Signature) = "signature",
+    /// `run --plan` refused before any run started (bad hash, expired, nonce, quorum, drift).
+    PlanRefused(PlanRefused) = "plan-refused",
+    /// The run's operator approved their own plan in an emergency, with a reason.
+    BreakGlass(BreakGlass) = "break-glass",
+    /// A second operator's signature of a plan that ran under break-glass.
+    CoSign(CoSign) = "co-sign",
     /// A stdlib module the run loaded (built-in or an override), its source stored by hash.
     Module(Module) = "module",
     /// Output of the runbook itself (`print`).
@@ -370,6 +378,78 @@ pub struct Approval {
     pub algorithm: String,
     /// Who asked for the plan.
     pub requester: String,
+}
+
+/// Accepted or rejected, as [`Signature::verdict`] says.
+pub const ACCEPTED: &str = "accepted";
+pub const REJECTED: &str = "rejected";
+
+/// A signature handed in with `runbook approve` and the verdict on it, recorded whether it
+/// was accepted or not: who tried to approve what, with which key, and why it did not count.
+/// The fields of the key are those the signature itself names, known even when it is refused;
+/// they are absent when the file is not a signature at all.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Signature {
+    /// The plan's hash (as its file says, when the file no longer matches it).
+    pub plan_hash: String,
+    /// The account whose authorized_keys holds the key, when one does.
+    #[serde(default)]
+    pub principal: Option<String>,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// The namespace the signature was made under (`runbook-plan@HOST` to count).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `accepted` or `rejected`.
+    pub verdict: String,
+    /// Why it was rejected, or what accepting it means.
+    pub reason: String,
+    /// Who asked for the plan.
+    #[serde(default)]
+    pub requester: String,
+}
+
+/// `run --plan` refused before the run started. `check` names which check refused it:
+/// `plan` (unreadable, or changed after it was made), `host`, `expired`, `nonce`, `quorum`,
+/// `break-glass`, `dry-run` (the fresh dry run did not complete) or `drift`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PlanRefused {
+    pub plan_hash: String,
+    pub check: String,
+    pub reason: String,
+    #[serde(default)]
+    pub requester: String,
+    /// The principals whose signatures verified (counted or not).
+    #[serde(default)]
+    pub signers: Vec<String>,
+}
+
+/// A plan run without the approvals its rules ask for, on its operator's own word: allowed
+/// only where the site's rule says `break_glass: true`, and shown as not co-signed until a
+/// second operator signs the plan (`co-sign`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BreakGlass {
+    pub plan_hash: String,
+    /// The operator who ran it and approved it themself.
+    pub principal: String,
+    pub reason: String,
+    /// The rules it went around (`runbook add-operator needs 2 ...`).
+    pub rules: Vec<String>,
+    pub requester: String,
+}
+
+/// A second operator's signature of a plan that ran under break-glass, recorded by
+/// `runbook approve` after the run: the break-glass run is co-signed from then on.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CoSign {
+    pub plan_hash: String,
+    /// The break-glass run it co-signs.
+    pub run: String,
+    pub principal: String,
+    pub fingerprint: String,
+    pub algorithm: String,
 }
 
 /// A stdlib module the run imported, recorded when it is first loaded: an override from a

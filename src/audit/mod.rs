@@ -163,8 +163,8 @@ pub use journal::{is_mirrored, JOURNAL_SOCKET};
 pub use path::default_path;
 pub use process::hostname;
 pub use query::{
-    list_runs, open_read_only, resolve_run, run_detail, source_text, RunDetail, RunFilter,
-    RunSummary,
+    break_glass_run, change_control, list_runs, open_read_only, resolve_run, run_detail,
+    source_text, BreakGlassState, ChangeControl, RunDetail, RunFilter, RunSummary,
 };
 pub use recorder::RunRecorder;
 pub use redact::Redactor;

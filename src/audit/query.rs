@@ -66,6 +66,9 @@ pub struct RunDetail {
     pub source_sha256: String,
     pub params: Value,
     pub operator_identity: Value,
+    /// The approvals the run carried and its break-glass state (`approvals`, `break_glass`).
+    #[serde(flatten)]
+    pub change_control: ChangeControl,
 }
 
 const RUN_SELECT: &str = "SELECT r.id, r.runbook, r.operator, r.host, r.dry_run, r.started_at, \
@@ -235,17 +238,19 @@ pub async fn resolve_run(conn: &mut SqliteConnection, spec: &str) -> Result<Stri
 pub async fn run_detail(conn: &mut SqliteConnection, id: &str) -> Result<RunDetail, AuditError> {
     let row = sqlx::query(DETAIL_SQL.as_str())
         .bind(id.to_string())
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| AuditError::NoSuchRun(id.into()))?;
     let summary = summary_from_row(&row)?;
     let operator: String = row.try_get(2)?;
     let params: String = row.try_get(10)?;
+    let source_sha256 = row.try_get(9)?;
     Ok(RunDetail {
         summary,
-        source_sha256: row.try_get(9)?,
+        source_sha256,
         params: serde_json::from_str(&params).unwrap_or(Value::Null),
         operator_identity: serde_json::from_str(&operator).unwrap_or(Value::Null),
+        change_control: change_control(conn, id).await?,
     })
 }
 
@@ -260,4 +265,121 @@ pub async fn source_text(
             .fetch_optional(conn)
             .await?,
     )
+}
+
+/// What change control recorded about a run: the approvals it carried, and, for a plan run
+/// under break-glass, who broke the glass and who co-signed it later (from other runs, of
+/// kind `approve`). Field names are part of `replay --json` and `report --format json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChangeControl {
+    pub approvals: Vec<super::event::Approval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlassState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakGlassState {
+    #[serde(flatten)]
+    pub event: super::event::BreakGlass,
+    /// Whether a second operator has co-signed the plan since.
+    pub co_signed: bool,
+    pub co_signs: Vec<super::event::CoSign>,
+}
+
+impl BreakGlassState {
+    /// One sentence for replay and reports: who broke the glass, why, and whether a second
+    /// operator co-signed it (the wording `not co-signed` / `co-signed by` is what readers
+    /// look for).
+    pub fn describe(&self) -> String {
+        let g = &self.event;
+        if self.co_signs.is_empty() {
+            return format!(
+                "BREAK-GLASS by {}, not co-signed: a second operator co-signs with runbook approve PLAN SIGFILE (reason: {})",
+                g.principal, g.reason
+            );
+        }
+        let by: Vec<String> = self
+            .co_signs
+            .iter()
+            .map(|c| format!("{} ({} {})", c.principal, c.algorithm, c.fingerprint))
+            .collect();
+        format!(
+            "break-glass by {}, co-signed by {} (reason: {})",
+            g.principal,
+            by.join(", "),
+            g.reason
+        )
+    }
+}
+
+/// The run's approvals and break-glass state. Reads the run's own events (by the run
+/// index), and the whole chain's co-signs only for a break-glass run.
+pub async fn change_control(
+    conn: &mut SqliteConnection,
+    run: &str,
+) -> Result<ChangeControl, AuditError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT kind, payload FROM events WHERE run = ?1 AND kind IN ('approval', 'break-glass') ORDER BY seq",
+    )
+    .bind(run.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut cc = ChangeControl::default();
+    for (kind, payload) in rows {
+        match Event::parse(&kind, &payload) {
+            Parsed::Event(Event::Approval(a)) => cc.approvals.push(a),
+            Parsed::Event(Event::BreakGlass(b)) => {
+                cc.break_glass = Some(BreakGlassState {
+                    event: b,
+                    co_signed: false,
+                    co_signs: Vec::new(),
+                })
+            }
+            _ => {}
+        }
+    }
+    if let Some(state) = &mut cc.break_glass {
+        state.co_signs = co_signs_of(conn, run).await?;
+        state.co_signed = !state.co_signs.is_empty();
+    }
+    Ok(cc)
+}
+
+/// The co-signs recorded for break-glass run `run`.
+pub async fn co_signs_of(
+    conn: &mut SqliteConnection,
+    run: &str,
+) -> Result<Vec<super::event::CoSign>, AuditError> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM events WHERE kind = 'co-sign' AND json_extract(payload, '$.run') = ?1 ORDER BY id",
+    )
+    .bind(run.to_string())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|p| match Event::parse("co-sign", p) {
+            Parsed::Event(Event::CoSign(c)) => Some(c),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The run that carried out plan `plan_hash` under break-glass, if one did.
+pub async fn break_glass_run(
+    conn: &mut SqliteConnection,
+    plan_hash: &str,
+) -> Result<Option<(String, super::event::BreakGlass)>, AuditError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT run, payload FROM events WHERE kind = 'break-glass' AND json_extract(payload, '$.plan_hash') = ?1 ORDER BY id LIMIT 1",
+    )
+    .bind(plan_hash.to_string())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(
+        |(run, payload)| match Event::parse("break-glass", &payload) {
+            Parsed::Event(Event::BreakGlass(b)) => Some((run, b)),
+            _ => None,
+        },
+    ))
 }

@@ -121,6 +121,7 @@ pub fn run(args: &LearnArgs, globals: &Globals) -> Result<i32> {
         lock_wait: std::time::Duration::ZERO,
         collect_facts: false,
         approved: Vec::new(),
+        break_glass: None,
         learn: Some(Lesson {
             walker,
             live: args.live,

@@ -67,6 +67,7 @@ pub fn run(args: &PlanArgs, globals: &Globals) -> Result<i32> {
         lock_wait: std::time::Duration::ZERO,
         collect_facts: true,
         approved: Vec::new(),
+        break_glass: None,
         learn: None,
     };
     let env = RunEnv {

@@ -247,6 +247,9 @@ fn header(out: &mut dyn Write, d: &crate::audit::RunDetail) -> Result<()> {
     )
     .map_err(io)?;
     writeln!(out, "  {} {}", field("params"), d.params).map_err(io)?;
+    if let Some(state) = &d.change_control.break_glass {
+        writeln!(out, "  {} {}", field("approval"), break_glass_line(state)).map_err(io)?;
+    }
     writeln!(
         out,
         "  {} sha256 {} (runbook replay {} --source)",
@@ -606,7 +609,73 @@ impl Timeline {
                     a.principal,
                     a.algorithm,
                     a.fingerprint,
-                    &a.plan_hash[..a.plan_hash.len().min(16)]
+                    short(&a.plan_hash)
+                ),
+                vec![],
+            ),
+            Event::Signature(sig) => {
+                let key = match (&sig.algorithm, &sig.fingerprint) {
+                    (Some(a), Some(f)) => format!(" ({a} {f}"),
+                    _ => " (not a signature".to_string(),
+                };
+                let ns = sig
+                    .namespace
+                    .as_ref()
+                    .map(|n| format!(", namespace {n}"))
+                    .unwrap_or_default();
+                let who = sig.principal.as_deref().unwrap_or("no operator");
+                let mark = if sig.verdict == crate::audit::event::ACCEPTED {
+                    ok.apply_to("✔")
+                } else {
+                    bad.apply_to("⊘")
+                };
+                (
+                    format!(
+                        "    {mark} signature by {who}{key}{ns}) {} for plan {}: {}",
+                        sig.verdict,
+                        short(&sig.plan_hash),
+                        self.fold_line(&sig.reason)
+                    ),
+                    vec![],
+                )
+            }
+            Event::PlanRefused(r) => {
+                let mut blocks = Vec::new();
+                let (first, rest) = r.reason.split_once('\n').unwrap_or((&r.reason, ""));
+                if !rest.is_empty() {
+                    self.block(rest, &" ".repeat(18), &mut blocks);
+                }
+                (
+                    format!(
+                        "    {} run --plan refused ({}) for plan {}: {}",
+                        bad.apply_to("⊘"),
+                        r.check,
+                        short(&r.plan_hash),
+                        self.fold_line(first)
+                    ),
+                    blocks,
+                )
+            }
+            Event::BreakGlass(g) => (
+                format!(
+                    "    {} by {} for plan {}: {} (in place of: {})",
+                    bad.clone().bold().apply_to("BREAK-GLASS"),
+                    g.principal,
+                    short(&g.plan_hash),
+                    self.fold_line(&g.reason),
+                    self.fold_line(&g.rules.join("; "))
+                ),
+                vec![],
+            ),
+            Event::CoSign(c) => (
+                format!(
+                    "    {} co-signed break-glass run {} by {} ({} {}) for plan {}",
+                    ok.apply_to("✔"),
+                    c.run,
+                    c.principal,
+                    c.algorithm,
+                    c.fingerprint,
+                    short(&c.plan_hash)
                 ),
                 vec![],
             ),
@@ -716,6 +785,21 @@ impl Timeline {
         }
         Ok(())
     }
+}
+
+/// A plan hash as replay shows it: its first 16 hex digits.
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(16)]
+}
+
+/// The break-glass state of a run, for its header: red until a second operator co-signed.
+fn break_glass_line(state: &crate::audit::BreakGlassState) -> String {
+    let style = if state.co_signed {
+        Style::new().yellow()
+    } else {
+        Style::new().red().bold()
+    };
+    style.apply_to(state.describe()).to_string()
 }
 
 /// One line for a `lock` event: what was locked after how long, or who held what.

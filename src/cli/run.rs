@@ -22,6 +22,8 @@ Examples:
   runbook run triage --fail-on warn && echo healthy
   runbook run health -q                         the summary line only, for a timer's journal
   runbook run --plan gateway.plan               an approved plan (runbook plan, runbook approve)
+  runbook run --plan host.plan --break-glass 'site down, approvers unreachable'
+                                                your own approval, where the site allows it
 
 Runbooks whose header declares `locks:` take them before their first change; a run that
 finds one held exits 3 naming the holder, unless --lock-wait lets it wait.
@@ -44,6 +46,10 @@ pub struct RunArgs {
     /// refused if it drifted, expired, was used before or lacks its approvals
     #[arg(long, value_name = "PLAN", conflicts_with_all = ["name", "params", "dry_run"])]
     pub plan: Option<PathBuf>,
+    /// With --plan: run it on your own approval, in an emergency, where the site allows it
+    /// (`break_glass: true` on the rule); recorded loudly until a second operator co-signs
+    #[arg(long, value_name = "REASON", requires = "plan")]
+    pub break_glass: Option<String>,
     /// A parameter, KEY=VALUE; repeat for more
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE", value_parser = parse_kv,
           add = super::complete::params())]
@@ -115,6 +121,7 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         lock_wait: args.lock_wait.unwrap_or_default(),
         collect_facts: false,
         approved: Vec::new(),
+        break_glass: None,
         learn: None,
     };
     let env = RunEnv {
@@ -125,7 +132,9 @@ pub fn run(args: &RunArgs, globals: &Globals) -> Result<i32> {
         cancel,
     };
     let report = match &args.plan {
-        Some(plan) => crate::approval::run_plan::run_plan(plan, &req, &env)?,
+        Some(plan) => {
+            crate::approval::run_plan::run_plan(plan, &req, &env, args.break_glass.as_deref())?
+        }
         None => execute(&req, &env)?,
     };
     if args.json {

@@ -51,6 +51,9 @@ pub struct RunRequest {
     /// Verified approvals of the plan this run carries out (recorded first; the door lets
     /// their principals' signal-required units and approval-gated runbooks through).
     pub approved: Vec<crate::audit::event::Approval>,
+    /// The plan runs under break-glass: its operator's own approval, checked against the
+    /// site's rules before the run (recorded after the approvals, before the first step).
+    pub break_glass: Option<crate::audit::event::BreakGlass>,
     /// A `runbook learn` session: who walks the learner through the steps, and whether it
     /// may change the host.
     pub learn: Option<Lesson>,
@@ -96,6 +99,10 @@ pub struct RunReport {
     pub error: Option<String>,
     /// The verified approvals of the plan the run carried out (`run --plan`).
     pub approvals: Vec<crate::audit::event::Approval>,
+    /// The break-glass the run was carried out under (`run --plan --break-glass`); a new
+    /// run is never co-signed yet (`co_signed: false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<crate::audit::BreakGlassState>,
     /// The locks the run took, or the one it found held.
     pub locks: Option<crate::audit::event::Lock>,
     /// The runbook's source hash, the planned effects and the reads (with `collect_facts`).
@@ -215,6 +222,7 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         header.name.clone(),
         req.collect_facts,
     )
+    .with_break_glass(req.break_glass.as_ref().map(|b| b.principal.clone()))
     .with_walker(req.learn.as_ref().map(|l| l.walker.clone()));
     let budget = harden::operation_budget(std::env::var_os("RUNBOOK_OPERATION_BUDGET").as_deref())
         .map_err(Error::Usage)?;
@@ -275,6 +283,17 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
             .record(approval.clone(), crate::audit::Durability::Durable)
         {
             tracing::warn!("could not record an approval: {e}");
+        }
+    }
+    if let Some(glass) = &req.break_glass {
+        out.break_glass(glass);
+        // Durable: a store that cannot take it cannot take the intent of any change either,
+        // so nothing is changed without this on disk first.
+        if let Err(e) = state
+            .door
+            .record(glass.clone(), crate::audit::Durability::Durable)
+        {
+            tracing::warn!("could not record the break-glass: {e}");
         }
     }
 
@@ -346,6 +365,14 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let locks = door.lock_event();
     Ok(RunReport {
         approvals: req.approved.clone(),
+        break_glass: req
+            .break_glass
+            .clone()
+            .map(|event| crate::audit::BreakGlassState {
+                event,
+                co_signed: false,
+                co_signs: Vec::new(),
+            }),
         locks,
         source_sha256,
         planned,

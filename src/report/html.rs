@@ -260,6 +260,18 @@ fn meta(h: &mut String, run: &RunSection) {
             esc(&shown(e))
         );
     }
+    if let Some(state) = &d.change_control.break_glass {
+        let class = if state.co_signed {
+            "co-signed"
+        } else {
+            "break-glass"
+        };
+        let _ = write!(
+            h,
+            "<tr><th>approval</th><td class=\"{class}\">{}</td></tr>",
+            esc(&shown(&state.describe()))
+        );
+    }
     h.push_str("</tbody></table>");
 }
 
@@ -502,6 +514,57 @@ fn describe(e: &StoredEvent) -> (String, String, String, Option<u64>, &'static s
                 a.principal, a.algorithm, a.fingerprint
             ),
             format!("plan {} requested by {}", a.plan_hash, a.requester),
+            None,
+            "",
+        ),
+        Event::Signature(sig) => (
+            kind,
+            format!(
+                "signature by {} {}",
+                sig.principal.as_deref().unwrap_or("no operator"),
+                sig.verdict
+            ),
+            format!(
+                "{} ({} {}, namespace {}) for plan {}",
+                sig.reason,
+                sig.algorithm.as_deref().unwrap_or("-"),
+                sig.fingerprint.as_deref().unwrap_or("-"),
+                sig.namespace.as_deref().unwrap_or("-"),
+                sig.plan_hash
+            ),
+            None,
+            if sig.verdict == crate::audit::event::ACCEPTED {
+                ""
+            } else {
+                "bad"
+            },
+        ),
+        Event::PlanRefused(r) => (
+            kind,
+            format!("run --plan refused ({}): ", r.check),
+            format!("{} (plan {})", r.reason, r.plan_hash),
+            None,
+            "bad",
+        ),
+        Event::BreakGlass(g) => (
+            kind,
+            format!("BREAK-GLASS by {}: ", g.principal),
+            format!(
+                "{} (in place of: {}; plan {})",
+                g.reason,
+                g.rules.join("; "),
+                g.plan_hash
+            ),
+            None,
+            "bad",
+        ),
+        Event::CoSign(c) => (
+            kind,
+            format!(
+                "co-signed break-glass run {} by {} ({} {})",
+                c.run, c.principal, c.algorithm, c.fingerprint
+            ),
+            format!("plan {}", c.plan_hash),
             None,
             "",
         ),

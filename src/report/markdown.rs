@@ -68,6 +68,15 @@ fn section(m: &mut String, run: &RunSection) {
     if let Some(e) = &s.error {
         let _ = writeln!(m, "- error: {}", cell(e));
     }
+    if let Some(state) = &d.change_control.break_glass {
+        // Bold until co-signed: Markdown has no red, and a ticket must not miss it.
+        let text = cell(&state.describe());
+        if state.co_signed {
+            let _ = writeln!(m, "- approval: {text}");
+        } else {
+            let _ = writeln!(m, "- approval: **{text}**");
+        }
+    }
     m.push_str("\n| step | result | took |\n| --- | --- | --- |\n");
     for e in &run.events {
         if let Some(Event::StepEnd(st)) = e.event() {
