@@ -317,3 +317,108 @@ fn add_operator_needs_two_distinct_approvers() {
     sh("userdel -r jane 2>/dev/null; rm -f /etc/sudoers.d/90-jane");
     teardown();
 }
+
+/// `runbook ARGS` as miguel through sudo, as an operator logged in over SSH runs it.
+fn as_miguel(args: &str) -> Run {
+    sh(&format!(
+        "su miguel -c \"sudo -n env NO_COLOR=1 runbook {args}\""
+    ))
+}
+
+/// A refused `run --plan` and an `approve` are on record (log, replay); break-glass for the
+/// gateway is refused by the shipped site, naming the field; where the site allows it,
+/// miguel restarts the gateway on his own word, shown as not co-signed until nat co-signs,
+/// and miguel's own signature is no co-sign.
+#[test]
+fn refusals_approvals_and_break_glass_are_on_record() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    must("reset", &[]);
+    setup();
+    let args = "restart-unit -p unit=openclaw-gateway -p reason=wedged";
+
+    let p = plan("rec", args);
+    let out = run_plan(&p);
+    assert_eq!(out.code, 3, "{}", out.all());
+    let log = runbook(&["log"]);
+    assert!(
+        log.stdout.contains("restart-unit (run-plan)"),
+        "{}",
+        log.all()
+    );
+    let replay = runbook(&["replay", "last"]);
+    assert!(
+        replay.stdout.contains("run --plan refused (quorum)"),
+        "{}",
+        replay.all()
+    );
+
+    let ns = namespace(&p);
+    let out = approve_with(&p, "/etc/twin/keys/juanesteban", &ns);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let replay = runbook(&["replay", "last", "--json"]).json();
+    let sig = common::events_of(&replay, "signature")[0]["payload"].clone();
+    assert_eq!(sig["verdict"], "accepted", "{replay}");
+    assert_eq!(sig["principal"], "juanesteban");
+    let fp = exec_ok(&[
+        "sh",
+        "-c",
+        "ssh-keygen -lf /etc/twin/keys/juanesteban | cut -d' ' -f2",
+    ]);
+    assert_eq!(sig["fingerprint"], fp.trim());
+
+    // The shipped site keeps break-glass off for the gateway.
+    let pid = main_pid();
+    let out = runbook(&["run", "--plan", &p, "--break-glass", "gateway wedged"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("`units.openclaw-gateway.break_glass: true`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(main_pid(), pid);
+
+    // A site that allows it: miguel, the gateway's approver, plans and runs it himself.
+    sh("cp /etc/runbook/site.yaml /usr/local/share/runbook/site.orig && \
+        sed -i 's/^    approvers: \\[miguel\\]$/    approvers: [miguel]\\n    break_glass: true/' /etc/runbook/site.yaml");
+    let glass = format!("{DIR}/glass.plan");
+    let out = as_miguel(&format!("plan {args} -o {glass}"));
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = as_miguel(&format!(
+        "run --plan {glass} --json --break-glass 'gateway wedged, miguel on call'"
+    ));
+    restore_site();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_ne!(main_pid(), pid, "break-glass did not restart the gateway");
+    let json = out.json();
+    assert_eq!(json["break_glass"]["principal"], "miguel");
+    assert_eq!(json["break_glass"]["co_signed"], false);
+    let run_id = json["run_id"].as_str().unwrap().to_string();
+    let text = runbook(&["replay", &run_id]).stdout;
+    assert!(text.contains("BREAK-GLASS by miguel"), "{text}");
+    assert!(text.contains("not co-signed"), "{text}");
+
+    // Miguel's own signature does not co-sign his break-glass; nat's does.
+    let out = approve_with(&glass, "/etc/twin/keys/miguel", &ns);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stderr.contains("must be by a second operator"),
+        "{}",
+        out.stderr
+    );
+    assert!(runbook(&["replay", &run_id])
+        .stdout
+        .contains("not co-signed"));
+    let out = approve_with(&glass, "/etc/twin/keys/nat", &ns);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = runbook(&["replay", &run_id]).stdout;
+    assert!(text.contains("co-signed by nat"), "{text}");
+    assert!(!text.contains("not co-signed"), "{text}");
+    let replay = runbook(&["replay", &run_id, "--json"]).json();
+    assert_eq!(replay["run"]["break_glass"]["co_signed"], true);
+    teardown();
+    must("reset", &[]);
+}
