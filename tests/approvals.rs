@@ -247,6 +247,19 @@ impl World {
         self.sb.cmd().args(["replay", run]).run().code(0).stdout
     }
 
+    /// The Markdown and HTML reports of one run.
+    fn reports(&self, run: &str) -> (String, String) {
+        let md = self.sb.cmd().args(["report", run]).run().code(0).stdout;
+        let path = self.sb.path().join(format!("{run}.html"));
+        self.sb
+            .cmd()
+            .args(["report", run, "-o"])
+            .arg_path("", &path)
+            .run()
+            .code(0);
+        (md, std::fs::read_to_string(path).unwrap())
+    }
+
     fn replay_json(&self, run: &str) -> serde_json::Value {
         self.sb
             .cmd()
@@ -675,6 +688,15 @@ fn break_glass_runs_and_shows_uncosigned_until_a_second_operator_co_signs() {
     let replay = w.replay_json(&run_id);
     assert_eq!(common::events_of(&replay, "break-glass").len(), 1);
     assert_eq!(replay["run"]["break_glass"]["co_signed"], false);
+    let (md, html) = w.reports(&run_id);
+    assert!(
+        md.contains(&format!("**BREAK-GLASS by {me}, not co-signed")),
+        "{md}"
+    );
+    assert!(
+        html.contains("<td class=\"break-glass\">BREAK-GLASS by"),
+        "{html}"
+    );
 
     // The operator who broke the glass signing it: refused, still not co-signed.
     let out = w.sign_and_approve(&plan, &w.own_key).code(3);
@@ -700,6 +722,15 @@ fn break_glass_runs_and_shows_uncosigned_until_a_second_operator_co_signs() {
     let text = w.replay_text(&run_id);
     assert!(text.contains("co-signed by juanesteban"), "{text}");
     assert!(!text.contains("not co-signed"), "{text}");
+    let (md, html) = w.reports(&run_id);
+    assert!(
+        md.contains("co-signed by juanesteban") && !md.contains("not co-signed"),
+        "{md}"
+    );
+    assert!(
+        html.contains("<td class=\"co-signed\">break-glass by"),
+        "{html}"
+    );
     let replay = w.replay_json(&run_id);
     assert_eq!(replay["run"]["break_glass"]["co_signed"], true);
     assert_eq!(
