@@ -8,7 +8,13 @@
 //! - a dump truncated to 40%, one with a flipped byte, one with a wrong sidecar, one missing a
 //!   table, one whose manifest lists a migration it lacks and one whose schema differs from its
 //!   manifest are each caught by their own finding, the drill failing and logging it;
-//! - Ctrl-C (SIGINT) during the drill removes the scratch container.
+//! - Ctrl-C (SIGINT) during the drill removes the scratch container;
+//! - a scratch that would not fit on the engine's free disk is refused (exit 3) before it
+//!   starts, naming both numbers;
+//! - a dump without a manifest is compared with its table of contents: it passes when every
+//!   table restored with its data entry, and fails when a table's data was left out;
+//! - the drill-log row carries the audit chain's head when it was written, a head `audit
+//!   verify` finds.
 
 mod common;
 
@@ -107,6 +113,7 @@ fn a_clean_drill_passes_logs_one_row_and_leaves_production_alone() {
     let dump = fresh_dump();
     let before = production_state();
     let rows = log_rows().len();
+    let head_before = verified_head();
     let out = drill_of(&dump);
     let v = out.json();
     let after_rows = log_rows();
@@ -144,8 +151,161 @@ fn a_clean_drill_passes_logs_one_row_and_leaves_production_alone() {
         assert_eq!(drill[0]["payload"]["result"], "pass");
         assert_eq!(drill[0]["payload"]["rto_ms"], row["rto_ms"]);
         assert_eq!(drill[0]["payload"]["log"], LOG);
+        // The row cites the audit chain's head when it was written: a head `audit verify`
+        // finds, one the drill's run wrote (after the head before the drill, before the
+        // head after it), and the one the drill event carries.
+        let head = row["chain_head"]
+            .as_str()
+            .expect("the row has a chain head");
+        assert_eq!(drill[0]["payload"]["chain_head"], head);
+        let verify = runbook(&["audit", "verify", "--json", "--expect-head", head]);
+        assert_eq!(verify.code, 0, "{}", verify.all());
+        let verify = verify.json();
+        let at = verify["expect_head_id"]
+            .as_i64()
+            .expect("the head is found");
+        assert!(
+            head_before.1 < at && at < verify["head_id"].as_i64().unwrap(),
+            "the row's head (event {at}) is one the drill's run wrote: before it {head_before:?}, now {verify}"
+        );
     };
     checked_then(&format!("cd {DIR} && rm -f {dump}*"), result);
+}
+
+/// The audit chain's head and its event id, from `audit verify --json`.
+fn verified_head() -> (String, i64) {
+    let out = runbook(&["audit", "verify", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let v = out.json();
+    (
+        v["head"].as_str().unwrap().to_string(),
+        v["head_id"].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn a_drill_short_of_disk_is_refused_before_anything_starts() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    seed_messages();
+    let dump = fresh_dump();
+    let rows = log_rows().len();
+    sh("sed 's#^    scratch_disk_mib: 2048$#    scratch_disk_mib: 100000000#' /etc/runbook/site.yaml > /tmp/drill-disk-site.yaml \
+        && grep -q 'scratch_disk_mib: 100000000' /tmp/drill-disk-site.yaml");
+    let out = runbook(&[
+        "--site",
+        "/tmp/drill-disk-site.yaml",
+        "run",
+        "restore-drill",
+        "--yes",
+        "-p",
+        &format!("dump={dump}"),
+    ]);
+    let replay = runbook(&["replay", "last", "--json"]).json();
+    // Free space as the engine's storage has it, seen from production's root.
+    let df: u64 =
+        sh("docker exec aurora-postgres df -Pk / | awk 'NR == 2 { print int($4 / 1024) }'")
+            .trim()
+            .parse()
+            .unwrap();
+    let result = || {
+        assert_eq!(out.code, 3, "{}", out.all());
+        let text = out.all();
+        assert!(
+            text.contains("not enough free disk for the scratch"),
+            "{text}"
+        );
+        assert!(text.contains("the drill needs 100000000 MiB"), "{text}");
+        let free: u64 = text
+            .split(" MiB free on the engine's storage")
+            .next()
+            .and_then(|t| t.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no free size in {text}"));
+        assert!(
+            free.abs_diff(df) <= df / 100 + 16,
+            "{free} MiB free said, df says {df} MiB"
+        );
+        assert!(
+            !common::events_of(&replay, "intent")
+                .iter()
+                .any(|e| e["payload"]["function"] == "drill::start"),
+            "no scratch was started"
+        );
+        assert!(!scratch_exists());
+        assert_eq!(log_rows().len(), rows, "a refused drill logs no row");
+    };
+    checked_then(
+        &format!("cd {DIR} && rm -f {dump}* /tmp/drill-disk-site.yaml"),
+        result,
+    );
+}
+
+#[test]
+fn a_dump_without_a_manifest_is_compared_with_its_table_of_contents() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    seed_messages();
+    let good = fresh_dump();
+    let bare = "aurora_20261107T000000Z.dump";
+    let partial = "aurora_20261108T000000Z.dump";
+    // The good dump without its manifest; and a dump whose table of contents lists
+    // "Message" without its rows (its data left out), also without a manifest.
+    sh(&format!(
+        "cd {DIR} && cp {good} {bare} && sha256sum {bare} > {bare}.sha256 \
+         && docker exec aurora-postgres pg_dump -U postgres -d aurora --format=custom --exclude-table-data='\"Message\"' > {partial} \
+         && sha256sum {partial} > {partial}.sha256 && test ! -e {bare}.manifest.json && test ! -e {partial}.manifest.json"
+    ));
+    let tables: usize = sh("docker exec aurora-postgres psql -U postgres -d aurora -tAc \
+        \"SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')\"")
+    .trim()
+    .parse()
+    .unwrap();
+    let result = || {
+        let rows = log_rows().len();
+        let out = drill_of(bare);
+        let v = out.json();
+        let warn = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["subject"] == bare && f["severity"] == "warn")
+            .unwrap_or_else(|| panic!("no warning on {bare}: {}", out.all()));
+        assert!(
+            warn["summary"].as_str().unwrap().contains(&format!(
+                "compared with the dump's table of contents ({tables} tables, {tables} data entries)"
+            )),
+            "{warn}"
+        );
+        assert!(crit_summaries(&v, bare).is_empty(), "{}", out.all());
+        let row = log_rows().last().unwrap().clone();
+        assert_eq!(log_rows().len(), rows + 1);
+        assert_eq!(row["result"], "pass", "{row}");
+        assert_eq!(row["dump"], bare);
+
+        let out = drill_of(partial);
+        assert_eq!(out.code, 5, "{}", out.all());
+        let found = crit_summaries(&out.json(), partial);
+        assert!(
+            found.iter().any(|s| s == "table of contents mismatch: table public.Message has no data entry in the dump's table of contents: its rows were not dumped"),
+            "{found:?}"
+        );
+        assert_eq!(
+            found.iter().filter(|s| s.contains("mismatch")).count(),
+            1,
+            "{found:?}"
+        );
+        assert_eq!(log_rows().last().unwrap()["result"], "fail");
+        assert!(!scratch_exists());
+    };
+    checked_then(
+        &format!("cd {DIR} && rm -f {good}* {bare}* {partial}*"),
+        result,
+    );
 }
 
 #[test]

@@ -521,6 +521,10 @@ pub struct Drill {
     /// The drill log the row went to.
     #[serde(default)]
     pub log: String,
+    /// The audit chain's head when the row was written (`audit verify --expect-head` finds
+    /// it): ties the row to the trail that recorded the drill.
+    #[serde(default)]
+    pub chain_head: Option<String>,
 }
 
 /// The last event of a finished run.

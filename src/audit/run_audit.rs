@@ -205,6 +205,37 @@ impl RunAudit {
         opened?.flush().await
     }
 
+    /// The chain head once every event recorded so far is written: the hash (hex) of the
+    /// newest event in the store, the value `audit verify` reports as its head if nothing is
+    /// appended after. None for an unrecorded run. A record that cites the trail (the drill
+    /// log's row) carries it, so the row can be checked against the audit database later.
+    pub async fn chain_head(&self) -> Result<Option<String>, AuditError> {
+        let mut slot = self.slot.lock().await;
+        let opened = self.open(&mut slot).await;
+        if let Slot::Unrecorded(_) = &*slot {
+            return Ok(None);
+        }
+        drop(slot);
+        let recorder = opened?;
+        recorder.flush().await?;
+        recorder.wait_written().await?;
+        let mut conn = recorder.store().reader().await?;
+        let newest: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut conn)
+                .await?;
+        let head = match newest {
+            None => super::chain::Hash::GENESIS,
+            Some(bytes) => super::chain::Hash::from_bytes(&bytes).ok_or_else(|| {
+                AuditError::Inconsistent(format!(
+                    "the newest event's hash column holds {} bytes, not a 32-byte hash",
+                    bytes.len()
+                ))
+            })?,
+        };
+        Ok(Some(head.to_string()))
+    }
+
     /// Record the run's end (see [`RunRecorder::finish`]), waiting for the store to open.
     /// An unrecorded run's end goes to the journal, with the reason.
     pub async fn finish(&self, end: RunEnd) -> Result<(), AuditError> {

@@ -350,6 +350,12 @@ impl Door {
         self.rt.block_on(self.audit.flush())
     }
 
+    /// The audit chain's head after everything recorded so far is written (see
+    /// [`crate::audit::RunAudit::chain_head`]).
+    pub fn chain_head(&self) -> Result<Option<String>, AuditError> {
+        self.rt.block_on(self.audit.chain_head())
+    }
+
     /// Redact a value before it is recorded or shown (runbooks themselves get real values).
     pub fn redact(&self, value: &mut Value) {
         self.audit.redactor().redact_json(value);

@@ -57,6 +57,21 @@ pub fn register(engine: &mut Engine, state: &Arc<RunState>) {
     let st = state.clone();
     engine.register_fn("run_id", move || st.door.audit.requested_id().to_string());
 
+    // The audit chain's head now, for a record that cites the trail (the drill log's row);
+    // () when the run is not recorded.
+    let st = state.clone();
+    engine.register_fn(
+        "chain_head",
+        move |ctx: NativeCallContext| -> Result<Dynamic, Box<EvalAltResult>> {
+            st.admit(ctx.call_position())?;
+            match st.door.chain_head() {
+                Ok(Some(h)) => Ok(h.into()),
+                Ok(None) => Ok(Dynamic::UNIT),
+                Err(e) => Err(st.stop(Stop::Audit(e.to_string()), ctx.call_position())),
+            }
+        },
+    );
+
     let st = state.clone();
     engine.register_fn(
         "secret",

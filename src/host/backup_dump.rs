@@ -85,7 +85,7 @@ fn fsync_dir(dir: &Path) -> Result<(), HostError> {
 }
 
 /// Output of a short command in the container (a query), as text; a failure says what failed.
-fn query(ctx: &HostCtx, container: &str, argv: &[String]) -> Result<String, HostError> {
+pub(crate) fn query(ctx: &HostCtx, container: &str, argv: &[String]) -> Result<String, HostError> {
     let mut out = Vec::new();
     let (code, stderr) = ctx.block_on(docker::exec_stream(ctx, container, argv, |b| {
         out.extend_from_slice(b);
@@ -101,7 +101,7 @@ fn query(ctx: &HostCtx, container: &str, argv: &[String]) -> Result<String, Host
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-fn psql(set: &BackupSet, sql: &str) -> Vec<String> {
+pub(crate) fn psql(set: &BackupSet, sql: &str) -> Vec<String> {
     let pg = &set.postgres;
     [
         "psql",
@@ -191,6 +191,11 @@ pub(crate) fn manifest_of(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &s
     } else {
         Value::Null
     };
+    let size = query(
+        ctx,
+        c,
+        &psql(set, "SELECT pg_database_size(current_database())"),
+    )?;
     let pg = &set.postgres;
     let schema_argv: Vec<String> = [
         "pg_dump",
@@ -216,6 +221,8 @@ pub(crate) fn manifest_of(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &s
         "database": pg.database,
         "container": c,
         "server_version": version.trim(),
+        // What a restore needs on disk, roughly: the drill's disk preflight reads it.
+        "database_bytes": size.trim().parse::<u64>().ok(),
         "tables": counts,
         "prisma_migrations": migrations,
         "schema_sha256": schema_sha256,

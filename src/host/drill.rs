@@ -142,7 +142,7 @@ fn check(ctx: &HostCtx, a: &Args) -> HostResult {
     )
 }
 
-fn drill_config(ctx: &HostCtx) -> Result<&crate::site::backups::Drill, HostError> {
+pub(crate) fn drill_config(ctx: &HostCtx) -> Result<&crate::site::backups::Drill, HostError> {
     ctx.site.backups.drill.as_ref().ok_or_else(|| {
         HostError::InvalidArgument(format!(
             "the site has no backups.drill (site file {}): add log, max_age, scratch_memory_mib, scratch_disk_mib",
@@ -429,13 +429,21 @@ fn compare(ctx: &HostCtx, a: &Args) -> HostResult {
     scratch.postgres.container = name.to_string();
     scratch.postgres.user = "postgres".into();
     let got = manifest_of(ctx, &scratch, dump_name, "")?;
-    let found = expected
-        .as_ref()
-        .map(|m| mismatches(m, &got))
-        .unwrap_or_default();
+    // Without a manifest, the dump's own table of contents is what it claims to hold.
+    let (found, toc) = match &expected {
+        Some(m) => (mismatches(m, &got), Value::Null),
+        None => {
+            let toc = super::drill_toc::read(ctx, &dump)?;
+            (
+                super::drill_toc::mismatches(&toc, &got),
+                json!({"tables": toc.tables.len(), "data_entries": toc.data.len()}),
+            )
+        }
+    };
     Ok(json!({
         "target": name,
         "manifest": expected.is_some(),
+        "toc": toc,
         "tables": got["tables"].as_object().map_or(0, |t| t.len()),
         "rows": got["tables"].as_object().map_or(0, |t| t.values().filter_map(Value::as_i64).sum::<i64>()),
         "restored": got,
@@ -573,6 +581,18 @@ pub static FNS: &[HostFn] = &[
     },
     HostFn {
         module: "drill",
+        name: "space",
+        params: &[SET, DUMP],
+        effect: Effect::Read,
+        doc: "Refuse (exit 3) a drill whose scratch would not fit: free disk on the engine's storage (df / in the \
+              production container) below backups.drill.scratch_disk_mib or the database's size at dump time: \
+              {free_mib, limit_mib, database_mib, database_size_from, need_mib}",
+        run: super::drill_space::space,
+        plan: None,
+        shell: super::shell::drill_space,
+    },
+    HostFn {
+        module: "drill",
         name: "start",
         params: &[SET, TARGET],
         effect: Effect::Mutate,
@@ -599,7 +619,8 @@ pub static FNS: &[HostFn] = &[
         params: &[SET, TARGET, DUMP],
         effect: Effect::Read,
         doc: "Read the restored database (tables, exact counts, migrations, schema hash) and compare it with the \
-              dump's manifest: {target, manifest, tables, rows, restored, mismatches, ms}",
+              dump's manifest, or for a dump without one with its table of contents (pg_restore --list: each table \
+              and its data entry): {target, manifest, toc, tables, rows, restored, mismatches, ms}",
         run: compare,
         plan: None,
         shell: super::shell::drill_compare,

@@ -23,6 +23,8 @@ mod backup_prune;
 pub mod commands;
 pub mod docker;
 pub mod drill;
+mod drill_space;
+mod drill_toc;
 pub mod fail2ban;
 #[cfg(test)]
 mod fake_systemd;

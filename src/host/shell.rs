@@ -542,6 +542,17 @@ pub fn drill_check(_: &Site, a: &Args) -> Vec<String> {
     vec![line(["sudo", "docker", "inspect", &scratch(a)])]
 }
 
+pub fn drill_space(site: &Site, a: &Args) -> Vec<String> {
+    let set = arg(a, "set");
+    let container = site.backups.sets.get(&set).map_or_else(
+        || "PRODUCTION".to_string(),
+        |s| s.postgres.container.clone(),
+    );
+    vec![line([
+        "sudo", "docker", "exec", &container, "df", "-Pk", "/",
+    ])]
+}
+
 pub fn drill_start(site: &Site, a: &Args) -> Vec<String> {
     let set = arg(a, "set");
     let image = site.backups.sets.get(&set).map_or_else(
