@@ -241,6 +241,56 @@ fn an_edit_of_the_rendered_text_turns_the_badge_red_and_names_the_event() {
 }
 
 #[test]
+fn a_long_timeline_shows_its_first_page_as_html_and_pages_the_rest_from_checked_data() {
+    if !browser::available() {
+        return;
+    }
+    let sb = Sandbox::new();
+    sb.cmd()
+        .fixtures()
+        .args(["run", "many-events", "-p", "n=700"])
+        .run()
+        .code(0);
+    let html = report(&sb, &["last"], "long.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    // The first page is plain HTML, for a viewer without script; the rest is data.
+    assert_eq!(text.matches("<tr class=\"kind-").count(), 200);
+    // run-start and step-start, then the prints of events 0-197.
+    assert!(text.contains("<code>event 197</code>"));
+    assert!(!text.contains("<code>event 198</code>"));
+    let run = text
+        .split("<table class=\"timeline\" data-run=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+
+    // Page 3 of 4 (rows 401-600: the prints of events 398-597), asked for in the address.
+    let url = format!("file://{}#run-{run}-page-3", html.display());
+    let page = browser::load_url(&url, sb.path());
+    assert!(page.requests.is_empty(), "{:?}", page.requests);
+    let badge = badge_of(&page.dom);
+    assert!(badge.contains("badge good"), "{badge}");
+    assert!(page.dom.contains("data-page=\"3\""), "not on page 3");
+    assert!(page.dom.contains("page 3 of 4 (events 401–600)"));
+    for shown in ["<code>event 398</code>", "<code>event 597</code>"] {
+        assert!(page.dom.contains(shown), "page 3 does not show {shown}");
+    }
+    assert!(!page.dom.contains("<code>event 598</code>"));
+
+    // A row past the first page edited in its data: red, naming the event.
+    let edited = text.replacen("\"event 450\"", "\"event 451\"", 1);
+    assert_ne!(edited, text, "the row's data was not found");
+    let results = verdicts(&sb, &[text, edited]);
+    assert!(results[0].starts_with("badge good"), "{}", results[0]);
+    assert!(
+        results[1].starts_with("badge bad") && results[1].contains("rendered text of event"),
+        "{}",
+        results[1]
+    );
+}
+
+#[test]
 fn a_planted_secret_appears_nowhere_in_the_report() {
     let sb = Sandbox::new();
     let secret = "s3cr3t-planted-value";

@@ -61,6 +61,48 @@ where
             vec![r, t],
         ),
     };
+    scan(conn, &sql, &binds, &mut f).await
+}
+
+/// Visit the events that `clause` (SQL after `WHERE`, with `?` for each of `binds`) selects,
+/// in `order` (`id` or `seq`): for readers that need a subset the filter cannot name, such
+/// as the report's events of several runs, or one run's gates.
+pub async fn for_each_event_where<E>(
+    conn: &mut SqliteConnection,
+    clause: &str,
+    binds: &[&str],
+    order: ScanOrder,
+    mut f: impl FnMut(&EventRef<'_>) -> Result<(), E>,
+) -> Result<u64, E>
+where
+    E: From<AuditError>,
+{
+    let order = match order {
+        ScanOrder::Id => "id",
+        ScanOrder::Seq => "seq",
+    };
+    let sql = format!("{COLUMNS} WHERE {clause} ORDER BY {order}");
+    scan(conn, &sql, binds, &mut f).await
+}
+
+/// The order of [`for_each_event_where`]'s visit.
+#[derive(Debug, Clone, Copy)]
+pub enum ScanOrder {
+    /// Chain order across runs.
+    Id,
+    /// Within one run.
+    Seq,
+}
+
+async fn scan<E>(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    binds: &[&str],
+    f: &mut impl FnMut(&EventRef<'_>) -> Result<(), E>,
+) -> Result<u64, E>
+where
+    E: From<AuditError>,
+{
     let sql = CString::new(sql).expect("no NUL in SQL");
     let mut handle = conn
         .lock_handle()

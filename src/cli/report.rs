@@ -8,7 +8,7 @@ use tokio::runtime::Runtime;
 
 use crate::audit::{list_runs, resolve_run, AuditStore, RunFilter};
 use crate::error::{Error, Result};
-use crate::report::{self, html, markdown};
+use crate::report::{self, html, markdown, RenderError, Sink};
 
 pub const REPORT_EXAMPLES: &str = "\
 Examples:
@@ -73,7 +73,7 @@ pub fn run(args: &ReportArgs, db: &Path, rt: &Runtime) -> Result<()> {
     };
     let since = when(&args.since, "--since")?;
     let until = when(&args.until, "--until")?;
-    let data = rt.block_on(async {
+    rt.block_on(async {
         let store = AuditStore::open_existing(db).await?.ok_or_else(|| {
             Error::Usage(format!(
                 "no runs recorded yet ({} does not exist)",
@@ -110,12 +110,56 @@ pub fn run(args: &ReportArgs, db: &Path, rt: &Runtime) -> Result<()> {
                 (runs.into_iter().map(|r| r.id).collect(), title)
             }
         };
-        Ok::<_, Error>(report::load(&mut conn, &ids, title).await?)
-    })?;
+        // One read transaction: every query of the report sees the same snapshot, so a run
+        // still recording cannot add rows that its embedded events lack.
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .map_err(crate::audit::AuditError::from)?;
+        let written = match format {
+            Format::Html => stream_html(&mut conn, &ids, title, args.output.as_deref()).await,
+            Format::Markdown | Format::Json => {
+                let data = report::load(&mut conn, &ids, title).await?;
+                in_memory(&data, format, args.output.as_deref())
+            }
+        };
+        let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+        written
+    })
+}
+
+/// The HTML document, streamed through the redaction check into its file (or stdout).
+async fn stream_html(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[String],
+    title: String,
+    output: Option<&Path>,
+) -> Result<()> {
+    let outline = report::load_outline(conn, ids, title).await?;
+    let mut sink = match output {
+        Some(path) => Sink::file(path),
+        None => Sink::stdout(),
+    }
+    .map_err(render_error)?;
+    html::render(conn, &outline, &mut sink)
+        .await
+        .map_err(render_error)?;
+    sink.finish().map_err(render_error)
+}
+
+fn render_error(e: RenderError) -> Error {
+    match e {
+        RenderError::Audit(e) => e.into(),
+        RenderError::Io(why) => Error::Usage(why),
+        RenderError::Secret(why) => Error::Refused(why),
+    }
+}
+
+/// Markdown and JSON, made whole in memory (they hold far less than the HTML), then checked.
+fn in_memory(data: &report::ReportData, format: Format, output: Option<&Path>) -> Result<()> {
     let document = match format {
-        Format::Html => html::render(&data),
-        Format::Markdown => markdown::render(&data),
-        Format::Json => serde_json::to_string_pretty(&data).expect("report data serializes") + "\n",
+        Format::Markdown => markdown::render(data),
+        _ => serde_json::to_string_pretty(data).expect("report data serializes") + "\n",
     };
     match format {
         // The sources are in the JSON as strings: check everything else.
@@ -129,7 +173,7 @@ pub fn run(args: &ReportArgs, db: &Path, rt: &Runtime) -> Result<()> {
         _ => report::guard(&document),
     }
     .map_err(Error::Refused)?;
-    match &args.output {
+    match output {
         Some(path) => write_whole(path, &document),
         None => {
             let _ = std::io::stdout().lock().write_all(document.as_bytes());

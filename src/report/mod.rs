@@ -22,6 +22,9 @@
 
 pub mod html;
 pub mod markdown;
+mod sink;
+
+pub use sink::{RenderError, Sink};
 
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;
@@ -58,7 +61,7 @@ impl StoredEvent {
     }
 }
 
-/// One run of the report.
+/// One run of the report, with its events in memory (Markdown and JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSection {
     pub detail: RunDetail,
@@ -67,7 +70,7 @@ pub struct RunSection {
     pub source: Option<String>,
 }
 
-/// Everything a renderer needs.
+/// Everything the in-memory renderers need.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportData {
     pub runs: Vec<RunSection>,
@@ -78,19 +81,157 @@ pub struct ReportData {
     pub title: String,
 }
 
-/// Load the given runs (ids, oldest first) with their events.
+/// One run without its events: what the HTML renderer needs before it streams them.
+#[derive(Debug, Clone)]
+pub struct RunHead {
+    pub detail: RunDetail,
+    pub source: Option<String>,
+    /// Why the run was a dry run, from its run-start event.
+    pub dry_run_reason: Option<String>,
+    /// How many events the run has.
+    pub events: u64,
+}
+
+/// The report without its events: runs, counts and the ends of the span of events, read
+/// with a few small queries so the events themselves can be streamed.
+#[derive(Debug, Clone)]
+pub struct Outline {
+    pub runs: Vec<RunHead>,
+    /// The chain's newest hash when the report was made.
+    pub head: Option<String>,
+    pub rendered_at: String,
+    /// What was asked for: a run id, or a window.
+    pub title: String,
+    /// Events of all the runs.
+    pub events: u64,
+    /// Smallest and largest event id of the runs (chain order).
+    pub first_id: Option<i64>,
+    pub last_id: Option<i64>,
+    pub first_hash: Option<String>,
+    pub last_hash: Option<String>,
+    /// The distinct event kinds, sorted.
+    pub kinds: Vec<String>,
+}
+
+impl Outline {
+    /// The SQL condition selecting the events of the report's runs (`?` bound to each id).
+    pub fn runs_clause(&self) -> String {
+        let marks = vec!["?"; self.runs.len()].join(", ");
+        format!("run IN ({marks})")
+    }
+
+    pub fn run_ids(&self) -> Vec<&str> {
+        self.runs
+            .iter()
+            .map(|r| r.detail.summary.id.as_str())
+            .collect()
+    }
+}
+
+/// Read the outline of the given runs (ids, oldest first).
+pub async fn load_outline(
+    conn: &mut SqliteConnection,
+    run_ids: &[String],
+    title: String,
+) -> Result<Outline, AuditError> {
+    let mut runs = Vec::with_capacity(run_ids.len());
+    let (mut first_id, mut last_id) = (None::<i64>, None::<i64>);
+    let mut total = 0u64;
+    for id in run_ids {
+        let detail = run_detail(conn, id).await?;
+        let source = source_text(conn, &detail.source_sha256).await?;
+        let start = sqlx::query(
+            "SELECT payload FROM events WHERE run = ? AND seq = 1 AND kind = 'run-start'",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let dry_run_reason = match start {
+            Some(row) => match Event::parse("run-start", row.try_get::<&str, _>(0)?) {
+                Parsed::Event(Event::RunStart(s)) => s.dry_run_reason,
+                _ => None,
+            },
+            None => None,
+        };
+        let row = sqlx::query("SELECT COUNT(*), MIN(id), MAX(id) FROM events WHERE run = ?")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let events = row.try_get::<i64, _>(0)? as u64;
+        let (lo, hi) = (
+            row.try_get::<Option<i64>, _>(1)?,
+            row.try_get::<Option<i64>, _>(2)?,
+        );
+        first_id = first_id.into_iter().chain(lo).min();
+        last_id = last_id.into_iter().chain(hi).max();
+        total += events;
+        runs.push(RunHead {
+            detail,
+            source,
+            dry_run_reason,
+            events,
+        });
+    }
+    let first_hash = hash_of(conn, first_id).await?;
+    let last_hash = hash_of(conn, last_id).await?;
+    let head = sqlx::query("SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| row.try_get::<String, _>(0))
+        .transpose()?;
+    let mut outline = Outline {
+        runs,
+        head,
+        rendered_at: crate::audit::clock::format_time(chrono::Utc::now()),
+        title,
+        events: total,
+        first_id,
+        last_id,
+        first_hash,
+        last_hash,
+        kinds: Vec::new(),
+    };
+    let sql = format!(
+        "SELECT DISTINCT kind FROM events WHERE {} ORDER BY kind",
+        outline.runs_clause()
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in outline.run_ids() {
+        query = query.bind(id.to_string());
+    }
+    let kinds = query.fetch_all(&mut *conn).await?;
+    outline.kinds = kinds
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    Ok(outline)
+}
+
+async fn hash_of(
+    conn: &mut SqliteConnection,
+    id: Option<i64>,
+) -> Result<Option<String>, AuditError> {
+    let Some(id) = id else { return Ok(None) };
+    let row = sqlx::query("SELECT lower(hex(hash)) FROM events WHERE id = ?")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(Some(row.try_get::<String, _>(0)?))
+}
+
+/// Load the given runs (ids, oldest first) with all their events, for the renderers that
+/// work in memory.
 pub async fn load(
     conn: &mut SqliteConnection,
     run_ids: &[String],
     title: String,
 ) -> Result<ReportData, AuditError> {
-    let mut runs = Vec::with_capacity(run_ids.len());
-    for id in run_ids {
-        let detail = run_detail(conn, id).await?;
-        let source = source_text(conn, &detail.source_sha256).await?;
-        let mut events = Vec::new();
+    let outline = load_outline(conn, run_ids, title).await?;
+    let mut runs = Vec::with_capacity(outline.runs.len());
+    for head in outline.runs {
+        let mut events = Vec::with_capacity(head.events as usize);
         let filter = EventFilter {
-            run: Some(id.clone()),
+            run: Some(head.detail.summary.id.clone()),
             since: None,
         };
         for_each_event(conn, &filter, |e| {
@@ -110,21 +251,16 @@ pub async fn load(
         })
         .await?;
         runs.push(RunSection {
-            detail,
+            detail: head.detail,
             events,
-            source,
+            source: head.source,
         });
     }
-    let head = sqlx::query("SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|row| row.try_get::<String, _>(0))
-        .transpose()?;
     Ok(ReportData {
         runs,
-        head,
-        rendered_at: crate::audit::clock::format_time(chrono::Utc::now()),
-        title,
+        head: outline.head,
+        rendered_at: outline.rendered_at,
+        title: outline.title,
     })
 }
 
@@ -146,22 +282,32 @@ pub fn guard(document: &str) -> Result<(), String> {
 }
 
 fn guard_all(document: &str) -> Result<(), String> {
-    let redactor = Redactor::new();
-    let redacted = redactor.redact_str(document);
-    if redacted == document {
-        return Ok(());
+    match first_secret(document) {
+        None => Ok(()),
+        Some(at) => Err(refusal(document[..at].matches('\n').count() + 1)),
     }
-    // Name where, without repeating the secret.
-    let at = document
+}
+
+/// Where the first text that a redaction rule would change starts, if any.
+fn first_secret(text: &str) -> Option<usize> {
+    let redacted = Redactor::new().redact_str(text);
+    if redacted == text {
+        return None;
+    }
+    let at = text
         .char_indices()
         .zip(redacted.char_indices())
         .find(|((_, a), (_, b))| a != b)
         .map_or(0, |((i, _), _)| i);
-    let line = document[..at].matches('\n').count() + 1;
-    Err(format!(
+    Some(at)
+}
+
+/// The refusal, naming where without repeating the secret.
+fn refusal(line: usize) -> String {
+    format!(
         "the report would contain what looks like a secret (line {line} of the document): \
          nothing was written; check the run's record with `runbook replay`"
-    ))
+    )
 }
 
 #[cfg(test)]

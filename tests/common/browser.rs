@@ -56,13 +56,18 @@ fn base_args(profile: &Path) -> Vec<String> {
 
 /// Load `file` and return its DOM and the requests it made.
 pub fn load(file: &Path, scratch: &Path) -> Loaded {
+    load_url(&format!("file://{}", file.display()), scratch)
+}
+
+/// Load `url` (a file: URL, perhaps with a fragment) and return its DOM and requests.
+pub fn load_url(url: &str, scratch: &Path) -> Loaded {
     let profile = scratch.join(format!("profile-{}", std::process::id()));
     let netlog = scratch.join("netlog.json");
     let out = Command::new(chromium().expect("chromium"))
         .args(base_args(&profile))
         .arg(format!("--log-net-log={}", netlog.display()))
         .arg("--dump-dom")
-        .arg(format!("file://{}", file.display()))
+        .arg(url)
         .output()
         .expect("chromium runs");
     let _ = std::fs::remove_dir_all(&profile);
