@@ -61,9 +61,9 @@ pub async fn render(
     for run in &outline.runs {
         section(conn, h, run, outline.runs.len() > 1).await?;
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<footer>Rendered {} by runbook {}. Events were redacted when recorded.</footer>\n",
+        "<footer>Rendered {} by runbook {}. Events were redacted when recorded.</footer>",
         esc(&outline.rendered_at),
         env!("CARGO_PKG_VERSION")
     );

@@ -209,10 +209,10 @@ pub(super) async fn timeline(
             row.html(h, &e.hash.to_string(), id);
         } else {
             if n == PAGE {
-                let _ = write!(
+                let _ = writeln!(
                     h,
                     "</tbody><tbody class=\"paged\"></tbody></table>\
-                     <script type=\"application/json\" class=\"rows\" data-run=\"{}\">[\n",
+                     <script type=\"application/json\" class=\"rows\" data-run=\"{}\">[",
                     esc(id)
                 );
             } else {
