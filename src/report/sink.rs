@@ -280,8 +280,8 @@ mod tests {
     fn a_secret_split_across_two_chunks_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.html");
-        let filler = format!("<p>{}", "x".repeat(CHUNK - 20));
-        // The chunk boundary falls inside the assignment.
+        let filler = format!("<p>{}", "x".repeat(CHUNK - 11));
+        // The first chunk ends with " DB_PASS" (exactly CHUNK bytes): the assignment is split.
         let err = write(&path, &[&filler, " DB_PASS", "WORD=hunter22 </p>"]).unwrap_err();
         assert!(matches!(err, RenderError::Secret(_)), "{err:?}");
         assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
