@@ -144,7 +144,26 @@ fn a_canceled_run_records_exit_130() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Interrupt only once the run is on record (its run-start is written durably before the
+    // first step): a fixed sleep raced the start-up on a loaded machine, and a signal that
+    // arrives before the handler is installed kills the process with no run-end at all.
+    let started = std::time::Instant::now();
+    while sb
+        .cmd()
+        .args(["log", "--json"])
+        .run()
+        .stdout
+        .parse::<serde_json::Value>()
+        .ok()
+        .and_then(|log| log.as_array().map(|runs| runs.is_empty()))
+        .unwrap_or(true)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never appeared in runbook log"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // SAFETY: plain kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
