@@ -18,11 +18,14 @@ use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;
 
 use super::chain::StoredHash;
-use super::scan::{for_each_event, EventFilter};
+use super::scan::{for_each_event, EventFilter, EventRef};
 use super::AuditError;
 
+/// One exported event: the stored columns as they are hashed, the payload as its stored text.
+/// The incident report embeds its events in the same shape, so a page and an export are
+/// checked by the same rules.
 #[derive(Serialize)]
-struct Line<'a> {
+pub struct ExportLine<'a> {
     id: i64,
     run: &'a str,
     seq: i64,
@@ -32,6 +35,22 @@ struct Line<'a> {
     payload_text: &'a str,
     prev_hash: StoredHash<'a>,
     hash: StoredHash<'a>,
+}
+
+impl<'a> From<&EventRef<'a>> for ExportLine<'a> {
+    fn from(e: &EventRef<'a>) -> ExportLine<'a> {
+        ExportLine {
+            id: e.id,
+            run: e.run,
+            seq: e.seq,
+            time: e.time,
+            kind: e.kind,
+            step: e.step,
+            payload_text: e.payload,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
 }
 
 /// Write the events `filter` selects to `out` as JSON Lines, in chain order. Returns the number
@@ -49,21 +68,7 @@ pub async fn export(
         source,
     };
     let n = for_each_event(conn, filter, |e| {
-        serde_json::to_writer(
-            &mut *out,
-            &Line {
-                id: e.id,
-                run: e.run,
-                seq: e.seq,
-                time: e.time,
-                kind: e.kind,
-                step: e.step,
-                payload_text: e.payload,
-                prev_hash: e.prev_hash,
-                hash: e.hash,
-            },
-        )
-        .map_err(|e| io(e.into()))?;
+        serde_json::to_writer(&mut *out, &ExportLine::from(e)).map_err(|e| io(e.into()))?;
         out.write_all(b"\n").map_err(io)
     })
     .await?;

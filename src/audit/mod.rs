@@ -158,7 +158,7 @@ mod verify;
 use std::path::PathBuf;
 
 pub use event::{Event, Parsed};
-pub use export::export;
+pub use export::{export, ExportLine};
 pub use journal::{is_mirrored, JOURNAL_SOCKET};
 pub use path::default_path;
 pub use process::hostname;

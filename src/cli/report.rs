@@ -184,15 +184,7 @@ fn in_memory(data: &report::ReportData, format: Format, output: Option<&Path>) -
 
 /// Write through a temporary file and rename, so a failure leaves no half report.
 fn write_whole(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = crate::report::temp_beside(path);
     let fail = |e: std::io::Error| Error::Usage(format!("cannot write {}: {e}", path.display()));
     std::fs::write(&tmp, text).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(|e| {

@@ -24,7 +24,7 @@ pub mod html;
 pub mod markdown;
 mod sink;
 
-pub use sink::{RenderError, Sink};
+pub use sink::{temp_beside, RenderError, Sink};
 
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;

@@ -56,18 +56,24 @@ pub struct Sink {
     exempt: bool,
 }
 
+/// The temporary name `path` is written under before it is renamed into place: in the same
+/// directory (so the rename is atomic), hidden, and per process.
+pub fn temp_beside(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ))
+}
+
 impl Sink {
     /// A sink that becomes `path` when finished.
     pub fn file(path: &Path) -> Result<Sink, RenderError> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
+        let tmp = temp_beside(path);
         let file = File::create(&tmp).map_err(|e| cannot_write(path, e))?;
         Ok(Sink::new(Target::File {
             out: BufWriter::with_capacity(CHUNK, file),

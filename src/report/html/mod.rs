@@ -23,9 +23,8 @@ use sha2::{Digest, Sha256};
 use sqlx::sqlite::SqliteConnection;
 
 use super::{Outline, RenderError, RunHead, Sink};
-use crate::audit::chain::StoredHash;
 use crate::audit::clock::{self, human_duration};
-use crate::audit::{for_each_event_where, ScanOrder};
+use crate::audit::{for_each_event_where, ExportLine, ScanOrder};
 use crate::engine::header;
 use describe::compact;
 
@@ -80,18 +79,6 @@ async fn embedded_events(
     outline: &Outline,
     h: &mut Sink,
 ) -> Result<(), RenderError> {
-    #[derive(serde::Serialize)]
-    struct Line<'a> {
-        id: i64,
-        run: &'a str,
-        seq: i64,
-        time: &'a str,
-        kind: &'a str,
-        step: Option<&'a str>,
-        payload_text: &'a str,
-        prev_hash: StoredHash<'a>,
-        hash: StoredHash<'a>,
-    }
     h.push_str("<script type=\"application/json\" id=\"events\">");
     let mut sha = Sha256::new();
     let mut json = Vec::with_capacity(4096);
@@ -112,21 +99,7 @@ async fn embedded_events(
         let mut first = true;
         for_each_event_where(conn, &clause, &ids, order, |e| {
             json.clear();
-            serde_json::to_writer(
-                &mut json,
-                &Line {
-                    id: e.id,
-                    run: e.run,
-                    seq: e.seq,
-                    time: e.time,
-                    kind: e.kind,
-                    step: e.step,
-                    payload_text: e.payload,
-                    prev_hash: e.prev_hash,
-                    hash: e.hash,
-                },
-            )
-            .expect("events serialize");
+            serde_json::to_writer(&mut json, &ExportLine::from(e)).expect("events serialize");
             piece.push_str(if first { "\n" } else { ",\n" });
             first = false;
             let text = std::str::from_utf8(&json).expect("JSON is UTF-8");
