@@ -219,7 +219,12 @@ pub fn check_imports(
     ast: &AST,
 ) -> Option<CompileError> {
     let cycle = resolver::import_cycle(engine, ast, |name| catalog.module(name))?;
-    Some(CompileError {
+    Some(import_cycle_error(entry, &cycle))
+}
+
+/// The compile error of an import `cycle` reachable from `entry`.
+pub fn import_cycle_error(entry: &Entry, cycle: &[String]) -> CompileError {
+    CompileError {
         file: entry.file.clone(),
         line: 1,
         column: 1,
@@ -228,5 +233,5 @@ pub fn check_imports(
             cycle.join(" -> ")
         ),
         source_line: entry.source.lines().next().unwrap_or("").to_string(),
-    })
+    }
 }

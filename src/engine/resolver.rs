@@ -4,7 +4,7 @@
 //! bare module name, looked up in the catalog's stdlib (embedded, or a site stdlib directory).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use rhai::{
@@ -14,8 +14,68 @@ use rhai::{
 
 use super::catalog::Entry;
 
-/// Module ASTs compiled on another thread while the run was being prepared.
-pub type Precompiled = JoinHandle<BTreeMap<String, AST>>;
+/// Module ASTs compiled on another thread while the run is being prepared, with the literal
+/// imports of each: the run's cycle check reads those instead of compiling every module a
+/// second time on the run's own thread. Clones share the one compilation.
+#[derive(Clone)]
+pub struct Precompiled(Arc<Mutex<Ahead>>);
+
+enum Ahead {
+    Compiling(JoinHandle<Compiled>),
+    Done(Compiled),
+}
+
+#[derive(Default)]
+struct Compiled {
+    asts: BTreeMap<String, AST>,
+    imports: BTreeMap<String, Vec<String>>,
+}
+
+impl Precompiled {
+    /// The finished compilation (waiting for the thread that compiles it).
+    fn compiled(&self) -> MutexGuard<'_, Ahead> {
+        let mut ahead = self.0.lock().expect("resolver precompiled");
+        let taken = std::mem::replace(&mut *ahead, Ahead::Done(Compiled::default()));
+        *ahead = match taken {
+            Ahead::Compiling(thread) => Ahead::Done(thread.join().unwrap_or_default()),
+            done => done,
+        };
+        ahead
+    }
+
+    /// The AST compiled ahead for `name`, once: the resolver caches the module it evaluates.
+    fn take_ast(&self, name: &str) -> Option<AST> {
+        match &mut *self.compiled() {
+            Ahead::Done(c) => c.asts.remove(name),
+            Ahead::Compiling(_) => None,
+        }
+    }
+
+    /// The literal imports of module `name`, if it compiled ahead.
+    fn imports_of(&self, name: &str) -> Option<Vec<String>> {
+        match &*self.compiled() {
+            Ahead::Done(c) => c.imports.get(name).cloned(),
+            Ahead::Compiling(_) => None,
+        }
+    }
+
+    /// [`import_cycle`] from the imports found while compiling ahead; a module that did not
+    /// compile ahead is compiled here with the run's `engine`, as [`import_cycle`] would.
+    pub fn import_cycle<'a>(
+        &self,
+        engine: &Engine,
+        root: &AST,
+        modules: impl Fn(&str) -> Option<&'a Entry>,
+    ) -> Option<Vec<String>> {
+        cycle_from(&literal_imports(root), &|name| {
+            self.imports_of(name).or_else(|| {
+                Some(literal_imports(
+                    &engine.compile(&modules(name)?.source).ok()?,
+                ))
+            })
+        })
+    }
+}
 
 /// Called with each module when it is first loaded, before it runs: the run records it. An
 /// error stops the import (a run that cannot record what it loads does not load it).
@@ -24,16 +84,11 @@ pub type OnLoad = Box<dyn Fn(&Entry) -> Result<(), String> + Send + Sync>;
 pub struct StdlibResolver {
     modules: BTreeMap<String, Entry>,
     cache: Mutex<BTreeMap<String, Shared<Module>>>,
-    ahead: Mutex<Ahead>,
+    ahead: Option<Precompiled>,
     /// Modules being evaluated now, outermost first: an import of one of them is a cycle
     /// (which would otherwise recurse until the stack overflows).
     loading: Mutex<Vec<String>>,
     on_load: Option<OnLoad>,
-}
-
-enum Ahead {
-    Compiling(Precompiled),
-    Done(BTreeMap<String, AST>),
 }
 
 impl StdlibResolver {
@@ -41,7 +96,7 @@ impl StdlibResolver {
         StdlibResolver {
             modules: modules.map(|e| (e.name.clone(), e.clone())).collect(),
             cache: Mutex::new(BTreeMap::new()),
-            ahead: Mutex::new(Ahead::Done(BTreeMap::new())),
+            ahead: None,
             loading: Mutex::new(Vec::new()),
             on_load: None,
         }
@@ -55,20 +110,13 @@ impl StdlibResolver {
 
     /// Use the ASTs `precompile` is compiling, when a module is first imported.
     pub fn with_precompiled(mut self, precompiled: Precompiled) -> Self {
-        self.ahead = Mutex::new(Ahead::Compiling(precompiled));
+        self.ahead = Some(precompiled);
         self
     }
 
     /// The AST compiled ahead for `name`, if any (waiting for the thread that compiles them).
     fn take_ast(&self, name: &str) -> Option<AST> {
-        let mut ahead = self.ahead.lock().expect("resolver precompiled");
-        let mut asts = match std::mem::replace(&mut *ahead, Ahead::Done(BTreeMap::new())) {
-            Ahead::Compiling(thread) => thread.join().unwrap_or_default(),
-            Ahead::Done(asts) => asts,
-        };
-        let ast = asts.remove(name);
-        *ahead = Ahead::Done(asts);
-        ast
+        self.ahead.as_ref()?.take_ast(name)
     }
 }
 
@@ -76,18 +124,23 @@ impl StdlibResolver {
 /// does (same limits; stdlib modules use no custom syntax). A module that fails here is
 /// compiled again at its import, which reports the error.
 pub fn precompile(modules: Vec<Entry>) -> Precompiled {
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let mut engine = Engine::new_raw();
         super::harden::harden(&mut engine);
-        modules
-            .into_iter()
-            .filter_map(|m| {
-                let mut ast = engine.compile(&m.source).ok()?;
-                ast.set_source(m.file.as_str());
-                Some((m.name, ast))
-            })
-            .collect()
-    })
+        let mut compiled = Compiled::default();
+        for m in modules {
+            let Ok(mut ast) = engine.compile(&m.source) else {
+                continue;
+            };
+            ast.set_source(m.file.as_str());
+            compiled
+                .imports
+                .insert(m.name.clone(), literal_imports(&ast));
+            compiled.asts.insert(m.name, ast);
+        }
+        compiled
+    });
+    Precompiled(Arc::new(Mutex::new(Ahead::Compiling(thread))))
 }
 
 /// The module names `ast` imports by a literal name, anywhere (function bodies included).
@@ -112,10 +165,22 @@ pub fn import_cycle<'a>(
     root: &AST,
     modules: impl Fn(&str) -> Option<&'a Entry>,
 ) -> Option<Vec<String>> {
-    fn visit<'a>(
-        engine: &Engine,
+    cycle_from(&literal_imports(root), &|name| {
+        Some(literal_imports(
+            &engine.compile(&modules(name)?.source).ok()?,
+        ))
+    })
+}
+
+/// The first cycle reachable from the modules `roots` imports, where `imports_of` gives the
+/// literal imports of a module (None for one that is unknown or does not compile).
+fn cycle_from(
+    roots: &[String],
+    imports_of: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
         name: &str,
-        modules: &dyn Fn(&str) -> Option<&'a Entry>,
+        imports_of: &dyn Fn(&str) -> Option<Vec<String>>,
         path: &mut Vec<String>,
         done: &mut Vec<String>,
     ) -> Option<Vec<String>> {
@@ -127,10 +192,10 @@ pub fn import_cycle<'a>(
         if done.iter().any(|m| m == name) {
             return None;
         }
-        let ast = engine.compile(&modules(name)?.source).ok()?;
+        let imports = imports_of(name)?;
         path.push(name.to_string());
-        for next in literal_imports(&ast) {
-            if let Some(cycle) = visit(engine, &next, modules, path, done) {
+        for next in imports {
+            if let Some(cycle) = visit(&next, imports_of, path, done) {
                 return Some(cycle);
             }
         }
@@ -139,9 +204,9 @@ pub fn import_cycle<'a>(
         None
     }
     let (mut path, mut done) = (Vec::new(), Vec::new());
-    literal_imports(root)
+    roots
         .iter()
-        .find_map(|m| visit(engine, m, &modules, &mut path, &mut done))
+        .find_map(|m| visit(m, imports_of, &mut path, &mut done))
 }
 
 /// A stdlib module name: lower-case letters, digits, `_` and `-`. Nothing that looks like a path.
@@ -256,10 +321,9 @@ mod tests {
 
     #[test]
     fn precompile_skips_modules_that_do_not_compile() {
-        let asts = precompile(vec![module("good", "fn f() { 1 }"), module("bad", "fn (")])
-            .join()
-            .unwrap();
-        assert_eq!(asts.keys().collect::<Vec<_>>(), ["good"]);
+        let ahead = precompile(vec![module("good", "fn f() { 1 }"), module("bad", "fn (")]);
+        assert!(ahead.take_ast("good").is_some());
+        assert!(ahead.take_ast("bad").is_none());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::outcome::{Counts, Ending, FailOn, Outcome, Severity};
 use super::state::{RunState, Stop};
 use super::walker::Walker;
 use super::{
-    build_engine_with, check_imports, compile, harden, header, initial_scope, params, resolver,
+    build_engine_with, compile, harden, header, import_cycle_error, initial_scope, params, resolver,
 };
 use crate::audit::event::{Finding, RunEnd};
 use crate::audit::{AuditStore, NewRun, Redactor, RunAudit, RunStart};
@@ -227,12 +227,12 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     let budget = harden::operation_budget(std::env::var_os("RUNBOOK_OPERATION_BUDGET").as_deref())
         .map_err(Error::Usage)?;
     let state = Arc::new(RunState::new(door, env.cancel.clone()).with_budget(budget));
-    let engine = build_engine_with(env.catalog, Some(&state), Some(precompiled));
+    let engine = build_engine_with(env.catalog, Some(&state), Some(precompiled.clone()));
     // Compile before the audit store opens, so a syntax error exits 2 and records nothing.
     let mut scope = initial_scope(validated.script);
     let ast = compile(&engine, entry, &scope).map_err(|e| Error::Usage(e.to_string()))?;
-    if let Some(e) = check_imports(&engine, env.catalog, entry, &ast) {
-        return Err(Error::Usage(e.to_string()));
+    if let Some(cycle) = precompiled.import_cycle(&engine, &ast, |name| env.catalog.module(name)) {
+        return Err(Error::Usage(import_cycle_error(entry, &cycle).to_string()));
     }
     tracing::debug!(runbook = %header.name, "compiled");
 
