@@ -276,15 +276,23 @@ fn a_long_timeline_shows_its_first_page_as_html_and_pages_the_rest_from_checked_
     for shown in ["<code>event 398</code>", "<code>event 597</code>"] {
         assert!(page.dom.contains(shown), "page 3 does not show {shown}");
     }
+    // Built rows read like the plain HTML ones: the step links to its line of the source.
+    assert!(
+        page.dom.contains(&format!("<td class=\"step\"><a href=\"#src-{run}-5\">Print</a></td><td class=\"kind\">print</td><td class=\"what\"><code>event 398</code>")),
+        "page 3's row of event 398 is not built like the first page's rows"
+    );
     assert!(!page.dom.contains("<code>event 598</code>"));
 
-    // A row past the first page edited in its data: red, naming the event.
-    let edited = text.replacen("\"event 450\"", "\"event 451\"", 1);
-    assert_ne!(edited, text, "the row's data was not found");
+    // The rows past the first page are not in the file: the page builds them from the
+    // embedded events, the only place their text is. An edit of that text (the print of
+    // event 450, seq 453) is an edit of the event: red, naming it.
+    assert!(!text.contains("<code>event 398</code>"));
+    let edited = text.replacen("event 450\\\"", "event 451\\\"", 1);
+    assert_ne!(edited, text, "the event's text was not found");
     let results = verdicts(&sb, &[text, edited]);
     assert!(results[0].starts_with("badge good"), "{}", results[0]);
     assert!(
-        results[1].starts_with("badge bad") && results[1].contains("rendered text of event"),
+        results[1].starts_with("badge bad") && results[1].contains("seq 453) does not hash"),
         "{}",
         results[1]
     );

@@ -169,7 +169,9 @@ pub use query::{
 pub use recorder::RunRecorder;
 pub use redact::Redactor;
 pub use run_audit::RunAudit;
-pub use scan::{for_each_event, for_each_event_where, EventFilter, EventRef, ScanOrder};
+pub use scan::{
+    for_each_event, for_each_event_where, for_first_events, EventFilter, EventRef, ScanOrder,
+};
 pub use store::{AuditStore, NewRun, RunStart};
 pub use verify::{verify, ChainBreak, VerifyOptions, VerifyReport};
 

@@ -85,6 +85,21 @@ where
     scan(conn, &sql, binds, &mut f).await
 }
 
+/// Call `f` for the first `limit` events of `run`, in seq order: the head of a long run
+/// without reading the rest.
+pub async fn for_first_events<E>(
+    conn: &mut SqliteConnection,
+    run: &str,
+    limit: u64,
+    mut f: impl FnMut(&EventRef<'_>) -> Result<(), E>,
+) -> Result<u64, E>
+where
+    E: From<AuditError>,
+{
+    let sql = format!("{COLUMNS} WHERE run = ? ORDER BY seq LIMIT {limit}");
+    scan(conn, &sql, &[run], &mut f).await
+}
+
 /// The order of [`for_each_event_where`]'s visit.
 #[derive(Debug, Clone, Copy)]
 pub enum ScanOrder {

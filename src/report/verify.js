@@ -1,21 +1,20 @@
 // Integrity check of a runbook report, in the page itself. No network, no crypto.subtle
 // (viewers of files opened from disk may lack it): SHA-256 is computed here, on typed arrays.
 //
-// 1. The embedded events (#events, exactly as `runbook audit export` writes them) must hash
-//    to the digest the renderer wrote after them (#digest): any edit of their text shows.
-// 2. Each event's hash is recomputed from its fields with the canonical encoding
-//    (README "The hash chain"); where two events are adjacent in the chain (consecutive ids),
-//    the later one's prev_hash must be the earlier one's hash.
-// 3. Each rendered timeline row names its event (data-event) and the digest of its own text
-//    (data-text-sha256); the rows past a timeline's first page are data (script.rows) with the
-//    same two, checked from the data they are shown from. A row whose text was edited, or that
-//    names an event the embedded ones lack, shows.
+// 1. Each embedded event's hash (#events, exactly as `runbook audit export` writes them) is
+//    recomputed from its fields with the canonical encoding (README "The hash chain"); where
+//    two events are adjacent in the chain (consecutive ids), the later one's prev_hash must
+//    be the earlier one's hash. An edit of what an event says names the event.
+// 2. The embedded text must hash to the digest the renderer wrote after it (#digest): an
+//    edit that no event's hash covers (an id, the layout) shows too.
+// 3. Each rendered timeline row (the first page of each timeline, plain HTML) names its event
+//    (data-event) and the digest of its own text (data-text-sha256). A row whose text was
+//    edited, or that names an event the embedded ones lack, shows.
 // The badge turns green only when all three hold, and names the first event that fails.
-// Then the pager shows the rows past the first page, a page at a time (#run-ID-page-N).
-// This file is ASCII only (other characters as \u escapes): a page embedding the report in a
-// frame may decode it with another charset, and the script's hash in the CSP must still hold.
-(function () {
-  "use strict";
+// Rows past the first page are not in the file: rows.js builds them from the checked events.
+// The report's script is this file, rows.js and pager.js inside one function (html/mod.rs).
+// These files are ASCII only (other characters as \u escapes): a page embedding the report in
+// a frame may decode it with another charset, and the script's hash in the CSP must still hold.
   var K = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -133,15 +132,7 @@
     return sha256(buf, len);
   }
 
-  // A data row: [id, text sha256, kind, class, at, step, line, label, lead, excerpt, value, took].
-  var TEXT = [4, 5, 7, 8, 9, 10, 11];
-  function rowSha(r) {
-    len = 0;
-    for (var i = 0; i < TEXT.length; i++) put(r[TEXT[i]]);
-    return sha256(buf, len);
-  }
-
-  // Rows past the first page, per run id, once checked.
+  // Each run's events in order, once checked: what the pager shows past the first page.
   var pages = {};
 
   function check() {
@@ -159,35 +150,39 @@
     if (!badge || !script) return false;
     if (!digest) return fail("the digest of the embedded events is missing");
     var text = script.textContent;
-    var bytes = utf8(text);
-    if (sha256(bytes) !== digest.getAttribute("data-events-sha256")) {
-      return fail("the embedded events differ from the ones rendered (their digest does not match)");
-    }
     var events;
     try {
       events = JSON.parse(text);
     } catch (err) {
       return fail("the embedded events are not readable JSON");
     }
-    var byHash = {};
-    var byId = {};
+    // The events the rendered rows name, looked up while the events are checked.
+    var rows = document.querySelectorAll("[data-event]");
+    var named = Object.create(null);
+    for (var i = 0; i < rows.length; i++) named[rows[i].getAttribute("data-event")] = null;
     var prev = null;
-    for (var i = 0; i < events.length; i++) {
+    var byRun = Object.create(null);
+    if (!Array.isArray(events)) return fail("the embedded events are not a list");
+    for (i = 0; i < events.length; i++) {
       var e = events[i];
+      if (typeof e !== "object" || e === null) return fail("embedded event " + i + " is not a record");
       if (eventHash(e) !== e.hash) {
         return fail("event " + e.id + " (run " + e.run + ", seq " + e.seq + ") does not hash to its recorded hash");
       }
       if (prev && e.id === prev.id + 1 && e.prev_hash !== prev.hash) {
         return fail("event " + e.id + " does not link to event " + prev.id);
       }
-      byHash[e.hash] = e;
-      byId[e.id] = e;
+      if (named[e.hash] === null) named[e.hash] = e;
+      (byRun[e.run] || (byRun[e.run] = [])).push(e);
       prev = e;
     }
-    var rows = document.querySelectorAll("[data-event]");
+    // Last, as it names no event: an edit no event's hash covers (an id, the layout).
+    if (sha256(utf8(text)) !== digest.getAttribute("data-events-sha256")) {
+      return fail("the embedded events differ from the ones rendered (their digest does not match)");
+    }
     for (i = 0; i < rows.length; i++) {
       var row = rows[i];
-      var ev = byHash[row.getAttribute("data-event")];
+      var ev = named[row.getAttribute("data-event")];
       if (!ev) {
         return fail("a rendered row names an event that is not among the embedded ones");
       }
@@ -197,26 +192,7 @@
         return fail("the rendered text of event " + ev.id + " (run " + ev.run + ", seq " + ev.seq + ") was edited");
       }
     }
-    var sets = document.querySelectorAll("script.rows");
-    for (i = 0; i < sets.length; i++) {
-      var data;
-      try {
-        data = JSON.parse(sets[i].textContent);
-      } catch (err) {
-        return fail("the timeline rows of run " + sets[i].getAttribute("data-run") + " are not readable JSON");
-      }
-      for (var j = 0; j < data.length; j++) {
-        var r = data[j];
-        var of = byId[r[0]];
-        if (!of) {
-          return fail("a rendered row names an event that is not among the embedded ones");
-        }
-        if (rowSha(r) !== r[1]) {
-          return fail("the rendered text of event " + of.id + " (run " + of.run + ", seq " + of.seq + ") was edited");
-        }
-      }
-      pages[sets[i].getAttribute("data-run")] = data;
-    }
+    pages = byRun;
     badge.className = "badge good";
     badge.querySelector(".verdict").textContent = "Chain intact for these " + events.length +
       " events: every hash recomputes in this page.";
@@ -225,116 +201,3 @@
     return true;
   }
 
-  function hiddenKinds() {
-    var off = {};
-    var boxes = document.querySelectorAll("input[data-kind-filter]");
-    for (var i = 0; i < boxes.length; i++) {
-      if (!boxes[i].checked) off[boxes[i].getAttribute("data-kind-filter")] = true;
-    }
-    return off;
-  }
-
-  function cell(tr, cls, text) {
-    var td = document.createElement("td");
-    td.className = cls;
-    td.textContent = text;
-    tr.appendChild(td);
-    return td;
-  }
-
-  function el(tag, cls, text) {
-    var x = document.createElement(tag);
-    if (cls) x.className = cls;
-    x.textContent = text;
-    return x;
-  }
-
-  // Page `n` (1 = the plain HTML rows) of a run's timeline.
-  function showPage(run, n) {
-    var data = pages[run] || [];
-    var table = document.querySelector("table.timeline[data-run=\"" + run + "\"]");
-    if (!table) return;
-    var first = table.tBodies[0], paged = table.tBodies[1];
-    // A page holds as many rows as the plain HTML first page.
-    var per = first.rows.length;
-    var last = 1 + Math.ceil(data.length / per);
-    n = Math.max(1, Math.min(last, n));
-    first.hidden = n !== 1;
-    paged.textContent = "";
-    var off = hiddenKinds();
-    var rows = n === 1 ? [] : data.slice((n - 2) * per, (n - 1) * per);
-    for (var i = 0; i < rows.length; i++) {
-      var r = rows[i];
-      var tr = document.createElement("tr");
-      tr.className = "kind-" + r[2] + " " + r[3];
-      tr.setAttribute("data-row", String(r[0]));
-      tr.hidden = !!off[r[2]];
-      cell(tr, "at", r[4]);
-      var step = cell(tr, "step", "");
-      if (r[6]) {
-        var a = el("a", "", r[5]);
-        a.href = "#src-" + run + "-" + r[6];
-        step.appendChild(a);
-      } else {
-        step.textContent = r[5];
-      }
-      cell(tr, "kind", r[7]);
-      var what = cell(tr, "what", r[8]);
-      if (r[9]) {
-        var det = document.createElement("details");
-        det.appendChild(el("summary", "", r[9]));
-        det.appendChild(el("code", "block", r[10]));
-        what.appendChild(det);
-      } else if (r[10]) {
-        what.appendChild(el("code", "", r[10]));
-      }
-      cell(tr, "took", r[11]);
-      paged.appendChild(tr);
-    }
-    var nav = document.querySelector("nav.pager[data-run=\"" + run + "\"]");
-    nav.textContent = "";
-    function go(label, to) {
-      var b = el("button", "", label);
-      b.type = "button";
-      b.disabled = to === n || to < 1 || to > last;
-      b.addEventListener("click", function () { showPage(run, to); });
-      nav.appendChild(b);
-    }
-    go("\u00ab first", 1);
-    go("\u2039 previous", n - 1);
-    var at = el("span", "page", " page " + n + " of " + last + " (events " +
-      (n === 1 ? 1 : per + (n - 2) * per + 1) + "\u2013" +
-      Math.min(per + (n - 1) * per, per + data.length) + ") ");
-    nav.appendChild(at);
-    go("next \u203a", n + 1);
-    go("last \u00bb", last);
-    nav.setAttribute("data-page", String(n));
-  }
-
-  function pager() {
-    for (var run in pages) {
-      if (!Object.prototype.hasOwnProperty.call(pages, run)) continue;
-      document.querySelector("nav.pager[data-run=\"" + run + "\"]").hidden = false;
-      showPage(run, 1);
-    }
-    var m = /^#run-(.+)-page-(\d+)$/.exec(location.hash);
-    if (m && pages[m[1]]) showPage(m[1], parseInt(m[2], 10));
-  }
-
-  // Filtering the timeline by kind: the table is plain HTML without script.
-  function filters() {
-    var boxes = document.querySelectorAll("input[data-kind-filter]");
-    for (var i = 0; i < boxes.length; i++) {
-      boxes[i].parentNode.hidden = false;
-      boxes[i].addEventListener("change", function (ev) {
-        var kind = ev.target.getAttribute("data-kind-filter");
-        var rows = document.querySelectorAll("tr.kind-" + kind);
-        for (var j = 0; j < rows.length; j++) rows[j].hidden = !ev.target.checked;
-      });
-    }
-  }
-
-  // Rows are only shown from checked data: a page that does not verify shows no more rows.
-  if (check()) pager();
-  filters();
-})();

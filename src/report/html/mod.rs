@@ -1,7 +1,7 @@
 //! One self-contained HTML file: inline CSS and script, a Content-Security-Policy that
 //! forbids fetching anything, readable without script (the first page of each timeline and
-//! every other section are plain HTML; the script checks integrity, pages the rest of a long
-//! timeline and filters), printable.
+//! every other section are plain HTML; the script checks integrity, shows the rest of a long
+//! timeline a page at a time from the checked events, and filters), printable.
 //!
 //! The document is streamed: events are read from the store in order and written as they
 //! come, so memory does not grow with the run. The embedded events come last, and the digest
@@ -31,7 +31,15 @@ use describe::compact;
 pub use timeline::PAGE;
 
 const STYLE: &str = include_str!("../report.css");
-const SCRIPT: &str = include_str!("../verify.js");
+/// The page's script: the integrity check, the rows built from checked events, the pager,
+/// inside one function so they share the checked events and nothing leaks into the page.
+const SCRIPT: &str = concat!(
+    "(function () {\n  \"use strict\";\n",
+    include_str!("../verify.js"),
+    include_str!("../rows.js"),
+    include_str!("../pager.js"),
+    "})();\n"
+);
 
 /// Stream the whole document into `h`.
 pub async fn render(
@@ -84,20 +92,10 @@ async fn embedded_events(
     let mut json = Vec::with_capacity(4096);
     let mut piece = String::with_capacity(4096);
     piece.push('[');
-    if let (Some(lo), Some(hi)) = (outline.first_id, outline.last_id) {
+    if outline.first_id.is_some() {
         let ids = outline.run_ids();
-        // One run in its own order (its index); several in chain order, by scanning the id
-        // range (`+run` keeps SQLite from choosing the run index and sorting).
-        let (clause, order) = if ids.len() == 1 {
-            ("run = ?".to_string(), ScanOrder::Seq)
-        } else {
-            (
-                format!("id BETWEEN {lo} AND {hi} AND +{}", outline.runs_clause()),
-                ScanOrder::Id,
-            )
-        };
         let mut first = true;
-        for_each_event_where(conn, &clause, &ids, order, |e| {
+        for_each_event_where(conn, &outline.span_clause(), &ids, ScanOrder::Id, |e| {
             json.clear();
             serde_json::to_writer(&mut json, &ExportLine::from(e)).expect("events serialize");
             piece.push_str(if first { "\n" } else { ",\n" });
@@ -331,25 +329,6 @@ pub fn esc_to(out: &mut Sink, s: &str) {
         rest = &rest[i + 1..];
     }
     out.push_str(rest);
-}
-
-/// `s` as a JSON string safe inside a `<script>` element (`<` as `\u003c`).
-pub fn json_str(out: &mut Sink, s: &str) {
-    out.push('"');
-    let mut rest = s;
-    while let Some(i) = rest.find(|c: char| matches!(c, '"' | '\\' | '<') || c.is_ascii_control()) {
-        out.push_str(&rest[..i]);
-        let _ = match rest.as_bytes()[i] {
-            b'"' => write!(out, "\\\""),
-            b'\\' => write!(out, "\\\\"),
-            b'\n' => write!(out, "\\n"),
-            b'\t' => write!(out, "\\t"),
-            c => write!(out, "\\u{:04x}", c),
-        };
-        rest = &rest[i + 1..];
-    }
-    out.push_str(rest);
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
-//! A run's timeline, streamed from the store: the first [`PAGE`] rows as plain HTML (readable
-//! without script), the rest as compact rows in a JSON element that the page's script checks
-//! and shows a page at a time, so a run of 100,000 events does not put 100,000 rows in the
-//! document at once.
+//! A run's timeline: its first [`PAGE`] rows as plain HTML (readable without script), read
+//! from the store without the rest. The rows past the first page are not written at all: the
+//! page's script builds them from the embedded events once those verified (`rows.js`), a page
+//! at a time, so a run of 100,000 events carries each event once and does not put 100,000
+//! rows in the document.
 //!
-//! Every row carries its event and the SHA-256 of its own text, computed here from the same
-//! characters the page shows; `verify.js` recomputes it for both forms (from the row's text for
-//! HTML rows, from the data for the others).
+//! Every HTML row carries its event and the SHA-256 of its own text, computed here from the
+//! same characters the page shows; `verify.js` recomputes it from the row's text.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use sqlx::sqlite::SqliteConnection;
 
 use super::describe::describe;
-use super::{esc, esc_to, json_str, shown};
+use super::{esc, esc_to, shown};
 use crate::audit::clock;
-use crate::audit::{for_each_event, Event, EventFilter, EventRef};
+use crate::audit::{for_first_events, Event, EventRef};
 use crate::report::{RenderError, RunHead, Sink};
 
 /// Rows of a timeline per page; the first page is plain HTML.
@@ -140,36 +140,6 @@ impl<'a> Row<'a> {
         esc_to(h, &self.took);
         h.push_str("</td></tr>");
     }
-
-    /// `[id, text sha256, kind, class, at, step, source line or 0, label, lead, excerpt,
-    /// value, took]`: the order `verify.js` reads.
-    fn json(&self, h: &mut Sink, id: i64) {
-        let _ = write!(h, "[{id},\"{}\",", self.text_sha256());
-        json_str(h, self.kind);
-        h.push(',');
-        json_str(h, self.class);
-        h.push(',');
-        json_str(h, &self.at);
-        h.push(',');
-        json_str(h, &self.step);
-        let _ = write!(h, ",{},", self.line.unwrap_or(0));
-        for (i, part) in [
-            &self.label,
-            &self.lead,
-            &self.excerpt,
-            &self.value,
-            &self.took,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
-                h.push(',');
-            }
-            json_str(h, part);
-        }
-        h.push(']');
-    }
 }
 
 pub(super) async fn timeline(
@@ -181,7 +151,8 @@ pub(super) async fn timeline(
     let id = run.detail.summary.id.as_str();
     let started = clock::parse_time(&run.detail.summary.started_at);
     h.push_str("<h3>Timeline</h3>");
-    if run.events as usize > PAGE {
+    let paged = run.events as usize > PAGE;
+    if paged {
         let _ = write!(
             h,
             "<p class=\"paging\">{} events: the first {PAGE} are shown here as plain HTML; \
@@ -191,43 +162,33 @@ pub(super) async fn timeline(
             esc(id)
         );
     }
-    let _ = write!(
-        h,
-        "<nav class=\"pager\" data-run=\"{id}\" hidden></nav>\
-         <table class=\"timeline\" data-run=\"{id}\"><thead><tr><th>at</th><th>step</th>\
-         <th>event</th><th>what</th><th>took</th></tr></thead><tbody>",
-        id = esc(id)
+    if paged {
+        // What the page's script needs to build the rows past the first page from the events.
+        let lines = serde_json::to_string(step_lines).expect("a map of lines serializes");
+        let _ = write!(
+            h,
+            "<nav class=\"pager\" data-run=\"{id}\" hidden></nav>\
+             <table class=\"timeline\" data-run=\"{id}\" data-started=\"{}\" data-step-lines=\"{}\">",
+            esc(&run.detail.summary.started_at),
+            esc(&lines),
+            id = esc(id)
+        );
+    } else {
+        let _ = write!(h, "<table class=\"timeline\" data-run=\"{}\">", esc(id));
+    }
+    h.push_str(
+        "<thead><tr><th>at</th><th>step</th><th>event</th><th>what</th><th>took</th></tr></thead>\
+         <tbody>",
     );
-    let filter = EventFilter {
-        run: Some(id.to_string()),
-        since: None,
-    };
-    let mut n = 0usize;
-    for_each_event(conn, &filter, |e| {
-        let row = Row::of(e, started, step_lines);
-        if n < PAGE {
-            row.html(h, &e.hash.to_string(), id);
-        } else {
-            if n == PAGE {
-                let _ = writeln!(
-                    h,
-                    "</tbody><tbody class=\"paged\"></tbody></table>\
-                     <script type=\"application/json\" class=\"rows\" data-run=\"{}\">[",
-                    esc(id)
-                );
-            } else {
-                h.push_str(",\n");
-            }
-            row.json(h, e.id);
-        }
-        n += 1;
+    for_first_events(conn, id, PAGE as u64, |e| {
+        Row::of(e, started, step_lines).html(h, &e.hash.to_string(), id);
         h.tick()
     })
     .await?;
-    if n > PAGE {
-        h.push_str("\n]</script>");
+    h.push_str(if paged {
+        "</tbody><tbody class=\"paged\"></tbody></table>"
     } else {
-        h.push_str("</tbody></table>");
-    }
+        "</tbody></table>"
+    });
     Ok(())
 }
