@@ -110,6 +110,12 @@ pub fn run(args: &ReportArgs, db: &Path, rt: &Runtime) -> Result<()> {
                 (runs.into_iter().map(|r| r.id).collect(), title)
             }
         };
+        // The store's page cache is sized for writing many events; the report reads each
+        // page once per pass, in order, and a small cache keeps its memory flat.
+        sqlx::query("PRAGMA cache_size = -2048")
+            .execute(&mut conn)
+            .await
+            .map_err(crate::audit::AuditError::from)?;
         // One read transaction: every query of the report sees the same snapshot, so a run
         // still recording cannot add rows that its embedded events lack.
         sqlx::query("BEGIN")
@@ -117,10 +123,12 @@ pub fn run(args: &ReportArgs, db: &Path, rt: &Runtime) -> Result<()> {
             .await
             .map_err(crate::audit::AuditError::from)?;
         let written = match format {
-            Format::Html => stream_html(&mut conn, &ids, title, args.output.as_deref()).await,
-            Format::Markdown | Format::Json => {
+            Format::Html | Format::Markdown => {
+                stream(&mut conn, &ids, title, format, args.output.as_deref()).await
+            }
+            Format::Json => {
                 let data = report::load(&mut conn, &ids, title).await?;
-                in_memory(&data, format, args.output.as_deref())
+                in_memory(&data, args.output.as_deref())
             }
         };
         let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
@@ -128,11 +136,13 @@ pub fn run(args: &ReportArgs, db: &Path, rt: &Runtime) -> Result<()> {
     })
 }
 
-/// The HTML document, streamed through the redaction check into its file (or stdout).
-async fn stream_html(
+/// The HTML or Markdown document, streamed through the redaction check into its file (or
+/// stdout).
+async fn stream(
     conn: &mut sqlx::SqliteConnection,
     ids: &[String],
     title: String,
+    format: Format,
     output: Option<&Path>,
 ) -> Result<()> {
     let outline = report::load_outline(conn, ids, title).await?;
@@ -141,9 +151,11 @@ async fn stream_html(
         None => Sink::stdout(),
     }
     .map_err(render_error)?;
-    html::render(conn, &outline, &mut sink)
-        .await
-        .map_err(render_error)?;
+    let rendered = match format {
+        Format::Html => html::render(conn, &outline, &mut sink).await,
+        _ => markdown::render(conn, &outline, &mut sink).await,
+    };
+    rendered.map_err(render_error)?;
     sink.finish().map_err(render_error)
 }
 
@@ -155,24 +167,16 @@ fn render_error(e: RenderError) -> Error {
     }
 }
 
-/// Markdown and JSON, made whole in memory (they hold far less than the HTML), then checked.
-fn in_memory(data: &report::ReportData, format: Format, output: Option<&Path>) -> Result<()> {
-    let document = match format {
-        Format::Markdown => markdown::render(data),
-        _ => serde_json::to_string_pretty(data).expect("report data serializes") + "\n",
-    };
-    match format {
-        // The sources are in the JSON as strings: check everything else.
-        Format::Json => {
-            let mut without_sources = data.clone();
-            for run in &mut without_sources.runs {
-                run.source = None;
-            }
-            report::guard(&serde_json::to_string(&without_sources).expect("serializes"))
-        }
-        _ => report::guard(&document),
+/// JSON, made whole in memory (it carries every event's record), then checked.
+fn in_memory(data: &report::ReportData, output: Option<&Path>) -> Result<()> {
+    let document = serde_json::to_string_pretty(data).expect("report data serializes") + "\n";
+    // The sources are in the JSON as strings: check everything else.
+    let mut without_sources = data.clone();
+    for run in &mut without_sources.runs {
+        run.source = None;
     }
-    .map_err(Error::Refused)?;
+    report::guard(&serde_json::to_string(&without_sources).expect("serializes"))
+        .map_err(Error::Refused)?;
     match output {
         Some(path) => write_whole(path, &document),
         None => {

@@ -1,16 +1,22 @@
 //! Markdown for pasting into a ticket: per run the header, the step table, gates and
-//! findings, with the run id and the chain head to check it against.
+//! findings, with the run id and the chain head to check it against. Streamed like the HTML:
+//! each table is read from the store by kind, so memory does not grow with the run.
 
 use std::fmt::Write as _;
 
+use sqlx::sqlite::SqliteConnection;
+
 use super::html::shown;
-use super::{ReportData, RunSection};
+use super::{each_of_kinds, Outline, RenderError, RunHead, Sink};
 use crate::audit::clock::{self, human_duration};
 use crate::audit::event::StepStatus;
 use crate::audit::Event;
 
-pub fn render(data: &ReportData) -> String {
-    let mut m = String::new();
+pub async fn render(
+    conn: &mut SqliteConnection,
+    data: &Outline,
+    m: &mut Sink,
+) -> Result<(), RenderError> {
     let _ = writeln!(m, "# {}\n", cell(&data.title));
     let _ = writeln!(
         m,
@@ -37,12 +43,17 @@ pub fn render(data: &ReportData) -> String {
         m.push('\n');
     }
     for run in &data.runs {
-        section(&mut m, run);
+        section(conn, m, run).await?;
+        m.tick()?;
     }
-    m
+    Ok(())
 }
 
-fn section(m: &mut String, run: &RunSection) {
+async fn section(
+    conn: &mut SqliteConnection,
+    m: &mut Sink,
+    run: &RunHead,
+) -> Result<(), RenderError> {
     let d = &run.detail;
     let s = &d.summary;
     let _ = writeln!(m, "## {} `{}`\n", cell(&s.runbook), s.id);
@@ -77,77 +88,64 @@ fn section(m: &mut String, run: &RunSection) {
             let _ = writeln!(m, "- approval: **{text}**");
         }
     }
-    m.push_str("\n| step | result | took |\n| --- | --- | --- |\n");
-    for e in &run.events {
-        if let Some(Event::StepEnd(st)) = e.event() {
-            let result = match (st.status, &st.error) {
-                (StepStatus::Ok, _) => "ok".to_string(),
-                (StepStatus::Failed, Some(err)) => format!("**failed**: {}", cell(err)),
-                (StepStatus::Failed, None) => "**failed**".to_string(),
-                (StepStatus::Skipped, _) => "skipped by the learner".to_string(),
-            };
-            let _ = writeln!(
-                m,
-                "| {} | {result} | {} |",
-                cell(&st.name),
-                st.duration_ms.map_or("-".into(), |ms| format!("{ms} ms"))
-            );
-        }
-    }
-    let gates: Vec<_> = run
-        .events
-        .iter()
-        .filter_map(|e| match e.event() {
-            Some(Event::Gate(g)) => Some(g),
-            _ => None,
-        })
-        .collect();
-    if !gates.is_empty() {
-        m.push_str("\n**Gates**\n\n| question | answer | verdict | who | how |\n| --- | --- | --- | --- | --- |\n");
-        for g in gates {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} | {} |",
-                cell(&g.question),
-                cell(&g.answer),
-                match g.approved {
-                    Some(true) => "approved",
-                    Some(false) => "refused",
-                    None => "-",
-                },
-                cell(&g.answered_by),
-                cell(&g.via)
-            );
-        }
-    }
-    let findings: Vec<_> = run
-        .events
-        .iter()
-        .filter_map(|e| match e.event() {
-            Some(Event::Finding(f)) => Some(f),
-            _ => None,
-        })
-        .collect();
-    if !findings.is_empty() {
-        m.push_str("\n**Findings**\n\n| severity | subject | summary | next step |\n| --- | --- | --- | --- |\n");
-        for f in findings {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} |",
-                f.severity,
-                cell(&f.subject),
-                cell(&f.summary),
-                cell(&f.next_step)
-            );
-        }
-    }
-    if let (Some(first), Some(last)) = (run.events.first(), run.events.last()) {
+    let steps = "\n| step | result | took |\n| --- | --- | --- |\n";
+    // The step table's heading is written even for a run without steps, as before.
+    m.push_str(steps);
+    each_of_kinds(conn, m, run, &["step-end"], ("", ""), |m, e| {
+        let Event::StepEnd(st) = e else { return };
+        let result = match (st.status, &st.error) {
+            (StepStatus::Ok, _) => "ok".to_string(),
+            (StepStatus::Failed, Some(err)) => format!("**failed**: {}", cell(err)),
+            (StepStatus::Failed, None) => "**failed**".to_string(),
+            (StepStatus::Skipped, _) => "skipped by the learner".to_string(),
+        };
+        let _ = writeln!(
+            m,
+            "| {} | {result} | {} |",
+            cell(&st.name),
+            st.duration_ms.map_or("-".into(), |ms| format!("{ms} ms"))
+        );
+    })
+    .await?;
+    let gates = "\n**Gates**\n\n| question | answer | verdict | who | how |\n| --- | --- | --- | --- | --- |\n";
+    each_of_kinds(conn, m, run, &["gate"], (gates, ""), |m, e| {
+        let Event::Gate(g) = e else { return };
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} |",
+            cell(&g.question),
+            cell(&g.answer),
+            match g.approved {
+                Some(true) => "approved",
+                Some(false) => "refused",
+                None => "-",
+            },
+            cell(&g.answered_by),
+            cell(&g.via)
+        );
+    })
+    .await?;
+    let findings = "\n**Findings**\n\n| severity | subject | summary | next step |\n| --- | --- | --- | --- |\n";
+    each_of_kinds(conn, m, run, &["finding"], (findings, ""), |m, e| {
+        let Event::Finding(f) = e else { return };
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} |",
+            f.severity,
+            cell(&f.subject),
+            cell(&f.summary),
+            cell(&f.next_step)
+        );
+    })
+    .await?;
+    if let (Some(first), Some(last)) = (&run.first, &run.last) {
         let _ = writeln!(
             m,
             "\nEvents {}-{} (seq 1-{}), first hash `{}`, last hash `{}`.\n",
             first.id, last.id, last.seq, first.hash, last.hash
         );
     }
+    Ok(())
 }
 
 /// One table cell: on one line, pipes escaped.

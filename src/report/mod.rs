@@ -2,16 +2,16 @@
 //! people without a shell on the box can read (HTML, Markdown) and check.
 //!
 //! ```text
-//! audit store ──► load (runs, their events as stored, sources, chain head) ──► ReportData
-//!                                                                              ├─► html.rs     one self-contained file
-//!                                                                              ├─► markdown.rs for a ticket
-//!                                                                              └─► JSON        the same data
+//! audit store ──► load_outline (runs, counts, sources, chain head) ──► Outline ─┬─► html/       one self-contained file, streamed
+//!                                                                               └─► markdown.rs for a ticket, streamed
+//!             ──► load (the same, with every event in memory) ──► ReportData ──► JSON
 //! ```
 //!
 //! Renderers read typed events ([`crate::audit::Event`]), never payloads by key. Events were
-//! redacted when they were recorded; before anything is written, [`guard`] runs the
-//! redaction rules over the whole document once more and refuses to write if any rule still
-//! matches, so a secret that slipped into the record does not travel further.
+//! redacted when they were recorded; before anything is written, the redaction rules run over
+//! the whole document once more ([`Sink`] as it streams, [`guard`] for JSON) and nothing is
+//! written if any rule still matches, so a secret that slipped into the record does not
+//! travel further.
 //!
 //! The HTML embeds the events exactly as `audit export` writes them, and a script in the page
 //! recomputes every hash with its own SHA-256 (no `crypto.subtle`, which viewers of files
@@ -31,8 +31,8 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use crate::audit::{
-    for_each_event, run_detail, source_text, AuditError, Event, EventFilter, Parsed, Redactor,
-    RunDetail,
+    for_each_event, for_each_event_where, run_detail, source_text, AuditError, Event, EventFilter,
+    Parsed, Redactor, RunDetail, ScanOrder,
 };
 
 /// One event as stored: the fields the chain hashes (see `audit::chain`), plus its id.
@@ -61,7 +61,7 @@ impl StoredEvent {
     }
 }
 
-/// One run of the report, with its events in memory (Markdown and JSON).
+/// One run of the report, with its events in memory (JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSection {
     pub detail: RunDetail,
@@ -70,7 +70,7 @@ pub struct RunSection {
     pub source: Option<String>,
 }
 
-/// Everything the in-memory renderers need.
+/// Everything the JSON document holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportData {
     pub runs: Vec<RunSection>,
@@ -81,7 +81,7 @@ pub struct ReportData {
     pub title: String,
 }
 
-/// One run without its events: what the HTML renderer needs before it streams them.
+/// One run without its events: what the streamed renderers need before they read them.
 #[derive(Debug, Clone)]
 pub struct RunHead {
     pub detail: RunDetail,
@@ -90,6 +90,29 @@ pub struct RunHead {
     pub dry_run_reason: Option<String>,
     /// How many events the run has.
     pub events: u64,
+    /// Its first and last event (none when it has none).
+    pub first: Option<EventEnd>,
+    pub last: Option<EventEnd>,
+}
+
+impl RunHead {
+    /// The SQL condition selecting this run's events (`?` bound to its id): a scan of its
+    /// span of ids in chain order, which is also its seq order. Reading by the run's index
+    /// instead looks every row up in the table, several times slower for a long run.
+    pub fn events_clause(&self) -> String {
+        match (&self.first, &self.last) {
+            (Some(lo), Some(hi)) => format!("id BETWEEN {} AND {} AND +run = ?", lo.id, hi.id),
+            _ => "run = ?".to_string(),
+        }
+    }
+}
+
+/// Where a run's events start or end in the chain.
+#[derive(Debug, Clone)]
+pub struct EventEnd {
+    pub id: i64,
+    pub seq: i64,
+    pub hash: String,
 }
 
 /// The report without its events: runs, counts and the ends of the span of events, read
@@ -118,6 +141,15 @@ impl Outline {
     pub fn runs_clause(&self) -> String {
         let marks = vec!["?"; self.runs.len()].join(", ");
         format!("run IN ({marks})")
+    }
+
+    /// [`Outline::runs_clause`] over the span of ids the runs' events take: read in chain
+    /// order without a lookup per row (see [`RunHead::events_clause`]).
+    pub fn span_clause(&self) -> String {
+        match (self.first_id, self.last_id) {
+            (Some(lo), Some(hi)) => format!("id BETWEEN {lo} AND {hi} AND +{}", self.runs_clause()),
+            _ => self.runs_clause(),
+        }
     }
 
     pub fn run_ids(&self) -> Vec<&str> {
@@ -170,6 +202,8 @@ pub async fn load_outline(
             source,
             dry_run_reason,
             events,
+            first: event_end(conn, lo).await?,
+            last: event_end(conn, hi).await?,
         });
     }
     let first_hash = hash_of(conn, first_id).await?;
@@ -193,7 +227,7 @@ pub async fn load_outline(
     };
     let sql = format!(
         "SELECT DISTINCT kind FROM events WHERE {} ORDER BY kind",
-        outline.runs_clause()
+        outline.span_clause()
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for id in outline.run_ids() {
@@ -205,6 +239,22 @@ pub async fn load_outline(
         .map(|row| row.try_get::<String, _>(0))
         .collect::<Result<_, _>>()?;
     Ok(outline)
+}
+
+async fn event_end(
+    conn: &mut SqliteConnection,
+    id: Option<i64>,
+) -> Result<Option<EventEnd>, AuditError> {
+    let Some(id) = id else { return Ok(None) };
+    let row = sqlx::query("SELECT seq, lower(hex(hash)) FROM events WHERE id = ?")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(Some(EventEnd {
+        id,
+        seq: row.try_get(0)?,
+        hash: row.try_get(1)?,
+    }))
 }
 
 async fn hash_of(
@@ -219,8 +269,7 @@ async fn hash_of(
     Ok(Some(row.try_get::<String, _>(0)?))
 }
 
-/// Load the given runs (ids, oldest first) with all their events, for the renderers that
-/// work in memory.
+/// Load the given runs (ids, oldest first) with all their events, for the JSON document.
 pub async fn load(
     conn: &mut SqliteConnection,
     run_ids: &[String],
@@ -264,6 +313,49 @@ pub async fn load(
     })
 }
 
+/// Visit the run's events of the given kinds, typed, in order; `open` is written before the
+/// first one and `close` after the last, nothing when there is none.
+pub(crate) async fn each_of_kinds(
+    conn: &mut SqliteConnection,
+    h: &mut Sink,
+    run: &RunHead,
+    kinds: &[&str],
+    (open, close): (&str, &str),
+    mut f: impl FnMut(&mut Sink, &Event),
+) -> Result<(), RenderError> {
+    let clause = format!(
+        "{} AND kind IN ({})",
+        run.events_clause(),
+        kinds
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut any = false;
+    for_each_event_where(
+        conn,
+        &clause,
+        &[run.detail.summary.id.as_str()],
+        ScanOrder::Id,
+        |e| {
+            if let Parsed::Event(event) = Event::parse(e.kind, e.payload) {
+                if !any {
+                    h.push_str(open);
+                    any = true;
+                }
+                f(h, &event);
+            }
+            h.tick()
+        },
+    )
+    .await?;
+    if any {
+        h.push_str(close);
+    }
+    Ok(())
+}
+
 /// Refuse to hand out a document in which a redaction rule still matches, outside the
 /// runbook source listings: the source is recorded verbatim by design (`//! param token:
 /// string, secret` is code, not a token), and the HTML renders it inside
@@ -290,7 +382,13 @@ fn guard_all(document: &str) -> Result<(), String> {
 
 /// Where the first text that a redaction rule would change starts, if any.
 fn first_secret(text: &str) -> Option<usize> {
-    let redacted = Redactor::new().redact_str(text);
+    let redactor = Redactor::new();
+    // Almost every chunk of a report holds no secret: one scan says so, and only a chunk
+    // that might is redacted in full to find where.
+    if !redactor.might_change(text) {
+        return None;
+    }
+    let redacted = redactor.redact_str(text);
     if redacted == text {
         return None;
     }

@@ -8,50 +8,8 @@ use serde_json::Value;
 use sqlx::sqlite::SqliteConnection;
 
 use super::{esc, shown};
-use crate::audit::{for_each_event_where, Event, Parsed, ScanOrder};
-use crate::report::{RenderError, RunHead, Sink};
-
-/// Visit the run's events of the given kinds, typed, in order; `open` is written before the
-/// first one and `close` after the last, nothing when there is none.
-async fn each_of_kinds(
-    conn: &mut SqliteConnection,
-    h: &mut Sink,
-    run: &RunHead,
-    kinds: &[&str],
-    (open, close): (&str, &str),
-    mut f: impl FnMut(&mut Sink, &Event),
-) -> Result<(), RenderError> {
-    let clause = format!(
-        "run = ? AND kind IN ({})",
-        kinds
-            .iter()
-            .map(|k| format!("'{k}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut any = false;
-    for_each_event_where(
-        conn,
-        &clause,
-        &[run.detail.summary.id.as_str()],
-        ScanOrder::Seq,
-        |e| {
-            if let Parsed::Event(event) = Event::parse(e.kind, e.payload) {
-                if !any {
-                    h.push_str(open);
-                    any = true;
-                }
-                f(h, &event);
-            }
-            h.tick()
-        },
-    )
-    .await?;
-    if any {
-        h.push_str(close);
-    }
-    Ok(())
-}
+use crate::audit::Event;
+use crate::report::{each_of_kinds, RenderError, RunHead, Sink};
 
 pub(super) async fn gates(
     conn: &mut SqliteConnection,
