@@ -83,6 +83,64 @@ pub fn load_url(url: &str, scratch: &Path) -> Loaded {
     }
 }
 
+/// How a page opened: time from asking for it to its load event (its inline scripts done),
+/// as the page's parent measured it, and the badge's verdict and own check time then.
+pub struct Opened {
+    pub ms: f64,
+    pub verified: Option<String>,
+    pub verify_ms: Option<String>,
+}
+
+/// Open `file` in a frame of a harness page and time it until its load event: what a reader
+/// waits for, without the browser's start and without printing the page's DOM back out
+/// (`--dump-dom` of a 50 MB page takes far longer than opening it). The harness reads the
+/// frame's badge, which needs file pages to reach each other.
+pub fn open_timed(file: &Path, scratch: &Path) -> Opened {
+    let url = serde_json::to_string(&format!("file://{}", file.display())).unwrap();
+    let harness = scratch.join("open-timed.html");
+    std::fs::write(
+        &harness,
+        format!(
+            "<!doctype html><html><body><pre id=\"out\"></pre><script>\
+             var f = document.createElement('iframe'); var t0 = performance.now();\
+             f.onload = function () {{\
+               var ms = performance.now() - t0; var b = f.contentDocument.getElementById('badge');\
+               document.getElementById('out').textContent = JSON.stringify({{ms: ms,\
+                 verified: b && b.getAttribute('data-verified'),\
+                 verify_ms: b && b.getAttribute('data-verify-ms')}});\
+             }};\
+             f.src = {url}; document.body.appendChild(f);</script></body></html>"
+        ),
+    )
+    .unwrap();
+    let profile = scratch.join(format!("timed-{}", std::process::id()));
+    let out = Command::new(chromium().expect("chromium"))
+        .args(
+            base_args(&profile)
+                .into_iter()
+                .filter(|a| !a.starts_with("--virtual-time-budget")),
+        )
+        .arg("--allow-file-access-from-files")
+        .arg("--dump-dom")
+        .arg(format!("file://{}", harness.display()))
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let json = dom
+        .split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| panic!("the harness did not finish: {dom}"));
+    let v: serde_json::Value = serde_json::from_str(json).expect("the harness wrote JSON");
+    Opened {
+        ms: v["ms"].as_f64().expect("a time"),
+        verified: v["verified"].as_str().map(str::to_string),
+        verify_ms: v["verify_ms"].as_str().map(str::to_string),
+    }
+}
+
 /// Save a screenshot of `file`.
 pub fn screenshot(file: &Path, png: &Path, scratch: &Path) {
     let profile = scratch.join(format!("shot-{}", std::process::id()));
