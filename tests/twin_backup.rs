@@ -1,6 +1,8 @@
 //! `backup` against the twin's real Postgres 15: the new dump verifies and its manifest's row
 //! counts equal the live counts; a `backup` killed with SIGKILL while pg_dump streams leaves no
-//! dump under a dump's name (only a `.partial` file, which is never taken for one).
+//! dump under a dump's name (only a `.partial` file, which is never taken for one); on a
+//! terminal the dump and the verify show progress, erased when they end, and piped they show
+//! none.
 
 mod common;
 
@@ -129,6 +131,11 @@ fn a_backup_verifies_matches_the_live_counts_and_is_never_half_there() {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(result));
     sh(&cleanup);
     // The kill may have left a dump made after the kill check; remove any other new dump.
+    remove_new_dumps(&before, caught);
+}
+
+/// Remove every dump not in `before` (with its sidecars), then go on with the test's panic.
+fn remove_new_dumps(before: &[String], caught: std::thread::Result<()>) {
     for d in dumps() {
         if !before.contains(&d) {
             sh(&format!(
@@ -139,4 +146,76 @@ fn a_backup_verifies_matches_the_live_counts_and_is_never_half_there() {
     if let Err(e) = caught {
         std::panic::resume_unwind(e);
     }
+}
+
+/// Everything a command wrote to a pseudo-terminal in the twin (`script`: stdin, stdout and
+/// stderr are the terminal), with the escape sequences kept.
+fn on_terminal(command: &str) -> String {
+    let out = exec(&[
+        "script",
+        "-qfec",
+        &format!("env TERM=xterm NO_COLOR=1 {command}"),
+        "/dev/null",
+    ]);
+    assert_eq!(out.code, 0, "{command}: {}", out.all());
+    out.stdout
+}
+
+#[test]
+fn on_a_terminal_the_dump_and_the_verify_show_progress_and_piped_nothing() {
+    if !available() {
+        return;
+    }
+    let _g = lock();
+    seed_messages();
+    let before = dumps();
+    let result = || {
+        let screen = on_terminal("runbook run backup --yes");
+        // The dump's bar: its name, the bytes so far and the rate.
+        let bar = "pg_dump aurora ";
+        let drawn: Vec<&str> = screen
+            .split(['\r', '\n'])
+            .filter(|l| l.contains(bar))
+            .collect();
+        assert!(
+            drawn
+                .iter()
+                .any(|l| l.contains("iB/s") || l.contains(" B/s")),
+            "the progress line shows a rate: {drawn:?}\n{screen:?}"
+        );
+        // Erased before the run goes on: the bar's last drawing is followed by an erase of
+        // its line, and no later line carries it.
+        let tail = &screen[screen.rfind(bar).unwrap()..];
+        let erased = tail.find("\u{1b}[2K").expect("the bar's line is erased");
+        let next_line = tail.find('\n').unwrap_or(tail.len());
+        assert!(
+            erased < next_line,
+            "the bar is erased before the next line is printed: {tail:?}"
+        );
+        assert!(
+            tail.contains("Verify the new dump"),
+            "the run's own lines follow: {tail:?}"
+        );
+
+        // backups -p verify=true: one bar per dump read, erased the same way.
+        let screen = on_terminal("runbook run backups -p verify=true");
+        assert!(
+            screen.contains("verify aurora_"),
+            "the verify shows progress: {screen:?}"
+        );
+
+        // Piped (stdout and stderr not terminals), the same runs print no bar and no escape.
+        let piped = runbook(&["run", "backup", "--yes"]);
+        assert_eq!(piped.code, 0, "{}", piped.all());
+        let piped_verify = runbook(&["run", "backups", "-p", "verify=true"]);
+        for out in [&piped, &piped_verify] {
+            let all = out.all();
+            assert!(
+                !all.contains(bar) && !all.contains("verify aurora_") && !all.contains('\u{1b}'),
+                "a piped run shows no progress: {all:?}"
+            );
+        }
+    };
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(result));
+    remove_new_dumps(&before, caught);
 }

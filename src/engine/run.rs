@@ -198,7 +198,10 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         redactor: redactor.clone(),
         ascii: req.learn.is_some(),
     });
-    let host = Arc::new(HostCtx::new(env.rt.handle().clone(), env.site.clone()));
+    let host = Arc::new(
+        HostCtx::new(env.rt.handle().clone(), env.site.clone())
+            .with_progress(!req.json && !req.quiet && req.learn.is_none()),
+    );
     let door = Door::new(
         host.clone(),
         audit.clone(),

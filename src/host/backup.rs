@@ -8,26 +8,24 @@
 //! Verification is two independent checks, because each misses what the other sees:
 //! - the sidecar (`NAME.sha256`, `sha256sum` format) against the sha256 of the file's bytes:
 //!   proves the bytes are the ones written, not that they restore;
-//! - a full read, `pg_restore -f /dev/null FILE`, which decodes every block (`--list` reads only
-//!   the table of contents and passes a dump truncated by 60%). Its result is classified from
+//! - a full read, `pg_restore -f /dev/null` fed the file on stdin, which decodes every block
+//!   (`--list` reads only the table of contents and passes a dump truncated by 60%). The file
+//!   is read once: each block is hashed and fed to pg_restore. Its result is classified from
 //!   stderr and the exit code together: an `error:` line fails it even when the exit code is 0
 //!   (restores with errors ignored exit 0 in some setups), and a non-zero exit fails it even
 //!   without a message.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use chrono::Utc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::args;
+use super::backup_read::FullReader;
 use super::{Args, Effect, HostCtx, HostError, HostFn, HostResult, Param, ParamType};
 use crate::site::backups::BackupSet;
-
-/// stderr kept from pg_restore.
-const CAP: usize = 64 * 1024;
 
 pub(crate) fn set<'a>(ctx: &'a HostCtx, a: &Args) -> Result<(&'a str, &'a BackupSet), HostError> {
     let name = args::string(a, "set")?;
@@ -133,6 +131,14 @@ pub(crate) fn sidecar_hash(text: &str, name: &str) -> Result<String, String> {
 
 /// sha256 of a file, read once in 1 MiB blocks.
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), HostError> {
+    sha256_file_each(path, |_| {})
+}
+
+/// sha256 of a file, read once in 1 MiB blocks, each block also handed to `each`.
+pub(crate) fn sha256_file_each(
+    path: &Path,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(String, u64), HostError> {
     let mut f = std::fs::File::open(path)
         .map_err(|e| HostError::Failed(format!("cannot read {}: {e}", path.display())))?;
     let mut h = Sha256::new();
@@ -146,6 +152,7 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), HostError> {
             break;
         }
         h.update(&buf[..n]);
+        each(&buf[..n]);
         total += n as u64;
     }
     Ok((format!("{:x}", h.finalize()), total))
@@ -190,46 +197,40 @@ pub(crate) fn classify_read(exit_code: Option<i32>, stderr: &str) -> FullRead {
     }
 }
 
-fn full_read(ctx: &HostCtx, path: &Path) -> Result<FullRead, HostError> {
-    let program = &ctx.site.backups.pg_restore;
-    let mut child = Command::new(program)
-        .args(["-f", "/dev/null"])
-        .arg(path)
-        .env_clear()
-        .env("PATH", super::commands::SECURE_PATH)
-        .env("LANG", "C.UTF-8")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| HostError::Failed(format!("cannot start {program}: {e}")))?;
-    let mut stderr = Vec::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = (&mut e).take(CAP as u64).read_to_end(&mut stderr);
-        // Drain the rest so the child never blocks on a full pipe.
-        let _ = std::io::copy(&mut e, &mut std::io::sink());
-    }
-    let status = child
-        .wait()
-        .map_err(|e| HostError::Failed(format!("waiting for {program}: {e}")))?;
-    Ok(classify_read(
-        status.code(),
-        &String::from_utf8_lossy(&stderr),
-    ))
-}
-
 fn verify(ctx: &HostCtx, a: &Args) -> HostResult {
     let (_, set) = set(ctx, a)?;
     verify_one(ctx, set, args::string(a, "name")?)
 }
 
-/// Sidecar and full read of dump `name` of `set` (see the module comment).
+/// Sidecar and full read of dump `name` of `set` (see the module comment), in one pass over
+/// the file: each block is hashed and fed to pg_restore as it is read.
 pub(crate) fn verify_one(ctx: &HostCtx, set: &BackupSet, name: &str) -> HostResult {
     let started = std::time::Instant::now();
     let path = dump_path(set, name)?;
-    let (sha256, size) = sha256_file(&path)?;
+    let total = std::fs::metadata(&path).map(|m| m.len()).ok();
+    let bar = ctx.progress_bytes(&format!("verify {name}"), total, false);
+    let mut reader = FullReader::start(ctx)?;
+    let (sha256, size) = sha256_file_each(&path, |b| {
+        reader.feed(b);
+        bar.inc(b.len() as u64);
+    })?;
+    let read = reader.finish()?;
+    drop(bar);
+    Ok(verdict(
+        name,
+        &path,
+        size,
+        &sha256,
+        &read,
+        started.elapsed().as_millis() as u64,
+    ))
+}
+
+/// How the sidecar of the dump at `path` compares with the dump's sha256: ok, missing,
+/// mismatch or bad, with the problem.
+fn sidecar_check(path: &Path, name: &str, sha256: &str) -> (&'static str, Option<String>) {
     let sidecar_path = PathBuf::from(format!("{}.sha256", path.display()));
-    let (sidecar, sidecar_problem) = match std::fs::read_to_string(&sidecar_path) {
+    match std::fs::read_to_string(&sidecar_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => ("missing", None),
         Err(e) => (
             "bad",
@@ -243,9 +244,21 @@ pub(crate) fn verify_one(ctx: &HostCtx, set: &BackupSet, name: &str) -> HostResu
             ),
             Err(why) => ("bad", Some(format!("{}: {why}", sidecar_path.display()))),
         },
-    };
-    let read = full_read(ctx, &path)?;
-    Ok(json!({
+    }
+}
+
+/// The result of a verification (`backup::verify`'s value; `backup::dump` returns the same
+/// for the dump it made): the sidecar against `sha256`, the file's hash, and the full read.
+pub(crate) fn verdict(
+    name: &str,
+    path: &Path,
+    size: u64,
+    sha256: &str,
+    read: &FullRead,
+    ms: u64,
+) -> Value {
+    let (sidecar, sidecar_problem) = sidecar_check(path, name, sha256);
+    json!({
         "name": name,
         "path": path,
         "size": size,
@@ -256,8 +269,8 @@ pub(crate) fn verify_one(ctx: &HostCtx, set: &BackupSet, name: &str) -> HostResu
         "read_errors": read.errors,
         "read_warnings": read.warnings,
         "verified": sidecar == "ok" && read.ok,
-        "ms": started.elapsed().as_millis() as u64,
-    }))
+        "ms": ms,
+    })
 }
 
 fn dump(ctx: &HostCtx, a: &Args) -> HostResult {
@@ -341,8 +354,10 @@ pub static FNS: &[HostFn] = &[
         params: &[SET],
         effect: Effect::Mutate,
         doc: "Dump the set's database now (pg_dump --format=custom in its container), streamed to a temporary \
-              file and hashed as it arrives; sidecar and manifest beside it; each renamed into place when \
-              complete, the dump last: {set, name, path, size, sha256, dump_ms, bytes_per_sec, manifest, warnings}",
+              file, hashed and read in full by pg_restore as it arrives; the manifest read in the dump's own \
+              snapshot meanwhile; sidecar and manifest beside it; each renamed into place when complete, the \
+              dump last; then read back against its sidecar: {set, name, path, size, sha256, dump_ms, \
+              bytes_per_sec, manifest, warnings, verify (as backup::verify returns; ms: the time after the dump)}",
         run: dump,
         plan: Some(plan_dump),
         shell: super::shell::backup_dump,

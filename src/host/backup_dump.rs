@@ -1,17 +1,20 @@
 //! `backup::dump`: a new dump of a backup set, complete under its final name or not there at
-//! all.
+//! all, and verified as it was written.
 //!
-//! `pg_dump --format=custom` runs inside the set's Postgres container (its own socket, so no
-//! password is involved) and its output is streamed into a temporary file in the backups
-//! directory (`.NAME.partial`: a leading dot, so it is never taken for a dump), hashed with
-//! sha256 as it arrives. Then the manifest (`NAME.manifest.json`: time, database, server
-//! version, exact `count(*)` of every table, the `_prisma_migrations` rows, the sha256 of the
-//! normalized schema-only dump) and the sidecar (`NAME.sha256`, `sha256sum` format) are
-//! written the same way; each file is fsynced and renamed into place, the dump last, and the
-//! directory fsynced. A process killed at any point leaves at most `.partial` files, never a
-//! half dump under a dump's name. A dump refused for lack of space (less than twice the
-//! previous dump free) or failed by pg_dump (an `error:` on stderr, or a non-zero exit) leaves
-//! nothing.
+//! `pg_dump --format=custom --snapshot=ID` runs inside the set's Postgres container (its own
+//! socket, so no password is involved) and its output is streamed into a temporary file in the
+//! backups directory (`.NAME.partial`: a leading dot, so it is never taken for a dump), hashed
+//! with sha256 and fed to `pg_restore -f /dev/null` (the full read) as it arrives. Meanwhile,
+//! in the same snapshot (see `backup_snapshot`), the manifest's facts are read: time,
+//! database, server version, exact `count(*)` of every table, the `_prisma_migrations` rows,
+//! the sha256 of the normalized schema-only dump. The manifest (`NAME.manifest.json`) and the
+//! sidecar (`NAME.sha256`, `sha256sum` format) are written the same way; each file is fsynced
+//! and renamed into place, the dump last, and the directory fsynced. Then the dump is read
+//! back and hashed against its sidecar. A process killed at any point leaves at most
+//! `.partial` files, never a half dump under a dump's name. A dump refused for lack of space
+//! (less than twice the previous dump free) or failed by pg_dump (an `error:` on stderr, or a
+//! non-zero exit) leaves nothing. A dump whose full read fails is kept under its name for
+//! inspection and reported unverified (retention never counts it).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -22,8 +25,9 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::backup::classify_read;
-use super::{docker, metrics, HostCtx, HostError, HostResult};
+use super::backup::{classify_read, sha256_file, verdict};
+use super::backup_read::FullReader;
+use super::{backup_snapshot, docker, metrics, HostCtx, HostError, HostResult};
 use crate::site::backups::BackupSet;
 
 /// A file written under a temporary name, renamed into place only when complete; removed if
@@ -86,11 +90,20 @@ fn fsync_dir(dir: &Path) -> Result<(), HostError> {
 
 /// Output of a short command in the container (a query), as text; a failure says what failed.
 pub(crate) fn query(ctx: &HostCtx, container: &str, argv: &[String]) -> Result<String, HostError> {
+    ctx.block_on(query_async(ctx, container, argv))
+}
+
+pub(crate) async fn query_async(
+    ctx: &HostCtx,
+    container: &str,
+    argv: &[String],
+) -> Result<String, HostError> {
     let mut out = Vec::new();
-    let (code, stderr) = ctx.block_on(docker::exec_stream(ctx, container, argv, |b| {
+    let (code, stderr) = docker::exec_stream(ctx, container, argv, |b| {
         out.extend_from_slice(b);
         Ok(())
-    }))?;
+    })
+    .await?;
     if code != Some(0) {
         return Err(HostError::Failed(format!(
             "{} in {container} exited {code:?}: {}",
@@ -140,19 +153,60 @@ pub(crate) fn normalize_schema(text: &str) -> String {
         .join("\n")
 }
 
-/// What the drill compares a restore against, read from the live database.
-pub(crate) fn manifest_of(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &str) -> HostResult {
-    let c = &set.postgres.container;
-    let version = query(ctx, c, &psql(set, "SHOW server_version"))?;
-    let tables = query(
-        ctx,
-        c,
-        &psql(
-            set,
-            "SELECT schemaname || '.' || tablename FROM pg_tables \
-             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
-        ),
-    )?;
+/// What a manifest holds about the database, from queries that `ask` answers (one psql
+/// command each, `-tA` output): separate execs, or one session in a snapshot.
+pub(crate) struct Facts {
+    time: String,
+    version: String,
+    size: Option<u64>,
+    tables: serde_json::Map<String, Value>,
+    migrations: Value,
+    schema_sha256: String,
+    /// The exported snapshot the dump and these facts were read in, when they were.
+    pub snapshot: Option<Value>,
+}
+
+impl Facts {
+    /// The schema-only dump's text, hashed normalized.
+    pub(crate) fn schema(&mut self, text: &str) {
+        self.schema_sha256 = format!("{:x}", Sha256::digest(normalize_schema(text).as_bytes()));
+    }
+
+    fn manifest(self, set: &BackupSet, name: &str, sha256: &str) -> Value {
+        let pg = &set.postgres;
+        json!({
+            "dump": name,
+            "sha256": sha256,
+            "time": self.time,
+            "database": pg.database,
+            "container": pg.container,
+            "server_version": self.version,
+            // What a restore needs on disk, roughly: the drill's disk preflight reads it.
+            "database_bytes": self.size,
+            "tables": self.tables,
+            "prisma_migrations": self.migrations,
+            "schema_sha256": self.schema_sha256,
+            "snapshot": self.snapshot,
+        })
+    }
+}
+
+/// The server version, size, tables with their exact row counts, and migrations; the schema
+/// hash is left to [`Facts::schema`].
+pub(crate) async fn facts(
+    mut ask: impl AsyncFnMut(String) -> Result<String, HostError>,
+) -> Result<Facts, HostError> {
+    let time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let head = ask(
+        "SELECT current_setting('server_version') || '|' || pg_database_size(current_database())"
+            .into(),
+    )
+    .await?;
+    let (version, size) = head.trim().rsplit_once('|').unwrap_or((head.trim(), ""));
+    let tables = ask("SELECT schemaname || '.' || tablename FROM pg_tables \
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+        .into())
+    .await?;
     let tables: Vec<(String, String)> = tables
         .lines()
         .filter_map(|l| l.split_once('.'))
@@ -172,32 +226,34 @@ pub(crate) fn manifest_of(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &s
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
-        for line in query(ctx, c, &psql(set, &sql))?.lines() {
+        for line in ask(sql).await?.lines() {
             if let Some((t, n)) = line.rsplit_once('|') {
                 counts.insert(t.to_string(), json!(n.trim().parse::<i64>().unwrap_or(-1)));
             }
         }
     }
     let migrations = if counts.contains_key("public._prisma_migrations") {
-        let rows = query(
-            ctx,
-            c,
-            &psql(
-                set,
-                "SELECT migration_name FROM public._prisma_migrations ORDER BY 1",
-            ),
-        )?;
+        let rows =
+            ask("SELECT migration_name FROM public._prisma_migrations ORDER BY 1".into()).await?;
         json!(rows.lines().collect::<Vec<_>>())
     } else {
         Value::Null
     };
-    let size = query(
-        ctx,
-        c,
-        &psql(set, "SELECT pg_database_size(current_database())"),
-    )?;
+    Ok(Facts {
+        time,
+        version: version.to_string(),
+        size: size.parse().ok(),
+        tables: counts,
+        migrations,
+        schema_sha256: String::new(),
+        snapshot: None,
+    })
+}
+
+/// The schema-only dump, without what a restore made with --no-owner (the drill's) changes.
+pub(crate) fn schema_argv(set: &BackupSet) -> Vec<String> {
     let pg = &set.postgres;
-    let schema_argv: Vec<String> = [
+    [
         "pg_dump",
         "-U",
         &pg.user,
@@ -211,22 +267,23 @@ pub(crate) fn manifest_of(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &s
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect();
-    let schema = query(ctx, c, &schema_argv)?;
-    let schema_sha256 = format!("{:x}", Sha256::digest(normalize_schema(&schema).as_bytes()));
-    Ok(json!({
-        "dump": name,
-        "sha256": sha256,
-        "time": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "database": pg.database,
-        "container": c,
-        "server_version": version.trim(),
-        // What a restore needs on disk, roughly: the drill's disk preflight reads it.
-        "database_bytes": size.trim().parse::<u64>().ok(),
-        "tables": counts,
-        "prisma_migrations": migrations,
-        "schema_sha256": schema_sha256,
-    }))
+    .collect()
+}
+
+/// What the drill compares a restore against, read from a quiet database (the scratch): one
+/// exec per query, the schema-only dump beside them.
+pub(crate) fn manifest_of(ctx: &HostCtx, set: &BackupSet, name: &str, sha256: &str) -> HostResult {
+    let c = &set.postgres.container;
+    let schema_argv = schema_argv(set);
+    let (schema, facts) = ctx.block_on(async {
+        tokio::join!(
+            query_async(ctx, c, &schema_argv),
+            facts(async |sql: String| query_async(ctx, c, &psql(set, &sql)).await)
+        )
+    });
+    let mut facts = facts?;
+    facts.schema(&schema?);
+    Ok(facts.manifest(set, name, sha256))
 }
 
 fn quote_literal(s: &str) -> String {
@@ -264,27 +321,28 @@ pub(crate) fn dump(ctx: &HostCtx, set_name: &str, set: &BackupSet) -> HostResult
     if dir.join(&name).exists() {
         return Err(HostError::Failed(format!("{name} exists already")));
     }
-    let pg = &set.postgres;
-    let argv: Vec<String> = [
-        "pg_dump",
-        "-U",
-        &pg.user,
-        "-d",
-        &pg.database,
-        "--format=custom",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
     let mut file = Pending::create(dir, &name)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
+    // The full read runs while the dump streams: pg_restore decodes each block as it is
+    // written, on the other core.
+    let mut reader = FullReader::start(ctx)?;
+    let pg = &set.postgres;
+    let bar = ctx.progress_bytes(
+        &format!("pg_dump {}", pg.database),
+        (previous > 0).then_some(previous),
+        true,
+    );
     let started = std::time::Instant::now();
-    let (code, stderr) = ctx.block_on(docker::exec_stream(ctx, &pg.container, &argv, |b| {
-        hasher.update(b);
-        size += b.len() as u64;
-        file.write(b)
-    }))?;
+    let ((code, stderr), facts) =
+        ctx.block_on(backup_snapshot::dump_with_facts(ctx, set, |b| {
+            hasher.update(b);
+            size += b.len() as u64;
+            bar.inc(b.len() as u64);
+            reader.feed(b);
+            file.write(b)
+        }))?;
+    drop(bar);
     let dump_ms = started.elapsed().as_millis() as u64;
     let read = classify_read(
         code.map(|c| c as i32),
@@ -297,8 +355,9 @@ pub(crate) fn dump(ctx: &HostCtx, set_name: &str, set: &BackupSet) -> HostResult
             read.errors.join("; ")
         )));
     }
+    let full_read = reader.finish()?;
     let sha256 = format!("{:x}", hasher.finalize());
-    let manifest = manifest_of(ctx, set, &name, &sha256)?;
+    let manifest = facts.manifest(set, &name, &sha256);
     let mut m = Pending::create(dir, &format!("{name}.manifest.json"))?;
     let text = serde_json::to_string_pretty(&manifest).expect("JSON") + "\n";
     m.write(text.as_bytes())
@@ -310,16 +369,30 @@ pub(crate) fn dump(ctx: &HostCtx, set_name: &str, set: &BackupSet) -> HostResult
     s.finish()?;
     file.finish()?;
     fsync_dir(dir)?;
+    // The file as the file system gives it back after fsync (from the page cache: this proves
+    // the bytes written are the bytes hashed and decoded, not what the disk's platter holds),
+    // against the sidecar, as `backup::verify` checks it.
+    let path = dir.join(&name);
+    let (on_disk, on_disk_size) = sha256_file(&path)?;
+    let verify = verdict(
+        &name,
+        &path,
+        on_disk_size,
+        &on_disk,
+        &full_read,
+        started.elapsed().as_millis() as u64 - dump_ms,
+    );
     Ok(json!({
         "set": set_name,
         "name": name,
-        "path": dir.join(&name),
+        "path": path,
         "size": size,
         "sha256": sha256,
         "dump_ms": dump_ms,
         "bytes_per_sec": (size * 1000).checked_div(dump_ms).unwrap_or(size),
         "manifest": manifest,
         "warnings": read.warnings,
+        "verify": verify,
     }))
 }
 

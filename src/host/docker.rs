@@ -119,7 +119,7 @@ fn parse_ping(response: &str) -> Option<ClientVersion> {
     })
 }
 
-fn map_err(e: bollard::errors::Error, what: &str) -> HostError {
+pub(crate) fn map_err(e: bollard::errors::Error, what: &str) -> HostError {
     use bollard::errors::Error as E;
     match e {
         E::DockerResponseServerError {

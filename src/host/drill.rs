@@ -292,14 +292,35 @@ async fn run_in(
         input: mut stdin,
     } = started
     {
+        // Shown until the command ends: after the last byte is fed, the restore still builds
+        // its indexes.
+        let bar = input.map(|path| {
+            let total = std::fs::metadata(path).map(|m| m.len()).ok();
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            ctx.progress_bytes(&format!("{} {file}", argv[0]), total, false)
+        });
         let feeder = async {
             if let Some(path) = input {
+                use tokio::io::AsyncReadExt;
                 let mut f = tokio::fs::File::open(path).await.map_err(|e| {
                     HostError::Failed(format!("cannot read {}: {e}", path.display()))
                 })?;
-                tokio::io::copy(&mut f, &mut stdin)
-                    .await
-                    .map_err(|e| HostError::Failed(format!("{what}: feeding stdin: {e}")))?;
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    let n = f.read(&mut buf).await.map_err(|e| {
+                        HostError::Failed(format!("reading {}: {e}", path.display()))
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
+                    stdin
+                        .write_all(&buf[..n])
+                        .await
+                        .map_err(|e| HostError::Failed(format!("{what}: feeding stdin: {e}")))?;
+                    if let Some(b) = &bar {
+                        b.inc(n as u64);
+                    }
+                }
             }
             let _ = stdin.shutdown().await;
             Ok::<_, HostError>(())
@@ -321,6 +342,7 @@ async fn run_in(
             Ok::<_, HostError>(())
         };
         let (fed, read) = tokio::join!(feeder, reader);
+        drop(bar);
         fed?;
         read?;
     }

@@ -20,6 +20,8 @@ mod args;
 pub mod backup;
 mod backup_dump;
 mod backup_prune;
+mod backup_read;
+mod backup_snapshot;
 pub mod commands;
 pub mod docker;
 pub mod drill;
@@ -34,6 +36,7 @@ pub mod journal_files;
 pub mod journal_native;
 pub mod metrics;
 pub mod net;
+mod progress;
 pub mod registry;
 pub mod retention;
 pub mod shell;
@@ -200,6 +203,8 @@ pub struct HostCtx {
     docker: tokio::sync::Mutex<Option<bollard::Docker>>,
     /// Drill scratch containers made in this run and not yet removed (see `drill`).
     scratch: std::sync::Mutex<Vec<(String, String)>>,
+    /// Long calls may draw progress on the terminal (see `progress`).
+    progress: bool,
 }
 
 impl HostCtx {
@@ -210,7 +215,26 @@ impl HostCtx {
             bus: tokio::sync::Mutex::new(None),
             docker: tokio::sync::Mutex::new(None),
             scratch: std::sync::Mutex::new(Vec::new()),
+            progress: false,
         }
+    }
+
+    /// Let long calls draw progress on stderr when it is a terminal and `CI` is not set;
+    /// `allowed` is false for output that must stay as it is (`--json`, `-q`, a lesson).
+    pub fn with_progress(mut self, allowed: bool) -> Self {
+        self.progress = progress::wanted(allowed);
+        self
+    }
+
+    /// A progress bar of bytes for a long call; a no-op unless [`HostCtx::with_progress`]
+    /// allowed one.
+    pub(crate) fn progress_bytes(
+        &self,
+        what: &str,
+        total: Option<u64>,
+        estimated: bool,
+    ) -> progress::Progress {
+        progress::Progress::bytes(self.progress, what, total, estimated)
     }
 
     /// A drill scratch was created: it must be removed before the run ends.
