@@ -52,14 +52,13 @@ struct Rules {
     assign_colon: Regex,
     /// All of the above in one automaton: most strings match none, and one scan says so.
     any: RegexSet,
-    /// The same with json_pair narrowed to keys with a secret word: see `might_change`.
-    selective: RegexSet,
 }
 
 /// The words a secret key contains (see `mentions_secret_word`), as regex alternatives.
 const SECRET_WORDS: &str = "pass|pwd|secret|token|key|credential|auth|cookie";
 
-static RULES: LazyLock<Rules> = LazyLock::new(|| {
+/// The rules' patterns, in the order of [`Rules`]' regex fields.
+fn patterns() -> [String; 7] {
     // A key that contains one of the secret words somewhere; `is_secret_key` then checks the
     // word parts precisely (so that `keyboard` is left alone).
     let key = format!(r"[A-Za-z0-9_.\-]*(?i:{SECRET_WORDS})[A-Za-z0-9_.\-]*");
@@ -67,7 +66,7 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
     // its DFA for a slow NFA on any text with a non-ASCII character (a report of 5,000
     // events, full of arrows and dashes, spent 80% of 1.8 s there). Non-ASCII letters count
     // as boundaries, so a rule matches at least where it did before.
-    let patterns = [
+    [
         // private_key
         r"(?s)(-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----).*?(-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)".to_string(),
         // bearer
@@ -86,15 +85,12 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
         format!(
             r#"(?-u:\b)({key})(\s*:[ \t]*)(\[REDACTED\]|"[^"\n]*"|'[^'\n]*'|[^\s"',;}}\]]+(?:[ \t]+[^\s"',;}}\]]+)*)"#
         ),
-    ];
+    ]
+}
+
+static RULES: LazyLock<Rules> = LazyLock::new(|| {
+    let patterns = patterns();
     let re = |i: usize| Regex::new(&patterns[i]).expect("redaction pattern compiles");
-    // For `might_change`: json_pair only changes a pair whose key names a secret, and such a
-    // key contains one of the secret words, so this set tells with one scan whether any rule
-    // can change a text. (json_pair itself matches every pair of every JSON text, and a
-    // report is mostly JSON.)
-    let mut selective = patterns.clone();
-    selective[3] =
-        format!(r#""([^"\\\n]*(?i:{SECRET_WORDS})[^"\\\n]*)"(\s*:\s*)"(?:[^"\\]|\\.)*""#);
     Rules {
         private_key: re(0),
         bearer: re(1),
@@ -104,8 +100,19 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
         assign_eq: re(5),
         assign_colon: re(6),
         any: RegexSet::new(&patterns).expect("redaction patterns compile"),
-        selective: RegexSet::new(&selective).expect("redaction patterns compile"),
     }
+});
+
+/// For `might_change`: json_pair only changes a pair whose key names a secret, and such a key
+/// contains one of the secret words, so this set tells with one scan whether any rule can
+/// change a text. (json_pair itself matches every pair of every JSON text, and a report is
+/// mostly JSON.) Compiled on first use: only the report needs it, and every run pays for
+/// what [`RULES`] compiles.
+static SELECTIVE: LazyLock<RegexSet> = LazyLock::new(|| {
+    let mut selective = patterns();
+    selective[3] =
+        format!(r#""([^"\\\n]*(?i:{SECRET_WORDS})[^"\\\n]*)"(\s*:\s*)"(?:[^"\\]|\\.)*""#);
+    RegexSet::new(&selective).expect("redaction patterns compile")
 });
 
 /// Cheap first test for the static rules: each needs `=`, `:`, `-----` (key blocks),
@@ -448,7 +455,7 @@ impl Redactor {
                 return true;
             }
         }
-        might_match_rules(text) && RULES.selective.is_match(text)
+        might_match_rules(text) && SELECTIVE.is_match(text)
     }
 
     /// Redact a JSON value in place: every string and every object key goes through

@@ -33,7 +33,7 @@ const SHELLS: Shells<'static> = Shells(&[&BashWords, &Zsh, &Fish]);
 
 /// Answer a completion request and exit, or return when this is an ordinary run.
 pub fn complete_if_asked() {
-    if std::env::var_os("COMPLETE").map_or(true, |v| v.is_empty() || v == "0") {
+    if std::env::var_os("COMPLETE").is_none_or(|v| v.is_empty() || v == "0") {
         return;
     }
     let args: Vec<OsString> = std::env::args_os().collect();

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub fn wanted(allowed: bool) -> bool {
     allowed
         && std::io::stderr().is_terminal()
-        && std::env::var_os("CI").map_or(true, |v| v.is_empty())
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty())
 }
 
 /// One bar of bytes, erased when dropped (the call ended, however it ended).
