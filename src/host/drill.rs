@@ -182,9 +182,13 @@ fn start(ctx: &HostCtx, a: &Args) -> HostResult {
                     "CMD-SHELL".into(),
                     "test \"$(cat /proc/1/comm)\" = postgres && pg_isready -q -U postgres -d postgres".into(),
                 ]),
-                interval: Some(1_000_000_000),
+                // Docker runs the first check one interval after the start and reports health
+                // only then: at 1 s the drill's wait was rounded up to whole seconds (about
+                // 0.8 s more than polling by hand). The engines this runs on predate
+                // `start_interval`, so the interval itself is short; retries keep 3 minutes.
+                interval: Some(200_000_000),
                 timeout: Some(3_000_000_000),
-                retries: Some(180),
+                retries: Some(900),
                 ..Default::default()
             }),
             host_config: Some(HostConfig {
