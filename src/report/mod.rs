@@ -206,8 +206,8 @@ pub async fn load_outline(
             last: event_end(conn, hi).await?,
         });
     }
-    let first_hash = hash_of(conn, first_id).await?;
-    let last_hash = hash_of(conn, last_id).await?;
+    let first_hash = event_end(conn, first_id).await?.map(|e| e.hash);
+    let last_hash = event_end(conn, last_id).await?.map(|e| e.hash);
     let head = sqlx::query("SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?
@@ -255,18 +255,6 @@ async fn event_end(
         seq: row.try_get(0)?,
         hash: row.try_get(1)?,
     }))
-}
-
-async fn hash_of(
-    conn: &mut SqliteConnection,
-    id: Option<i64>,
-) -> Result<Option<String>, AuditError> {
-    let Some(id) = id else { return Ok(None) };
-    let row = sqlx::query("SELECT lower(hex(hash)) FROM events WHERE id = ?")
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
-    Ok(Some(row.try_get::<String, _>(0)?))
 }
 
 /// Load the given runs (ids, oldest first) with all their events, for the JSON document.
