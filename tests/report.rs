@@ -66,6 +66,17 @@ fn a_report_of_real_runs_opens_offline_shows_everything_and_verifies() {
     for forbidden in ["http://", "https://", "src=\"//", "<link", "@import"] {
         assert!(!text.contains(forbidden), "the file refers to {forbidden}");
     }
+    // The kind filters: each kind once, sorted (the store no longer sorts them).
+    let kinds: Vec<&str> = text
+        .split("data-kind-filter=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    let mut sorted = kinds.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert!(kinds.len() > 3, "too few kind filters: {kinds:?}");
+    assert_eq!(kinds, sorted, "kind filters not sorted and distinct");
 
     let page = browser::load(&html, sb.path());
     assert!(

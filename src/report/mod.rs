@@ -225,8 +225,10 @@ pub async fn load_outline(
         last_hash,
         kinds: Vec::new(),
     };
+    // No ORDER BY: with one, SQLite sorts every row of the span before it drops the
+    // duplicates (a 2 MB sorter for 100,000 events); the handful of kinds sorts here.
     let sql = format!(
-        "SELECT DISTINCT kind FROM events WHERE {} ORDER BY kind",
+        "SELECT DISTINCT kind FROM events WHERE {}",
         outline.span_clause()
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -238,6 +240,7 @@ pub async fn load_outline(
         .iter()
         .map(|row| row.try_get::<String, _>(0))
         .collect::<Result<_, _>>()?;
+    outline.kinds.sort_unstable();
     Ok(outline)
 }
 
