@@ -163,6 +163,7 @@ async fn an_old_chain_converts_and_new_runs_continue_it() {
     run.finish(RunEnd::new(RunStatus::Ok, 0)).await.unwrap();
     let expect_old_head = VerifyOptions {
         expect_head: Some(head.to_string()),
+        ..Default::default()
     };
     let report = verify(&store, &expect_old_head).await.unwrap();
     assert_eq!(report.events, 13);

@@ -266,15 +266,14 @@ async fn verify_names_the_run_and_seq_of_an_edited_event() {
     assert_eq!(runbook::error::Error::from(err).exit_code(), 4);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_first_break_is_found_across_parallel_batches() {
-    // verify checks batches of 8192 events on several threads; breaks in later batches, at a
-    // batch boundary, and in two batches at once must still name the first bad event.
-    let dir = tempfile::tempdir().unwrap();
+/// A store in `dir` with one run of `calls` host calls (ids 1 to calls + 2: run-start, the
+/// calls, run-end), its triggers dropped so that tests can damage copies of it. Returns the
+/// file and the run's id.
+async fn one_run_of(dir: &tempfile::TempDir, calls: usize) -> (std::path::PathBuf, String) {
     let base = dir.path().join("base.db");
     let store = AuditStore::open(&base).await.unwrap();
     let run = store.start_run(new_run("many")).await.unwrap();
-    for i in 0..20_000 {
+    for i in 0..calls {
         run.record("call", Some("s"), call(i), Durability::Buffered)
             .await
             .unwrap();
@@ -290,10 +289,116 @@ async fn the_first_break_is_found_across_parallel_batches() {
             .await
             .unwrap()
             .events,
-        20_002
+        calls as u64 + 2
     );
     store.close().await.unwrap();
     sqlite3_ok(&base, DROP_TRIGGERS);
+    (base, id)
+}
+
+/// Copy `base`, damage the copy with `sql`, verify it in `ranges` id ranges and return the
+/// (run, seq) of the break verify names.
+async fn break_after(
+    dir: &tempfile::TempDir,
+    base: &Path,
+    sql: &str,
+    ranges: usize,
+) -> (String, i64) {
+    let db = dir.path().join("case.db");
+    std::fs::copy(base, &db).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("case.db-wal"));
+    sqlite3_ok(&db, sql);
+    let store = AuditStore::open(&db).await.unwrap();
+    let opts = VerifyOptions {
+        ranges: Some(ranges),
+        ..Default::default()
+    };
+    let err = verify(&store, &opts).await.unwrap_err();
+    store.close().await.unwrap();
+    let AuditError::ChainBroken(b) = &err else {
+        panic!("{sql} ({ranges} ranges): expected a chain break, got {err}");
+    };
+    (b.run.clone(), b.seq)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_break_is_found_across_parallel_ranges() {
+    // verify reads the chain in id ranges, each on its own connection and thread, each later
+    // range starting from the stored hash of the event before it. Whatever the number of
+    // ranges, it must name the event one scan in id order names: at every seam, in two ranges
+    // at once, with the seam's event deleted and with the ids shifted at a seam.
+    let dir = tempfile::tempdir().unwrap();
+    let (base, id) = one_run_of(&dir, 20_000).await;
+    let span = 20_002i64; // ids 1..=20002
+
+    let intact = dir.path().join("intact.db");
+    std::fs::copy(&base, &intact).unwrap();
+    sqlite3_ok(&intact, &restore_triggers());
+    let store = AuditStore::open(&intact).await.unwrap();
+    let whole = |ranges| VerifyOptions {
+        ranges: Some(ranges),
+        ..Default::default()
+    };
+    let one = verify(&store, &whole(1)).await.unwrap();
+    let anchor = one.head.clone();
+    for n in 2..=4 {
+        let r = verify(&store, &whole(n)).await.unwrap();
+        assert_eq!(
+            (r.events, &r.head, r.head_id),
+            (one.events, &one.head, one.head_id)
+        );
+    }
+    // The expected head found in a later range: the last event's hash, in the last range.
+    let anchored = VerifyOptions {
+        expect_head: Some(anchor),
+        ranges: Some(4),
+    };
+    assert_eq!(
+        verify(&store, &anchored).await.unwrap().expect_head_id,
+        Some(span)
+    );
+    store.close().await.unwrap();
+
+    let edit =
+        |ids: &str| format!("UPDATE events SET payload = payload || ' ' WHERE id IN ({ids})");
+    for n in 2..=4i64 {
+        for k in 1..n {
+            // The last id of range k (1-based): ranges split the span evenly.
+            let seam = span * k / n;
+            let cases = [
+                (edit(&seam.to_string()), seam),
+                (edit(&(seam + 1).to_string()), seam + 1),
+                (edit(&format!("{}, {}", seam - 7, seam + 7)), seam - 7),
+                (format!("DELETE FROM events WHERE id = {seam}"), seam + 1),
+            ];
+            for (sql, seq) in cases {
+                let got = break_after(&dir, &base, &sql, n as usize).await;
+                assert_eq!(got, (id.clone(), seq), "{sql} ({n} ranges)");
+            }
+            // Links intact, ids moved up by one after the seam, so that the gap is exactly
+            // where a range starts (the shifted span has one more id).
+            let shifted_seam = (span + 1) * k / n;
+            let sql = format!(
+                "UPDATE events SET id = -id WHERE id > {shifted_seam}; \
+                 UPDATE events SET id = 1 - id WHERE id < 0"
+            );
+            let got = break_after(&dir, &base, &sql, n as usize).await;
+            assert_eq!(got, (id.clone(), shifted_seam + 1), "{sql} ({n} ranges)");
+        }
+        // Broken in the first and the last range at once: the first is named.
+        let sql = edit(&format!("{}, {}", span - 5, 5));
+        let got = break_after(&dir, &base, &sql, n as usize).await;
+        assert_eq!(got, (id.clone(), 5), "{sql} ({n} ranges)");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_break_is_found_in_a_long_chain() {
+    // With the ranges verify chooses itself (one per core for a chain this long): breaks late
+    // in the chain, in two places at once, a deleted event and ids shifted by one must still
+    // name the first bad event.
+    let dir = tempfile::tempdir().unwrap();
+    let (base, id) = one_run_of(&dir, 20_000).await;
 
     // (SQL that damages the copy, the seq verify must name)
     let cases = [
@@ -310,8 +415,7 @@ async fn the_first_break_is_found_across_parallel_batches() {
             8192,
         ),
         ("DELETE FROM events WHERE id = 16385".into(), 16386),
-        // Links intact, but the ids from the second batch on moved up by one: a gap exactly
-        // where a batch starts.
+        // Links intact, but the ids after 8192 moved up by one: a gap inside the chain.
         (
             "UPDATE events SET id = -id WHERE id > 8192; \
              UPDATE events SET id = 1 - id WHERE id < 0"
@@ -399,6 +503,7 @@ async fn deleting_the_newest_events_is_caught() {
         &store,
         &VerifyOptions {
             expect_head: Some(head.clone()),
+            ..Default::default()
         },
     )
     .await
@@ -445,6 +550,7 @@ async fn expect_head_passes_while_the_head_is_in_the_chain() {
         &store,
         &VerifyOptions {
             expect_head: Some(first.head.to_uppercase()),
+            ..Default::default()
         },
     )
     .await
@@ -455,6 +561,7 @@ async fn expect_head_passes_while_the_head_is_in_the_chain() {
         &store,
         &VerifyOptions {
             expect_head: Some("abc".into()),
+            ..Default::default()
         },
     )
     .await

@@ -84,6 +84,7 @@ pub fn render_verify(
 ) -> Result<()> {
     let opts = VerifyOptions {
         expect_head: args.expect_head.clone(),
+        ..Default::default()
     };
     let result = rt.block_on(async {
         match AuditStore::open_existing(db).await? {
