@@ -202,6 +202,10 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
         HostCtx::new(env.rt.handle().clone(), env.site.clone())
             .with_progress(!req.json && !req.quiet && req.learn.is_none()),
     );
+    // Connect to the backends the runbook will use while it compiles: a connection reads
+    // nothing and records nothing, and its handshake (several milliseconds for D-Bus) was
+    // the first step's wait when it started after the compile.
+    host.warm_up(&backends_named(entry, &imports, &HostCtx::WARMABLE));
     let door = Door::new(
         host.clone(),
         audit.clone(),
@@ -239,10 +243,9 @@ pub fn execute(req: &RunRequest, env: &RunEnv) -> Result<RunReport> {
     }
     tracing::debug!(runbook = %header.name, "compiled");
 
-    // Input is valid. Connect to the backends the runbook will use, and open the audit store
-    // and record the run's start, in the background: the runbook starts meanwhile, and
-    // whatever must be on disk first waits for the store (see `audit::RunAudit`).
-    host.warm_up(&backends_named(entry, &imports, &HostCtx::WARMABLE));
+    // Input is valid. Open the audit store and record the run's start in the background:
+    // the runbook starts meanwhile, and whatever must be on disk first waits for the store
+    // (see `audit::RunAudit`).
     let new_run = NewRun {
         runbook: header.name.clone(),
         source: entry.source.clone(),
